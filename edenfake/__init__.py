@@ -1,0 +1,97 @@
+"""edenfake: a fake Eden AI image API for tests and offline development.
+
+The public API is what this module exports; everything else is private and may change. Names are imported
+on first use, so that ``import edenfake`` (and the pytest plugin) cost next to nothing until used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from edenfake.app import create_app
+    from edenfake.catalog import Catalog, ModelSpec, Plan
+    from edenfake.errors import ApiError, CatalogError, ContractError, EdenfakeError
+    from edenfake.fake import Clock, EdenFake
+    from edenfake._wire import FakeRequest, FakeResponse
+    from edenfake.faults import Fault, RequestView
+    from edenfake.handle import Handle
+    from edenfake.images import ImageInfo, ImageSpec, inspect_image
+    from edenfake.journal import Call, Journal
+    from edenfake.mock import MockHandle, mock
+    from edenfake.server import LiveServer, serve
+
+_WHERE = {
+    "ApiError": "edenfake.errors",
+    "Call": "edenfake.journal",
+    "Catalog": "edenfake.catalog",
+    "CatalogError": "edenfake.errors",
+    "Clock": "edenfake.fake",
+    "ContractError": "edenfake.errors",
+    "EdenFake": "edenfake.fake",
+    "EdenfakeError": "edenfake.errors",
+    "FakeRequest": "edenfake._wire",
+    "FakeResponse": "edenfake._wire",
+    "Fault": "edenfake.faults",
+    "Handle": "edenfake.handle",
+    "ImageInfo": "edenfake.images",
+    "ImageSpec": "edenfake.images",
+    "Journal": "edenfake.journal",
+    "LiveServer": "edenfake.server",
+    "MockHandle": "edenfake.mock",
+    "ModelSpec": "edenfake.catalog",
+    "Plan": "edenfake.catalog",
+    "RequestView": "edenfake.faults",
+    "create_app": "edenfake.app",
+    "inspect_image": "edenfake.images",
+    "mock": "edenfake.mock",
+    "serve": "edenfake.server",
+}
+
+__all__ = [
+    "ApiError",
+    "Call",
+    "Catalog",
+    "CatalogError",
+    "Clock",
+    "ContractError",
+    "EdenFake",
+    "EdenfakeError",
+    "FakeRequest",
+    "FakeResponse",
+    "Fault",
+    "Handle",
+    "ImageInfo",
+    "ImageSpec",
+    "Journal",
+    "LiveServer",
+    "MockHandle",
+    "ModelSpec",
+    "Plan",
+    "RequestView",
+    "create_app",
+    "inspect_image",
+    "mock",
+    "serve",
+]
+
+
+_SUBMODULES = {"contracts", "strategies"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"edenfake.{name}")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'edenfake' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

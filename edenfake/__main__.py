@@ -1,0 +1,7 @@
+"""``python -m edenfake``: the command line."""
+
+import sys
+
+from edenfake.cli import main
+
+sys.exit(main())

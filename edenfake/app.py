@@ -1,0 +1,98 @@
+"""Door 1: the fake as a Starlette application, every route answered by the core."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.types import Receive, Scope, Send
+
+from edenfake._wire import FakeRequest
+from edenfake.fake import EdenFake
+
+__all__ = ["create_app"]
+
+
+def create_app(fake: EdenFake | None = None, **options: Any) -> Starlette:
+    """A Starlette app serving ``fake`` (or a new EdenFake built from ``options``).
+
+    The fake is at ``app.state.fake``.
+    """
+    if fake is None:
+        fake = EdenFake(**options)
+    elif options:
+        raise TypeError(f"pass options to EdenFake() or to create_app(), not both: {sorted(options)}")
+    app = Starlette(routes=[Mount("/", app=_CoreDoor(fake))])
+    app.state.fake = fake
+    return app
+
+
+class _Dropped(Exception):
+    """Raised after the answer has started, so that the server closes the connection mid-answer."""
+
+
+class _CoreDoor:
+    """Raw ASGI endpoint: reads the body (stopping at the limit), asks the core, writes the answer."""
+
+    def __init__(self, fake: EdenFake) -> None:
+        self.fake = fake
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        request = FakeRequest(
+            method=scope["method"],
+            path=scope["path"],
+            headers=headers,
+            base_url=_base_url(scope, headers),
+            query=scope.get("query_string", b"").decode("latin-1"),
+        )
+        await self._read_body(request, receive)
+        response = self.fake.handle(request)
+        if response.delay:
+            await asyncio.sleep(response.delay)
+        if response.fault == "timeout":
+            # Hold the request without answering, as an overloaded upstream does; the client's own
+            # timeout fires first. Then drop the connection.
+            await asyncio.sleep(response.hang)
+            response.fault = "disconnect"
+        if response.fault == "disconnect":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024")]})
+            raise _Dropped("edenfake: connection dropped on purpose (injected fault)")
+        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+        raw_headers.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _read_body(self, request: FakeRequest, receive: Receive) -> None:
+        content_type = (request.header("content-type") or "").lower()
+        limit = self.fake.max_upload_bytes if content_type.startswith("multipart/") else self.fake.max_body_bytes
+        declared = request.header("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            # Refuse before reading: an over-large upload is never held in memory.
+            request.oversize = True
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                request.oversize = True
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        request.body = b"".join(chunks)
+
+
+def _base_url(scope: Scope, headers: list[tuple[str, str]]) -> str:
+    host = next((v for k, v in headers if k == "host"), None)
+    if not host:
+        server = scope.get("server")
+        host = f"{server[0]}:{server[1]}" if server else "127.0.0.1"
+    return f"{scope.get('scheme', 'http')}://{host}"

@@ -1,0 +1,356 @@
+"""The model catalog: which models exist, what each accepts (the provider's own rules) and what it costs.
+
+The built-in catalog is ``edenfake/data/catalog.json``; a user's file is merged over it or replaces it,
+and the result is checked against ``contracts/catalog.schema.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from edenfake import contracts
+from edenfake.errors import CatalogError, ProviderError
+
+__all__ = ["Catalog", "ModelSpec", "Plan"]
+
+_DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "catalog.json"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a model will do for one request, once the provider's rules have accepted it."""
+
+    model: str
+    provider: str
+    width: int
+    height: int
+    n: int
+    quality: str | None
+    output_format: Literal["png", "jpeg", "webp"]
+    response_format: Literal["url", "b64_json"]
+    background: str | None
+    revised_prompt: bool
+    unit_price: float
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def cost(self) -> float:
+        return round(self.unit_price * self.n, 6)
+
+
+class ModelSpec:
+    """One catalog entry, with the provider's checks and the price and usage arithmetic."""
+
+    def __init__(self, model_id: str, entry: Mapping[str, Any]) -> None:
+        self.id = model_id
+        self.entry = entry
+        self.provider: str = entry["provider"]
+        self.n_max: int = entry["n_max"]
+        self.qualities: list[str] = entry["qualities"]
+        self.prompt_max: int | None = entry.get("prompt_max")
+        self.output_formats: list[str] = entry["output_formats"]
+        self.aspect_ratios: dict[str, str] = entry.get("aspect_ratios", {})
+        self.sizes: list[str] = entry["sizes"]
+        self.custom: dict[str, Any] | None = entry.get("custom_sizes")
+        self.edits: bool = entry.get("edits", False)
+
+    def __repr__(self) -> str:
+        return f"ModelSpec({self.id!r})"
+
+    def _refuse(self, param: str, value: Any, allowed: list[Any] | None, why: str) -> ProviderError:
+        return ProviderError(
+            f"{self.provider} refused the request: {why}",
+            provider=self.provider,
+            param=param,
+            value=value,
+            allowed=allowed,
+        )
+
+    def resolve_size(self, size: str | None) -> tuple[int, int]:
+        """The pixel size ``size`` means for this model; ProviderError when the model refuses it."""
+        if size is None or (size == "auto" and "auto" in self.sizes):
+            return _parse_size(self.entry["default_size"])
+        if size in self.aspect_ratios:
+            return _parse_size(self.aspect_ratios[size])
+        if size in self.sizes and size != "auto":
+            return _parse_size(size)
+        allowed = [s for s in self.sizes] + [r for r in self.aspect_ratios]
+        parsed = _try_parse_size(size)
+        if parsed is not None and self.custom is not None:
+            problem = _custom_size_problem(parsed, self.custom)
+            if problem is None:
+                return parsed
+            raise self._refuse("size", size, allowed, f"size '{size}' is not supported by {self.id}: {problem}")
+        rule = ""
+        if self.custom is not None:
+            c = self.custom
+            rule = (
+                f", or any WxH with sides multiples of {c['multiple_of']} between {c['min_side']} and "
+                f"{c['max_side']}, at most {c['max_pixels']} pixels and a ratio within 1:{c['max_ratio']:g}"
+            )
+        raise self._refuse(
+            "size", size, allowed, f"size '{size}' is not supported by {self.id}; use one of {', '.join(allowed)}{rule}"
+        )
+
+    def plan(self, body: Mapping[str, Any]) -> Plan:
+        """Apply the provider's rules to a contract-valid request body."""
+        prompt: str = body["prompt"]
+        if self.prompt_max is not None and len(prompt) > self.prompt_max:
+            raise self._refuse(
+                "prompt",
+                len(prompt),
+                None,
+                f"prompt is {len(prompt)} characters; {self.id} takes at most {self.prompt_max}",
+            )
+        n = body.get("n") or 1
+        if n > self.n_max:
+            raise self._refuse(
+                "n", n, list(range(1, self.n_max + 1)), f"n={n} is more than {self.id} returns per request (at most {self.n_max})"
+            )
+        width, height = self.resolve_size(body.get("size"))
+        quality = body.get("quality")
+        if quality is not None and quality not in self.qualities:
+            why = (
+                f"quality '{quality}' is not supported by {self.id}; use one of {', '.join(self.qualities)}"
+                if self.qualities
+                else f"quality '{quality}' is not supported: {self.id} takes no quality parameter"
+            )
+            raise self._refuse("quality", quality, self.qualities, why)
+        effective_quality = quality or self.entry.get("default_quality")
+        if effective_quality is not None:
+            effective_quality = self.entry.get("quality_aliases", {}).get(effective_quality, effective_quality)
+        output_format = body.get("output_format")
+        if output_format is not None and output_format not in self.output_formats:
+            raise self._refuse(
+                "output_format",
+                output_format,
+                self.output_formats,
+                f"output_format '{output_format}' is not supported by {self.id}; use one of {', '.join(self.output_formats)}",
+            )
+        response_format = body.get("response_format")
+        if self.entry["honours_response_format"]:
+            allowed_rf: list[str] = self.entry["response_formats"]
+            if response_format is not None and response_format not in allowed_rf:
+                raise self._refuse(
+                    "response_format",
+                    response_format,
+                    allowed_rf,
+                    f"response_format '{response_format}' is not one of {', '.join(allowed_rf)}",
+                )
+            rf = response_format or self.entry.get("default_response_format", allowed_rf[0])
+        else:
+            rf = "b64_json"  # gpt-image and most providers always answer with base64
+        background = body.get("background")
+        backgrounds: list[str] = self.entry.get("backgrounds", [])
+        if background is not None and background not in backgrounds:
+            why = (
+                f"background '{background}' is not one of {', '.join(backgrounds)}"
+                if backgrounds
+                else f"background '{background}' is not supported: {self.id} takes no background parameter"
+            )
+            raise self._refuse("background", background, backgrounds, why)
+        if background == "transparent" and output_format == "jpeg":
+            raise self._refuse("background", background, ["opaque", "auto"], "a transparent background needs png or webp")
+        return Plan(
+            model=self.id,
+            provider=self.provider,
+            width=width,
+            height=height,
+            n=n,
+            quality=effective_quality,
+            output_format=output_format or self.entry["default_output_format"],
+            response_format=rf,
+            background=background,
+            revised_prompt=self.entry["revised_prompt"],
+            unit_price=self.unit_price(width, height, effective_quality),
+        )
+
+    def unit_price(self, width: int, height: int, quality: str | None) -> float:
+        """USD for one image of this size and quality, from the catalog's price table."""
+        prices: dict[str, dict[str, float]] = self.entry["prices"]
+        table = prices.get(quality or "default") or prices.get("default") or next(iter(prices.values()))
+        size = f"{width}x{height}"
+        if size in table:
+            return table[size]
+        if "*" in table:
+            return table["*"]
+        if "per_megapixel" in table:
+            return round(table["per_megapixel"] * width * height / 1_000_000, 6)
+        raise CatalogError(f"{self.id}: no price for {size} at quality {quality!r}; add it or a '*' or per_megapixel entry")
+
+    def usage(self, plan: Plan, prompt: str, *, image_tokens: int = 0) -> dict[str, Any]:
+        """Token usage as the model reports it (empty for models billed per image)."""
+        spec: dict[str, Any] = self.entry["usage"]
+        if spec["kind"] != "tokens":
+            return {}
+        if "output_tokens_per_image" in spec:
+            per_image = int(spec["output_tokens_per_image"])
+        else:
+            table: dict[str, int] = spec["output_tokens_per_1024x1024"]
+            base = table.get(plan.quality or "", max(table.values()))
+            per_image = round(base * plan.width * plan.height / (1024 * 1024))
+        # One token per four characters of prompt: deterministic and close to what tokenizers give for English.
+        text_tokens = max(1, math.ceil(len(prompt) / 4))
+        input_tokens = text_tokens + image_tokens
+        output_tokens = per_image * plan.n
+        return {
+            "total_tokens": input_tokens + output_tokens,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_tokens},
+        }
+
+    def capabilities(self) -> dict[str, Any]:
+        e = self.entry
+        caps: dict[str, Any] = {
+            "sizes": self.sizes,
+            "aspect_ratios": list(self.aspect_ratios),
+            "default_size": e["default_size"],
+            "n_max": self.n_max,
+            "qualities": self.qualities,
+            "output_formats": self.output_formats,
+            "response_formats": e["response_formats"],
+            "revised_prompt": e["revised_prompt"],
+            "edits": self.edits,
+        }
+        if self.prompt_max is not None:
+            caps["prompt_max"] = self.prompt_max
+        if self.custom is not None:
+            caps["custom_sizes"] = self.custom
+        return caps
+
+
+class Catalog:
+    """The models the fake knows. ``Catalog.load(path)`` merges a user's file over the built-in one."""
+
+    def __init__(self, data: Mapping[str, Any], *, source: str = "<catalog>") -> None:
+        problems = contracts.violations("catalog", data)
+        if problems:
+            lines = "\n".join(f"  {p}" for p in problems)
+            raise CatalogError(f"{source} is not a valid edenfake catalog:\n{lines}")
+        self.data = data
+        self.source = source
+        self.models: dict[str, ModelSpec] = {mid: ModelSpec(mid, entry) for mid, entry in data["models"].items()}
+        for spec in self.models.values():
+            _check_entry(spec, source)
+
+    @classmethod
+    def default(cls) -> Catalog:
+        """The built-in catalog (shared; it is read-only)."""
+        return _default_catalog()
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, *, replace: bool = False) -> Catalog:
+        """The built-in catalog with the file at ``path`` merged over it, model by model and key by key
+        (``replace=True``: the file alone)."""
+        if path is None:
+            return cls.default()
+        try:
+            with open(path, encoding="utf-8") as f:
+                user = json.load(f)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CatalogError(f"cannot read catalog {os.fspath(path)}: {exc}") from exc
+        return cls.from_data(user, replace=replace, source=os.fspath(path))
+
+    @classmethod
+    def from_data(cls, user: Mapping[str, Any], *, replace: bool = False, source: str = "<catalog>") -> Catalog:
+        """Like :meth:`load` for a catalog already in memory."""
+        if replace:
+            return cls(user, source=source)
+        if not isinstance(user, Mapping) or not isinstance(user.get("models", {}), Mapping):
+            raise CatalogError(f"{source}: a catalog is an object with a 'models' object")
+        merged = copy.deepcopy(dict(_default_data()))
+        for mid, entry in user.get("models", {}).items():
+            if entry is None:  # {"models": {"x/y": null}} removes a built-in model
+                merged["models"].pop(mid, None)
+            elif mid in merged["models"] and isinstance(entry, Mapping):
+                merged["models"][mid] = {**merged["models"][mid], **entry}
+            else:
+                merged["models"][mid] = entry
+        return cls(merged, source=source)
+
+    def get(self, model_id: str) -> ModelSpec | None:
+        return self.models.get(model_id)
+
+    def __contains__(self, model_id: object) -> bool:
+        return model_id in self.models
+
+    def __iter__(self) -> Any:
+        return iter(self.models.values())
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def models_list(self) -> dict[str, Any]:
+        """The body of GET /v3/images/models."""
+        return {
+            "object": "list",
+            "data": [
+                {"id": m.id, "object": "model", "owned_by": m.provider, "capabilities": m.capabilities()}
+                for m in self.models.values()
+            ],
+        }
+
+
+@cache
+def _default_data() -> dict[str, Any]:
+    with open(_DEFAULT_FILE, encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
+@cache
+def _default_catalog() -> Catalog:
+    return Catalog(_default_data(), source=str(_DEFAULT_FILE))
+
+
+def _check_entry(spec: ModelSpec, source: str) -> None:
+    # Rules that JSON Schema cannot say: defaults must be among the allowed values, every size priced.
+    e = spec.entry
+    where = f"{source}: model {spec.id}"
+    if e["default_output_format"] not in spec.output_formats:
+        raise CatalogError(f"{where}: default_output_format {e['default_output_format']!r} not in output_formats")
+    if e.get("default_quality") is not None and e["default_quality"] not in spec.qualities:
+        raise CatalogError(f"{where}: default_quality {e['default_quality']!r} not in qualities")
+    for size in [*(s for s in spec.sizes if s != "auto"), *spec.aspect_ratios.values(), e["default_size"]]:
+        w, h = _parse_size(size)
+        for q in spec.qualities or [None]:
+            q = e.get("quality_aliases", {}).get(q, q)
+            spec.unit_price(w, h, q)
+
+
+def _parse_size(size: str) -> tuple[int, int]:
+    w, _, h = size.partition("x")
+    return int(w), int(h)
+
+
+def _try_parse_size(size: str) -> tuple[int, int] | None:
+    w, sep, h = size.partition("x")
+    if sep and w.isascii() and h.isascii() and w.isdigit() and h.isdigit() and len(w) < 7 and len(h) < 7:
+        return int(w), int(h)
+    return None
+
+
+def _custom_size_problem(size: tuple[int, int], rule: Mapping[str, Any]) -> str | None:
+    w, h = size
+    m = rule["multiple_of"]
+    if w % m or h % m:
+        return f"both sides must be multiples of {m}"
+    if min(w, h) < rule["min_side"] or max(w, h) > rule["max_side"]:
+        return f"each side must be between {rule['min_side']} and {rule['max_side']} pixels"
+    if w * h > rule["max_pixels"]:
+        return f"at most {rule['max_pixels']} pixels in all"
+    if max(w, h) / min(w, h) > rule["max_ratio"]:
+        return f"the ratio of the sides must be within 1:{rule['max_ratio']:g}"
+    return None

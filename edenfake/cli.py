@@ -1,0 +1,92 @@
+"""Door 3: the command line. ``edenfake serve`` runs the fake for local development."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from edenfake.errors import CatalogError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edenfake", description="A fake Eden AI image API for offline work.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the fake server (loopback by default)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--catalog", metavar="FILE", help="catalog JSON merged over the built-in one")
+    serve.add_argument("--replace-catalog", action="store_true", help="use --catalog alone, not merged")
+    serve.add_argument("--seed", type=int, default=0, help="seed for the placeholder images (default 0)")
+    serve.add_argument("--clock", type=float, metavar="UNIX_TIME", help="freeze the clock (makes answers byte-identical)")
+    serve.add_argument("--url-ttl", type=float, default=3600.0, metavar="SECONDS", help="lifetime of url results")
+    serve.add_argument("--token", action="append", metavar="TOKEN", help="accept only this bearer token (repeatable)")
+    serve.add_argument("--max-body-bytes", type=int, default=1024 * 1024, help="largest JSON body accepted")
+    serve.add_argument("--quiet", action="store_true", help="do not log requests")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from edenfake.catalog import Catalog
+    from edenfake.fake import EdenFake
+    from edenfake.server import bind, make_server
+
+    try:
+        catalog = Catalog.load(args.catalog, replace=args.replace_catalog) if args.catalog else None
+    except CatalogError as exc:
+        print(f"edenfake: {exc}", file=sys.stderr)
+        return 2
+    fake = EdenFake(
+        catalog=catalog,
+        seed=args.seed,
+        clock=args.clock,
+        url_ttl=args.url_ttl,
+        tokens=args.token,
+        max_body_bytes=args.max_body_bytes,
+    )
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        print(f"edenfake: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}"
+    if not args.quiet:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger = logging.getLogger("edenfake")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    # Never echo a configured token: the example names a placeholder instead.
+    token = "$EDEN_TOKEN" if args.token else "test-token"
+    print(f"edenfake serving the Eden AI image API at {url} (OpenAI base_url: {url}/v3); Ctrl-C stops it", flush=True)
+    print(
+        f"try: curl -s {url}/v3/images/generations -H \"Authorization: Bearer {token}\" "
+        "-H 'Content-Type: application/json' -d '{\"model\": \"openai/gpt-image-1\", \"prompt\": \"a red fox\"}'",
+        flush=True,
+    )
+    server = make_server(fake)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # pragma: no cover - uvicorn normally handles SIGINT itself
+        pass
+    finally:
+        sock.close()
+    print("edenfake stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,371 @@
+"""The API as data: finds the contract files, builds each validator once, checks documents against them.
+
+Everything in edenfake that needs a rule of the API asks this module; nothing else restates one.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from edenfake.errors import ContractError
+
+__all__ = [
+    "CONTRACTS",
+    "Violation",
+    "contracts_dir",
+    "load",
+    "openapi_document",
+    "validate",
+    "validate_error",
+    "validate_exchange",
+    "validate_request",
+    "validate_response",
+    "validator",
+    "violations",
+    "exchange_violations",
+]
+
+BASE_URI = "https://edenfake.dev/contracts/"
+
+#: contract name -> file in contracts/
+CONTRACTS: dict[str, str] = {
+    "generation-request": "generation-request.schema.json",
+    "image-response": "image-response.schema.json",
+    "models-list": "models-list.schema.json",
+    "errors": "errors.schema.json",
+    "catalog": "catalog.schema.json",
+    "admin": "admin.schema.json",
+}
+
+
+@functools.cache
+def contracts_dir() -> Path:
+    """Where the contract files are: inside the installed package, else beside it in a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_contracts", here.parent / "contracts"):
+        if (candidate / "openapi.json").is_file():
+            return candidate
+    raise FileNotFoundError(f"edenfake's contracts/ folder is missing (looked in {here / '_contracts'})")
+
+
+@functools.cache
+def _load_file(filename: str) -> dict[str, Any]:
+    with open(contracts_dir() / filename, encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
+def load(name: str) -> dict[str, Any]:
+    """A deep copy of contract ``name`` (a key of CONTRACTS, ``"openapi"``, or a ``#/$defs/...`` path of one)."""
+    return copy.deepcopy(_resolve_name(name))
+
+
+def _resolve_name(name: str) -> dict[str, Any]:
+    file_part, _, pointer = name.partition("#")
+    if file_part == "openapi":
+        doc = _load_file("openapi.json")
+    elif file_part in CONTRACTS:
+        doc = _load_file(CONTRACTS[file_part])
+    else:
+        raise KeyError(f"unknown contract {name!r}; known: {', '.join(sorted([*CONTRACTS, 'openapi']))}")
+    node: Any = doc
+    for part in filter(None, pointer.split("/")):
+        node = node[part]
+    if not isinstance(node, dict):
+        raise KeyError(f"{name!r} is not a schema")
+    return node
+
+
+@functools.cache
+def _registry() -> Registry:  # type: ignore[type-arg]
+    resources = [(BASE_URI + fn, Resource.from_contents(_load_file(fn))) for fn in CONTRACTS.values()]
+    return Registry().with_resources(resources)
+
+
+@functools.cache
+def validator(name: str) -> Draft202012Validator:
+    """The validator for contract ``name`` (built once; ``name#/$defs/X`` for one definition)."""
+    file_part, _, pointer = name.partition("#")
+    if file_part not in CONTRACTS:
+        raise KeyError(f"unknown contract {name!r}; known: {', '.join(sorted(CONTRACTS))}")
+    schema: dict[str, Any] = {"$ref": BASE_URI + CONTRACTS[file_part] + (f"#{pointer}" if pointer else "")}
+    return Draft202012Validator(schema, registry=_registry())
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: where (``loc`` and ``json_path``), which rule (``type``), and a sentence (``msg``)."""
+
+    loc: tuple[str | int, ...]
+    json_path: str
+    type: str
+    msg: str
+    input: Any = None
+    ctx: dict[str, Any] | None = None
+
+    def __str__(self) -> str:
+        return f"{self.json_path}: {self.msg} [{self.type}]"
+
+    def as_detail(self, prefix: str = "body") -> dict[str, Any]:
+        """This violation as one entry of a FastAPI-style ``detail`` list."""
+        entry: dict[str, Any] = {"type": self.type, "loc": [prefix, *self.loc], "msg": self.msg}
+        if _short(self.input):
+            entry["input"] = self.input
+        if self.ctx:
+            entry["ctx"] = self.ctx
+        return entry
+
+
+def violations(name: str, instance: Any) -> list[Violation]:
+    """Every rule of contract ``name`` that ``instance`` breaks, in a stable order (empty when it conforms)."""
+    return _sorted_violations(validator(name), instance)
+
+
+def validate(name: str, instance: Any) -> None:
+    """Raise ContractError listing every violation when ``instance`` breaks contract ``name``."""
+    found = violations(name, instance)
+    if found:
+        raise ContractError(name, found)
+
+
+def validate_request(body: Any, *, route: str = "generations") -> None:
+    """Check a request body (as parsed JSON) against the contract of ``route``."""
+    validate(f"{route.rstrip('s')}-request" if route == "generations" else f"{route}-request", body)
+
+
+def validate_response(body: Any) -> None:
+    """Check a successful image response (generations or edits) against the contract."""
+    validate("image-response", body)
+
+
+_ERROR_DEFS_BY_STATUS: dict[int, str] = {
+    400: "EdenError",
+    401: "Unauthorized",
+    402: "InsufficientCredit",
+    404: "PlainError",
+    405: "PlainError",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    422: "HTTPValidationError",
+    429: "RateLimited",
+    500: "ServerError",
+    502: "ProviderError",
+    503: "ServerError",
+}
+
+
+def validate_error(body: Any, *, status: int | None = None) -> None:
+    """Check an error body, against the kind its ``status`` carries when given."""
+    if status is None:
+        validate("errors", body)
+        return
+    kind = _ERROR_DEFS_BY_STATUS.get(status)
+    if kind is None:
+        raise KeyError(f"the contract describes no error body for status {status}")
+    validate(f"errors#/$defs/{kind}", body)
+
+
+@functools.cache
+def _operations() -> list[tuple[re.Pattern[str], str, dict[str, Any]]]:
+    doc = _load_file("openapi.json")
+    found = []
+    for template, item in doc["paths"].items():
+        pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
+        for method, operation in item.items():
+            found.append((pattern, method.upper(), operation))
+    return found
+
+
+@functools.cache
+def _ref_validator(ref: str) -> Draft202012Validator:
+    return Draft202012Validator({"$ref": BASE_URI + ref}, registry=_registry())
+
+
+def exchange_violations(method: str, path: str, status: int, body: Any, *, media_type: str = "application/json") -> list[Violation]:
+    """What is wrong with an answer, judged by the OpenAPI document: an undocumented route or status, a
+    media type the operation does not declare, or a JSON body that breaks the declared schema."""
+    operation = next((op for pattern, m, op in _operations() if m == method.upper() and pattern.match(path)), None)
+    where = f"{method.upper()} {path}"
+    if operation is None:
+        if status in (404, 405):  # the router's answers for routes the document does not have
+            return _sorted_violations(_ref_validator("errors.schema.json#/$defs/PlainError"), body)
+        return [Violation((), "$", "undocumented_route", f"{where} is not in the OpenAPI document")]
+    response = operation["responses"].get(str(status))
+    if response is None:
+        documented = ", ".join(operation["responses"])
+        return [Violation((), "$", "undocumented_status", f"{where} answered {status}; documented: {documented}")]
+    content = response.get("content", {})
+    media = media_type.partition(";")[0].strip()
+    if media not in content:
+        return [Violation((), "$", "undocumented_media_type", f"{where} {status} answered {media}; documented: {', '.join(content)}")]
+    ref = content[media].get("schema", {}).get("$ref")
+    if ref is None or not media.endswith("json"):
+        return []
+    return _sorted_violations(_ref_validator(ref), body)
+
+
+def _sorted_violations(v: Draft202012Validator, instance: Any) -> list[Violation]:
+    found = [_violation(e) for e in v.iter_errors(instance)]
+    found.sort(key=lambda x: (tuple(str(p) for p in x.loc), x.type, x.msg))
+    return found
+
+
+def validate_exchange(method: str, path: str, status: int, body: Any, *, media_type: str = "application/json") -> None:
+    """Raise ContractError when an answer breaks the OpenAPI document (see :func:`exchange_violations`)."""
+    found = exchange_violations(method, path, status, body, media_type=media_type)
+    if found:
+        raise ContractError(f"the answer to {method.upper()} {path} ({status})", found)
+
+
+@functools.cache
+def _bundled_openapi() -> str:
+    doc = load("openapi")
+    components = doc.setdefault("components", {}).setdefault("schemas", {})
+    names = {fn: _component_name(contract) for contract, fn in CONTRACTS.items() if contract != "catalog"}
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: rewrite(v) for k, v in node.items()}
+            ref = out.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#"):
+                target, _, pointer = ref.partition("#")
+                target = target.rsplit("/", 1)[-1]
+                if target in names:
+                    out["$ref"] = f"#/components/schemas/{names[target]}{pointer}"
+            return out
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        return node
+
+    for fn, comp in names.items():
+        schema = _load_file(fn)
+        body = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
+        # References inside a schema ("#/$defs/X") must now point into its component.
+        components[comp] = _rebase_local_refs(rewrite(body), f"#/components/schemas/{comp}")
+    doc = rewrite(doc)
+    return json.dumps(doc, indent=2)
+
+
+def openapi_document(*, bundled: bool = True) -> dict[str, Any]:
+    """The OpenAPI 3.1 document; ``bundled`` inlines the schema files under ``components/schemas``."""
+    if not bundled:
+        return load("openapi")
+    result: dict[str, Any] = json.loads(_bundled_openapi())
+    return result
+
+
+def _component_name(contract: str) -> str:
+    return "".join(part.capitalize() for part in contract.split("-"))
+
+
+def _rebase_local_refs(node: Any, base: str) -> Any:
+    if isinstance(node, dict):
+        out = {k: _rebase_local_refs(v, base) for k, v in node.items()}
+        ref = out.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            out["$ref"] = base + ref[1:]
+        return out
+    if isinstance(node, list):
+        return [_rebase_local_refs(v, base) for v in node]
+    return node
+
+
+# -- turning jsonschema's errors into sentences that name the field and the rule ----------------------
+
+_TYPE_NAMES = {
+    "string": ("string_type", "Input should be a valid string"),
+    "integer": ("int_type", "Input should be a valid integer"),
+    "number": ("float_type", "Input should be a valid number"),
+    "object": ("dict_type", "Input should be a valid dictionary"),
+    "array": ("list_type", "Input should be a valid list"),
+    "boolean": ("bool_type", "Input should be a valid boolean"),
+    "null": ("none_required", "Input should be None"),
+}
+
+
+def _violation(error: ValidationError) -> Violation:
+    loc: tuple[str | int, ...] = tuple(error.absolute_path)
+    keyword = str(error.validator)
+    value = error.validator_value
+    ctx: dict[str, Any] | None = None
+    custom = _custom_message(error)
+    instance = error.instance
+    if keyword == "required":
+        missing = next((n for n in value if isinstance(instance, dict) and n not in instance and repr(n) in error.message), None)
+        if missing is not None:
+            loc = (*loc, missing)
+        type_, msg, instance = "missing", "Field required", None
+    elif keyword == "minLength":
+        type_, ctx = "string_too_short", {"min_length": value}
+        msg = f"String should have at least {value} character{'s' if value != 1 else ''}"
+    elif keyword == "maxLength":
+        type_, ctx = "string_too_long", {"max_length": value}
+        msg = f"String should have at most {value} character{'s' if value != 1 else ''}"
+    elif keyword == "minimum":
+        type_, msg, ctx = "greater_than_equal", f"Input should be greater than or equal to {value}", {"ge": value}
+    elif keyword == "maximum":
+        type_, msg, ctx = "less_than_equal", f"Input should be less than or equal to {value}", {"le": value}
+    elif keyword == "exclusiveMinimum":
+        type_, msg, ctx = "greater_than", f"Input should be greater than {value}", {"gt": value}
+    elif keyword == "exclusiveMaximum":
+        type_, msg, ctx = "less_than", f"Input should be less than {value}", {"lt": value}
+    elif keyword == "type":
+        wanted = [t for t in ([value] if isinstance(value, str) else value) if t != "null"] or ["null"]
+        type_, msg = _TYPE_NAMES.get(wanted[0], ("type_error", f"Input should be of type {wanted[0]}"))
+        if "null" in (value if isinstance(value, list) else [value]) and wanted != ["null"]:
+            msg += " or null"
+    elif keyword == "pattern":
+        type_, msg, ctx = "string_pattern_mismatch", f"String should match pattern '{value}'", {"pattern": value}
+    elif keyword in ("minItems", "maxItems"):
+        bound = "at least" if keyword == "minItems" else "at most"
+        type_, msg = ("too_short" if keyword == "minItems" else "too_long"), f"List should have {bound} {value} items"
+        ctx = {"min_length" if keyword == "minItems" else "max_length": value}
+    elif keyword in ("const", "enum"):
+        options = [value] if keyword == "const" else list(value)
+        type_, msg, ctx = "literal_error", f"Input should be {_one_of(options)}", {"expected": _one_of(options)}
+    elif keyword == "additionalProperties":
+        type_, msg = "extra_forbidden", error.message
+    else:
+        type_, msg = keyword, error.message
+    if error.parent is None and error.relative_schema_path and "propertyNames" in error.relative_schema_path:
+        # jsonschema reports a bad property *name* at its object; point at the name itself.
+        loc = (*loc, instance) if isinstance(instance, str) else loc
+    if custom is not None:
+        type_, msg = custom.get("type", type_), custom.get("msg", msg)
+        if isinstance(instance, str):
+            msg = msg.replace("{value}", instance)
+    json_path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+    return Violation(loc=loc, json_path=json_path, type=type_, msg=msg, input=instance, ctx=ctx)
+
+
+def _custom_message(error: ValidationError) -> dict[str, str] | None:
+    # A schema may carry "x-error": {"keyword", "type", "msg"} where the generic sentence would not teach.
+    custom = error.schema.get("x-error") if isinstance(error.schema, dict) else None
+    if isinstance(custom, dict) and custom.get("keyword") == error.validator:
+        result: dict[str, str] = custom
+        return result
+    return None
+
+
+def _one_of(options: list[Any]) -> str:
+    shown = [repr(o) for o in options]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" or {shown[-1]}"
+
+
+def _short(value: Any) -> bool:
+    if value is None:
+        return False
+    try:
+        return len(json.dumps(value)) <= 200
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,183 @@
+"""The errors the fake answers with, one class per kind, each knowing its status and body.
+
+    EdenfakeError
+     ├── ApiError                    an answer the fake sends to the client
+     │    ├── BadRequest             400 INVALID_JSON / INVALID_BODY
+     │    ├── InvalidModel           400 INVALID_MODEL
+     │    ├── Unauthorized           401 UNAUTHORIZED
+     │    ├── InsufficientCredit     402 INSUFFICIENT_CREDIT
+     │    ├── NotFound               404 {"detail": "Not Found"}
+     │    ├── MethodNotAllowed       405 {"detail": "Method Not Allowed"}
+     │    ├── PayloadTooLarge        413 PAYLOAD_TOO_LARGE
+     │    ├── UnsupportedMediaType   415 UNSUPPORTED_MEDIA_TYPE
+     │    ├── RequestValidationError 422 {"detail": [{"loc", "msg", "type"}, ...]}
+     │    ├── RateLimited            429 RATE_LIMITED (+ Retry-After)
+     │    ├── InternalError          500 INTERNAL_ERROR
+     │    ├── ProviderError          502 PROVIDER_ERROR
+     │    └── ServiceUnavailable     503 SERVICE_UNAVAILABLE
+     ├── ContractError               a document breaks a contract (raised by edenfake.contracts)
+     └── CatalogError                a catalog file is not valid
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class EdenfakeError(Exception):
+    """Base of every error edenfake raises."""
+
+
+class ApiError(EdenfakeError):
+    """An error answer: ``status``, a JSON ``body`` and extra ``headers``."""
+
+    status = 500
+    error_code: str | None = "INTERNAL_ERROR"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"detail": self.detail}
+        if self.error_code is not None:
+            body["error_code"] = self.error_code
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(ApiError):
+    status = 400
+    error_code = "INVALID_JSON"
+
+    def __init__(self, detail: str, *, error_code: str = "INVALID_JSON") -> None:
+        super().__init__(detail)
+        self.error_code = error_code
+
+
+class InvalidModel(ApiError):
+    status = 400
+    error_code = "INVALID_MODEL"
+
+
+class Unauthorized(ApiError):
+    status = 401
+    error_code = "UNAUTHORIZED"
+
+    def __init__(self, detail: str = "Invalid or missing authentication token") -> None:
+        super().__init__(detail, headers={"www-authenticate": "Bearer"})
+
+
+class InsufficientCredit(ApiError):
+    status = 402
+    error_code = "INSUFFICIENT_CREDIT"
+
+    def __init__(self, *, required: float, available: float) -> None:
+        super().__init__(
+            "User does not have sufficient credits",
+            required_credits=required,
+            available_credits=available,
+        )
+
+
+class NotFound(ApiError):
+    status = 404
+    error_code = None
+
+    def __init__(self, detail: str = "Not Found") -> None:
+        super().__init__(detail)
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    error_code = None
+
+    def __init__(self, allow: list[str]) -> None:
+        super().__init__("Method Not Allowed", headers={"allow": ", ".join(allow)})
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    error_code = "PAYLOAD_TOO_LARGE"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"Request body is larger than {max_bytes} bytes", max_bytes=max_bytes)
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    error_code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class RequestValidationError(ApiError):
+    """422 in FastAPI's shape: every violated rule, each naming its field in ``loc``."""
+
+    status = 422
+    error_code = None
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors))
+        self.errors = errors
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.errors}
+
+
+class RateLimited(ApiError):
+    status = 429
+    error_code = "RATE_LIMITED"
+
+    def __init__(self, retry_after: float, detail: str = "Rate limit exceeded") -> None:
+        seconds = max(0.0, retry_after)
+        super().__init__(
+            detail,
+            headers={"retry-after": _retry_after_header(seconds), "retry-after-ms": str(round(seconds * 1000))},
+            retry_after=round(seconds, 3),
+        )
+
+
+class InternalError(ApiError):
+    status = 500
+    error_code = "INTERNAL_ERROR"
+
+
+class ProviderError(ApiError):
+    status = 502
+    error_code = "PROVIDER_ERROR"
+
+    def __init__(
+        self, detail: str, *, provider: str, param: str | None = None, value: Any = None, allowed: list[Any] | None = None
+    ) -> None:
+        extra: dict[str, Any] = {"provider": provider, "param": param}
+        if param is not None:
+            extra["value"] = value
+        if allowed is not None:
+            extra["allowed"] = allowed
+        super().__init__(detail, **extra)
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    error_code = "SERVICE_UNAVAILABLE"
+
+
+class ContractError(EdenfakeError, ValueError):
+    """A document breaks a contract; ``violations`` lists every broken rule with its JSON path."""
+
+    def __init__(self, contract: str, violations: list[Any]) -> None:
+        self.contract = contract
+        self.violations = violations
+        lines = "\n".join(f"  {v}" for v in violations)
+        super().__init__(f"{len(violations)} violation(s) of {contract}:\n{lines}")
+
+
+class CatalogError(EdenfakeError, ValueError):
+    """A catalog file cannot be used; the message says which entry and why."""
+
+
+def _retry_after_header(seconds: float) -> str:
+    # Retry-After takes whole seconds; round up so a client never retries early.
+    whole = int(seconds) if seconds == int(seconds) else int(seconds) + 1
+    return str(whole)

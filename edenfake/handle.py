@@ -1,0 +1,82 @@
+"""What a test holds while the fake runs, whichever door it came through: the journal, faults, credits, clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from edenfake.fake import Clock, EdenFake
+from edenfake.faults import Fault, FaultKind
+from edenfake.journal import Journal
+
+__all__ = ["Handle"]
+
+
+class Handle:
+    """The controls of one fake. ``edenfake.mock()`` and ``edenfake.serve()`` both give one."""
+
+    def __init__(self, fake: EdenFake) -> None:
+        self.fake = fake
+
+    @property
+    def calls(self) -> Journal:
+        """Every API request answered, oldest first, credentials redacted."""
+        return self.fake.calls
+
+    @property
+    def clock(self) -> Clock:
+        return self.fake.clock
+
+    @property
+    def credits(self) -> float | None:
+        """What is left of the account's balance (None: unlimited)."""
+        return self.fake.credits
+
+    @credits.setter
+    def credits(self, value: float | None) -> None:
+        self.fake.set_credits(value)
+
+    def fail(
+        self,
+        what: int | FaultKind,
+        *,
+        times: int | None = 1,
+        match: Any = None,
+        retry_after: float | None = None,
+        detail: str | None = None,
+        hang: float = 30.0,
+    ) -> Fault:
+        """Answer the next ``times`` matching requests with a status (401, 402, 429, 500, 502, 503),
+        ``"timeout"`` or ``"disconnect"``. See :meth:`EdenFake.fail`."""
+        return self.fake.fail(what, times=times, match=match, retry_after=retry_after, detail=detail, hang=hang)
+
+    def latency(self, seconds: float | tuple[float, float], *, seed: int | None = None) -> None:
+        """Delay every API answer by ``seconds``, or by a seeded draw from a ``(low, high)`` range."""
+        self.fake.set_latency(seconds, seed=seed)
+
+    def chaos(
+        self, rate: float, *, statuses: Iterable[int | FaultKind] = (429, 500, 502, 503), seed: int | None = None
+    ) -> None:
+        """Fail a seeded random ``rate`` of API requests with one of ``statuses``."""
+        self.fake.set_chaos(rate, statuses=statuses, seed=seed)
+
+    def rate_limit(self, per_second: int | None) -> None:
+        """Refuse with 429 past ``per_second`` requests per token per second (None: off)."""
+        self.fake.set_rate_limit(per_second)
+
+    def reset(self) -> None:
+        """Journal, faults, latency, chaos, credits, rate limit and hosted images back to the start."""
+        self.fake.reset()
+
+    def unused_faults(self) -> list[Fault]:
+        """Queued faults that did not answer all the requests they were queued for."""
+        return self.fake.faults.unused()
+
+    def assert_all_faults_used(self) -> None:
+        unused = self.unused_faults()
+        if unused:
+            listing = "\n".join(f"  {f.describe()}" for f in unused)
+            raise AssertionError(
+                f"{len(unused)} queued fault(s) never answered a request:\n{listing}\n"
+                "Remove them, fix the requests they were meant for, or pass assert_all_faults_used=False."
+            )

@@ -1,0 +1,360 @@
+"""Door 2: in-process interception. Requests from httpx (through respx) and httpx2 clients to the Eden hosts
+reach the core with no socket; requests to other hosts are left alone (or refused, if you ask)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar, overload
+
+from edenfake._wire import FakeRequest, FakeResponse
+from edenfake.fake import EdenFake
+from edenfake.handle import Handle
+
+__all__ = ["DEFAULT_BASE_URLS", "MockHandle", "mock"]
+
+#: the real service's hosts, routed to the fake by default
+DEFAULT_BASE_URLS = ("https://api.edenai.run", "https://api.eu.edenai.run")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class _Target:
+    host: str
+    port: int | None
+    #: a path the user's base URL puts before /v3 (a gateway); stripped before the core sees the path
+    prefix: str
+
+    @classmethod
+    def parse(cls, base_url: str) -> _Target:
+        parts = urllib.parse.urlsplit(base_url if "://" in base_url else f"https://{base_url}")
+        if not parts.hostname:
+            raise ValueError(f"not a base URL: {base_url!r}")
+        prefix = parts.path.rstrip("/")
+        if prefix.endswith("/v3"):
+            prefix = prefix[: -len("/v3")]
+        return cls(parts.hostname.lower(), parts.port, prefix)
+
+    def path_for(self, host: str, port: int | None, path: str) -> str | None:
+        """The path the core should see, or None when the URL is not this target's."""
+        if host != self.host or (self.port is not None and port != self.port):
+            return None
+        if not self.prefix:
+            return path
+        if path == self.prefix or path.startswith(self.prefix + "/"):
+            return path[len(self.prefix) :] or "/"
+        return None
+
+
+class MockHandle(Handle):
+    """An active (or ready) in-process mock: the fake's controls plus the interception.
+
+    Use it as a context manager (``with`` / ``async with``) or a decorator (sync or async functions).
+    """
+
+    def __init__(
+        self,
+        fake: EdenFake | None = None,
+        *,
+        base_urls: Iterable[str] = (),
+        assert_all_mocked: bool = False,
+        assert_all_faults_used: bool = True,
+        **options: Any,
+    ) -> None:
+        if fake is not None and options:
+            raise TypeError(f"pass options to EdenFake() or to mock(), not both: {sorted(options)}")
+        super().__init__(fake if fake is not None else EdenFake(**options))
+        self.targets = tuple(_Target.parse(u) for u in (*DEFAULT_BASE_URLS, *base_urls))
+        self.assert_all_mocked = assert_all_mocked
+        self.assert_all_faults_used = assert_all_faults_used
+        self._respx: Any = None
+        self._active = False
+
+    # -- routing -------------------------------------------------------------------------------------
+
+    def route(self, scheme: str, host: str, port: int | None, path: str) -> str | None:
+        """The core's path for this URL, or None when the URL is not for the fake."""
+        del scheme
+        for target in self.targets:
+            found = target.path_for(host.lower(), port, path)
+            if found is not None:
+                return found
+        return None
+
+    def answer(self, method: str, url: Any, headers: Iterable[tuple[str, str]], body: bytes) -> FakeResponse | None:
+        """Hand a request to the core; None when its URL is not for the fake. ``url`` is an httpx(2).URL."""
+        path = self.route(url.scheme, url.host, url.port, url.path)
+        if path is None:
+            return None
+        port = f":{url.port}" if url.port else ""
+        request = FakeRequest(
+            method=method,
+            path=path,
+            headers=[(k.lower(), v) for k, v in headers],
+            body=body,
+            base_url=f"{url.scheme}://{url.host}{port}",
+            query=url.query.decode("ascii", "replace") if isinstance(url.query, bytes) else str(url.query),
+        )
+        return self.fake.handle(request)
+
+    # -- starting and stopping -----------------------------------------------------------------------
+
+    def start(self) -> MockHandle:
+        if self._active:
+            raise RuntimeError("this mock is already active")
+        self._respx = _start_respx(self)
+        _Httpx2Patch.add(self)
+        self._active = True
+        return self
+
+    def stop(self, *, check: bool = True) -> None:
+        if not self._active:
+            return
+        self._active = False
+        _Httpx2Patch.remove(self)
+        if self._respx is not None:
+            self._respx.stop(quiet=True)
+            self._respx = None
+        if check and self.assert_all_faults_used:
+            self.assert_all_faults_used_()
+
+    def assert_all_faults_used_(self) -> None:
+        Handle.assert_all_faults_used(self)
+
+    def __enter__(self) -> MockHandle:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop(check=kind is None)  # the block's own failure says more than a teardown check
+
+    async def __aenter__(self) -> MockHandle:
+        return self.start()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop(check=kind is None)
+
+    def __call__(self, func: F) -> F:
+        """Decorate a test (sync or async): the mock is active while it runs, fresh for each call."""
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self._fresh():
+                    return await func(*args, **kwargs)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self._fresh():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    def _fresh(self) -> MockHandle:
+        self.fake.reset()
+        return self
+
+
+@overload
+def mock(fake: F, /) -> F: ...
+@overload
+def mock(
+    fake: EdenFake | None = None,
+    /,
+    *,
+    base_urls: Iterable[str] = (),
+    assert_all_mocked: bool = False,
+    assert_all_faults_used: bool = True,
+    **options: Any,
+) -> MockHandle: ...
+def mock(fake: Any = None, /, **kwargs: Any) -> Any:
+    """Route httpx and httpx2 requests for the Eden hosts to a fake, in-process.
+
+    ``with edenfake.mock() as eden:`` / ``async with`` / ``@edenfake.mock`` / ``@edenfake.mock(credits=1)``.
+
+    Keyword options: ``base_urls`` (more hosts or gateway URLs to route, e.g. ``"http://gateway:8080/eden"``),
+    ``assert_all_mocked`` (True: a request to any other host fails loudly instead of going out),
+    ``assert_all_faults_used`` (True: leaving with a queued fault unanswered is an AssertionError), and any
+    :class:`EdenFake` option (``credits=``, ``rate_limit=``, ``clock=``, ``seed=``, ...).
+    """
+    if callable(fake) and not isinstance(fake, EdenFake):
+        return MockHandle(**kwargs)(fake)
+    return MockHandle(fake, **kwargs)
+
+
+# -- httpx, through respx -------------------------------------------------------------------------------
+
+
+def _start_respx(handle: MockHandle) -> Any:
+    try:
+        import httpx
+        import respx
+    except ImportError:  # pragma: no cover - both are dependencies; tolerate a trimmed install
+        return None
+
+    class Router(respx.MockRouter):  # type: ignore[misc]
+        # respx calls one side effect for sync and async clients alike; the delay is applied here, where
+        # the two paths part, so that an async client sleeps without blocking its event loop.
+        def handler(self, request: httpx.Request) -> httpx.Response:
+            response: httpx.Response = super().handler(request)
+            delay = response.extensions.get("edenfake_delay", 0.0)
+            if delay:
+                time.sleep(delay)
+            return response
+
+        async def async_handler(self, request: httpx.Request) -> httpx.Response:
+            response: httpx.Response = await super().async_handler(request)
+            delay = response.extensions.get("edenfake_delay", 0.0)
+            if delay:
+                import anyio
+
+                await anyio.sleep(delay)
+            return response
+
+    # using="httpx": respx patches the client's transport lookup, so clients with a transport of their own
+    # (MockTransport, retries, proxies) are routed too, as httpx2 clients are below.
+    router = Router(assert_all_called=False, assert_all_mocked=handle.assert_all_mocked, using="httpx")
+
+    def side_effect(request: httpx.Request) -> httpx.Response | httpx.Request | None:
+        answer = handle.answer(request.method, request.url, request.headers.multi_items(), request.read())
+        if answer is None:
+            # Not the fake's: None lets respx refuse it (assert_all_mocked), the request itself passes it on.
+            return None if handle.assert_all_mocked else request
+        return _to_response(httpx, request, answer)
+
+    router.route().mock(side_effect=side_effect)
+    router.start()
+    return router
+
+
+def _to_response(module: Any, request: Any, answer: FakeResponse) -> Any:
+    if answer.fault == "timeout":
+        raise module.ReadTimeout("edenfake: injected timeout (the fake answered nothing)", request=request)
+    if answer.fault == "disconnect":
+        raise module.RemoteProtocolError("edenfake: injected disconnect (server closed the connection)", request=request)
+    return module.Response(
+        answer.status,
+        headers=list(answer.headers.items()),
+        content=answer.body,
+        request=request,
+        extensions={"edenfake_delay": answer.delay} if answer.delay else {},
+    )
+
+
+# -- httpx2: clients ask _transport_for_url which transport to use; the fake's URLs get the fake's -------
+
+
+class _Httpx2Patch:
+    _lock = threading.Lock()
+    _handles: list[MockHandle] = []
+    _originals: dict[Any, Any] = {}
+
+    @classmethod
+    def add(cls, handle: MockHandle) -> None:
+        try:
+            import httpx2
+        except ImportError:
+            return
+        with cls._lock:
+            cls._handles.append(handle)
+            if len(cls._handles) == 1:
+                for client_class, transport in ((httpx2.Client, _Httpx2Sync), (httpx2.AsyncClient, _Httpx2Async)):
+                    original = client_class._transport_for_url
+                    cls._originals[client_class] = original
+                    client_class._transport_for_url = _patched(original, transport)  # type: ignore[method-assign]
+
+    @classmethod
+    def remove(cls, handle: MockHandle) -> None:
+        with cls._lock:
+            if handle in cls._handles:
+                cls._handles.remove(handle)
+            if not cls._handles:
+                for client_class, original in cls._originals.items():
+                    client_class._transport_for_url = original
+                cls._originals.clear()
+
+    @classmethod
+    def handle_for(cls, url: Any) -> MockHandle | None:
+        for handle in reversed(cls._handles):  # the newest mock wins
+            if handle.route(url.scheme, url.host, url.port, url.path) is not None:
+                return handle
+        return None
+
+    @classmethod
+    def refuses(cls) -> bool:
+        return any(h.assert_all_mocked for h in cls._handles)
+
+
+def _patched(original: Callable[..., Any], transport: type) -> Callable[..., Any]:
+    def _transport_for_url(self: Any, url: Any) -> Any:
+        handle = _Httpx2Patch.handle_for(url)
+        if handle is not None:
+            return transport(handle)
+        if _Httpx2Patch.refuses():
+            raise AssertionError(
+                f"edenfake.mock(assert_all_mocked=True): a request to {url} is not for the fake; "
+                "add its base URL with base_urls=[...] or pass assert_all_mocked=False to let it through"
+            )
+        return original(self, url)
+
+    return _transport_for_url
+
+
+class _Httpx2Sync:
+    def __init__(self, handle: MockHandle) -> None:
+        self.handle = handle
+
+    def handle_request(self, request: Any) -> Any:
+        import httpx2
+
+        answer = self.handle.answer(request.method, request.url, request.headers.multi_items(), request.read())
+        assert answer is not None  # _transport_for_url only picks this transport for the fake's URLs
+        response = _to_response(httpx2, request, answer)
+        if answer.delay:
+            time.sleep(answer.delay)
+        return response
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _Httpx2Sync:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        pass
+
+
+class _Httpx2Async:
+    def __init__(self, handle: MockHandle) -> None:
+        self.handle = handle
+
+    async def handle_async_request(self, request: Any) -> Any:
+        import anyio
+        import httpx2
+
+        body = await request.aread()
+        answer = self.handle.answer(request.method, request.url, request.headers.multi_items(), body)
+        assert answer is not None
+        response = _to_response(httpx2, request, answer)
+        if answer.delay:
+            await anyio.sleep(answer.delay)
+        return response
+
+    async def aclose(self) -> None:
+        pass
+
+    async def __aenter__(self) -> _Httpx2Async:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        pass

@@ -1,0 +1,107 @@
+"""The pytest plugin: the ``edenfake`` (in-process) and ``edenfake_server`` (live server) fixtures and the
+``@pytest.mark.edenfake(...)`` marker. edenfake itself is imported only when a test asks for a fixture."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from edenfake.mock import MockHandle
+    from edenfake.server import LiveServer
+
+_failed_key = pytest.StashKey[bool]()
+
+# Options that a running server can change per test; others need a fake of their own.
+_SERVER_OPTIONS = ("credits", "rate_limit", "latency", "clock", "assert_all_faults_used")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "edenfake(*, base_urls=(), assert_all_mocked=False, assert_all_faults_used=True, credits=None, "
+        "rate_limit=None, latency=0.0, clock=None, seed=0, catalog=None, tokens=None, ...): options of "
+        "edenfake.mock() for the edenfake fixture (credits, rate_limit, latency, clock and "
+        "assert_all_faults_used also apply to edenfake_server)",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed:
+        item.stash[_failed_key] = True
+    return report
+
+
+def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("edenfake"))):  # the closest marker wins
+        if marker.args:
+            raise TypeError("@pytest.mark.edenfake takes keyword options only, e.g. @pytest.mark.edenfake(credits=1)")
+        options.update(marker.kwargs)
+    return options
+
+
+@pytest.fixture
+def edenfake(request: pytest.FixtureRequest) -> Iterator[MockHandle]:
+    """An in-process fake Eden AI image API: httpx and httpx2 requests (the openai SDK's too) to the Eden
+    hosts reach it with no socket. Configure it with ``@pytest.mark.edenfake(...)``."""
+    from edenfake.mock import MockHandle
+
+    handle = MockHandle(**_options(request)).start()
+    try:
+        yield handle
+    finally:
+        handle.stop(check=not request.node.stash.get(_failed_key, False))
+
+
+@pytest.fixture(scope="session")
+def _edenfake_live_server() -> Iterator[LiveServer]:
+    from edenfake.fake import EdenFake
+    from edenfake.server import LiveServer
+
+    server = LiveServer(EdenFake()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def edenfake_server(request: pytest.FixtureRequest, _edenfake_live_server: LiveServer) -> Iterator[LiveServer]:
+    """A fake served on 127.0.0.1 for the whole session (``.url``, ``.base_url``), reset before each test."""
+    options = _options(request)
+    unknown = sorted(set(options) - set(_SERVER_OPTIONS))
+    if unknown:
+        raise TypeError(
+            f"edenfake_server is shared by the session and cannot take {unknown} from the marker; "
+            "use `with edenfake.serve(...)` in the test for a server of its own"
+        )
+    server = _edenfake_live_server
+    server.reset()
+    server.clock.set(options.get("clock"))
+    if "credits" in options:
+        server.credits = options["credits"]
+    if "rate_limit" in options:
+        server.rate_limit(options["rate_limit"])
+    if "latency" in options:
+        server.latency(options["latency"])
+    try:
+        yield server
+    finally:
+        failed = request.node.stash.get(_failed_key, False)
+        check = options.get("assert_all_faults_used", True)
+        unused = server.unused_faults()
+        server.reset()
+        server.clock.set(None)
+        if check and not failed and unused:
+            listing = "\n".join(f"  {f.describe()}" for f in unused)
+            pytest.fail(
+                f"{len(unused)} queued fault(s) never answered a request:\n{listing}\n"
+                "Remove them, fix the requests they were meant for, or mark the test "
+                "@pytest.mark.edenfake(assert_all_faults_used=False).",
+                pytrace=False,
+            )

@@ -1,0 +1,121 @@
+"""A real HTTP server for the fake: uvicorn on a loopback socket, in the foreground or a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+
+from edenfake.app import create_app
+from edenfake.fake import EdenFake
+from edenfake.handle import Handle
+
+__all__ = ["LiveServer", "bind", "make_server", "serve"]
+
+
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: a free one), ready to hand to uvicorn."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def make_server(fake: EdenFake, *, log_level: str = "warning", **config: Any) -> uvicorn.Server:
+    """A uvicorn server for ``fake``, without access logs (the fake logs its own one line per request)."""
+    cfg = uvicorn.Config(
+        create_app(fake),
+        log_level=log_level,
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        **config,
+    )
+    return uvicorn.Server(cfg)
+
+
+class LiveServer(Handle):
+    """A fake served by uvicorn in a background thread on 127.0.0.1: ``url``, ``base_url``, and the same
+    controls as the in-process mock (``calls``, ``fail()``, ``credits``, ``clock``, ``reset()``)."""
+
+    def __init__(self, fake: EdenFake, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(fake)
+        self._sock = bind(host, port)
+        self.host, self.port = self._sock.getsockname()[:2]
+        self._server = make_server(fake)
+        self._thread = threading.Thread(target=self._run, name="edenfake-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``"""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give an OpenAI-compatible client: ``url + "/v3"``."""
+        return self.url + "/v3"
+
+    def _run(self) -> None:
+        self._server.run(sockets=[self._sock])
+
+    def start(self, timeout: float = 10.0) -> LiveServer:
+        self._thread.start()
+        deadline = threading.Event()
+        waited = 0.0
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("edenfake server thread stopped before it started; see the log")
+            deadline.wait(0.005)
+            waited += 0.005
+            if waited > timeout:
+                raise TimeoutError(f"edenfake server did not start within {timeout} s")
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._sock.close()
+
+
+@contextmanager
+def serve(
+    fake: EdenFake | None = None,
+    /,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    assert_all_faults_used: bool = True,
+    **options: Any,
+) -> Iterator[LiveServer]:
+    """Run a fake on ``host:port`` (loopback and a free port by default) for the duration of a ``with`` block.
+
+    For clients that are not httpx: requests, aiohttp, subprocesses, other languages. ``options`` are
+    :class:`EdenFake` options. Leaving the block with a queued fault unanswered is an AssertionError unless
+    ``assert_all_faults_used=False``.
+    """
+    if fake is not None and options:
+        raise TypeError(f"pass options to EdenFake() or to serve(), not both: {sorted(options)}")
+    server = LiveServer(fake if fake is not None else EdenFake(**options), host=host, port=port).start()
+    failed = False
+    try:
+        yield server
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        server.stop()
+        if assert_all_faults_used and not failed:
+            server.assert_all_faults_used()

@@ -1,0 +1,36 @@
+"""Shared fixtures: a fake with a frozen clock, and an HTTP client that checks every answer against the contract."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from edenfake import EdenFake, create_app
+from edenfake.contracts import validate_exchange
+
+FROZEN = 1_779_792_103
+TOKEN = "test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def check_against_contract(response: httpx.Response) -> None:
+    """Every answer a test receives must match the OpenAPI document: route, status, media type and body."""
+    response.read()
+    media = response.headers.get("content-type", "")
+    body = response.json() if media.startswith("application/json") else None
+    validate_exchange(response.request.method, response.request.url.path, response.status_code, body, media_type=media)
+
+
+@pytest.fixture
+def fake() -> EdenFake:
+    return EdenFake(clock=FROZEN)
+
+
+@pytest.fixture
+def client(fake: EdenFake) -> Iterator[TestClient]:
+    with TestClient(create_app(fake), base_url="http://testserver", headers=AUTH) as c:
+        c.event_hooks["response"].append(check_against_contract)
+        yield c

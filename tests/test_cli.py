@@ -1,0 +1,103 @@
+"""``edenfake serve`` as a user runs it: a real process on loopback, one log line per request, a clean Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edenfake.cli import main
+
+
+def _start(*args: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edenfake", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    match = re.search(r"at (http://127\.0\.0\.1:\d+) ", first)
+    assert match, f"no URL in {first!r}"
+    return proc, match.group(1)
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    proc, url = _start("--clock", "1779792103", "--token", "s3cret-token")
+    try:
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _post(url: str, token: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+    req = urllib.request.Request(
+        url + "/v3/images/generations",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_serve_answers_logs_one_line_per_request_and_stops_on_ctrl_c(served: tuple[subprocess.Popen[str], str]) -> None:
+    proc, url = served
+    assert url.startswith("http://127.0.0.1:")  # loopback by default
+    status, body = _post(url, "s3cret-token", {"model": "openai/gpt-image-1", "prompt": "a fox"})
+    assert status == 200 and body["created"] == 1779792103
+    status, _ = _post(url, "wrong", {"model": "openai/gpt-image-1", "prompt": "a fox"})
+    assert status == 401
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    lines = [line for line in err.splitlines() if "/v3/images/generations" in line]
+    assert len(lines) == 2
+    assert " 200 " in lines[0] and " 401 " in lines[1]
+    assert "s3cret-token" not in err + out
+    assert "Traceback" not in err
+
+
+def test_the_banner_prints_a_usable_example() -> None:
+    proc, url = _start("--quiet")
+    try:
+        assert proc.stdout is not None
+        example = proc.stdout.readline()
+        assert example.startswith("try: curl -s " + url + "/v3/images/generations")
+        assert '"model": "openai/gpt-image-1"' in example
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+
+
+def test_a_bad_catalog_file_is_refused_with_a_clear_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "catalog.json"
+    bad.write_text('{"models": {"openai/gpt-image-1": {"n_max": 99}}}')
+    assert main(["serve", "--catalog", str(bad), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "n_max" in err and str(bad) in err
+
+
+def test_a_port_in_use_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from edenfake.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        port = sock.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+        assert "cannot listen" in capsys.readouterr().err
+    finally:
+        sock.close()

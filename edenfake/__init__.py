@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from edenfake._wire import FakeRequest, FakeResponse
     from edenfake.app import create_app
     from edenfake.catalog import Catalog, ModelSpec, Plan
     from edenfake.errors import ApiError, CatalogError, ContractError, EdenfakeError
     from edenfake.fake import Clock, EdenFake
-    from edenfake._wire import FakeRequest, FakeResponse
     from edenfake.faults import Fault, RequestView
     from edenfake.handle import Handle
     from edenfake.images import ImageInfo, ImageSpec, inspect_image

@@ -90,7 +90,7 @@ def put_rate_limit(fake: EdenFake, exchange: Exchange) -> FakeResponse:
 def put_latency(fake: EdenFake, exchange: Exchange) -> FakeResponse:
     body = _body(fake, exchange, "LatencyRequest")
     seconds = body["seconds"]
-    fake.set_latency(tuple(seconds) if isinstance(seconds, list) else seconds, seed=body.get("seed"))  # type: ignore[arg-type]
+    fake.set_latency(tuple(seconds) if isinstance(seconds, list) else seconds, seed=body.get("seed"))
     return json_response(200, state(fake))
 
 

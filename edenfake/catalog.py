@@ -116,7 +116,10 @@ class ModelSpec:
         n = body.get("n") or 1
         if n > self.n_max:
             raise self._refuse(
-                "n", n, list(range(1, self.n_max + 1)), f"n={n} is more than {self.id} returns per request (at most {self.n_max})"
+                "n",
+                n,
+                list(range(1, self.n_max + 1)),
+                f"n={n} is more than {self.id} returns per request (at most {self.n_max})",
             )
         width, height = self.resolve_size(body.get("size"))
         quality = body.get("quality")
@@ -136,7 +139,8 @@ class ModelSpec:
                 "output_format",
                 output_format,
                 self.output_formats,
-                f"output_format '{output_format}' is not supported by {self.id}; use one of {', '.join(self.output_formats)}",
+                f"output_format '{output_format}' is not supported by {self.id}; "
+                f"use one of {', '.join(self.output_formats)}",
             )
         response_format = body.get("response_format")
         if self.entry["honours_response_format"]:
@@ -161,7 +165,9 @@ class ModelSpec:
             )
             raise self._refuse("background", background, backgrounds, why)
         if background == "transparent" and output_format == "jpeg":
-            raise self._refuse("background", background, ["opaque", "auto"], "a transparent background needs png or webp")
+            raise self._refuse(
+                "background", background, ["opaque", "auto"], "a transparent background needs png or webp"
+            )
         return Plan(
             model=self.id,
             provider=self.provider,
@@ -187,7 +193,9 @@ class ModelSpec:
             return table["*"]
         if "per_megapixel" in table:
             return round(table["per_megapixel"] * width * height / 1_000_000, 6)
-        raise CatalogError(f"{self.id}: no price for {size} at quality {quality!r}; add it or a '*' or per_megapixel entry")
+        raise CatalogError(
+            f"{self.id}: no price for {size} at quality {quality!r}; add it or a '*' or per_megapixel entry"
+        )
 
     def usage(self, plan: Plan, prompt: str, *, image_tokens: int = 0) -> dict[str, Any]:
         """Token usage as the model reports it (empty for models billed per image)."""
@@ -325,9 +333,9 @@ def _check_entry(spec: ModelSpec, source: str) -> None:
         raise CatalogError(f"{where}: default_quality {e['default_quality']!r} not in qualities")
     for size in [*(s for s in spec.sizes if s != "auto"), *spec.aspect_ratios.values(), e["default_size"]]:
         w, h = _parse_size(size)
-        for q in spec.qualities or [None]:
-            q = e.get("quality_aliases", {}).get(q, q)
-            spec.unit_price(w, h, q)
+        qualities: list[str | None] = [*spec.qualities] or [None]
+        for q in qualities:
+            spec.unit_price(w, h, e.get("quality_aliases", {}).get(q, q))
 
 
 def _parse_size(size: str) -> tuple[int, int]:

@@ -21,7 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--catalog", metavar="FILE", help="catalog JSON merged over the built-in one")
     serve.add_argument("--replace-catalog", action="store_true", help="use --catalog alone, not merged")
     serve.add_argument("--seed", type=int, default=0, help="seed for the placeholder images (default 0)")
-    serve.add_argument("--clock", type=float, metavar="UNIX_TIME", help="freeze the clock (makes answers byte-identical)")
+    serve.add_argument(
+        "--clock", type=float, metavar="UNIX_TIME", help="freeze the clock (makes answers byte-identical)"
+    )
     serve.add_argument("--url-ttl", type=float, default=3600.0, metavar="SECONDS", help="lifetime of url results")
     serve.add_argument("--token", action="append", metavar="TOKEN", help="accept only this bearer token (repeatable)")
     serve.add_argument("--max-body-bytes", type=int, default=1024 * 1024, help="largest JSON body accepted")
@@ -73,8 +75,8 @@ def _serve(args: argparse.Namespace) -> int:
     token = "$EDEN_TOKEN" if args.token else "test-token"
     print(f"edenfake serving the Eden AI image API at {url} (OpenAI base_url: {url}/v3); Ctrl-C stops it", flush=True)
     print(
-        f"try: curl -s {url}/v3/images/generations -H \"Authorization: Bearer {token}\" "
-        "-H 'Content-Type: application/json' -d '{\"model\": \"openai/gpt-image-1\", \"prompt\": \"a red fox\"}'",
+        f'try: curl -s {url}/v3/images/generations -H "Authorization: Bearer {token}" '
+        '-H \'Content-Type: application/json\' -d \'{"model": "openai/gpt-image-1", "prompt": "a red fox"}\'',
         flush=True,
     )
     server = make_server(fake)

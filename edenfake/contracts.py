@@ -87,7 +87,7 @@ def _resolve_name(name: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _registry() -> Registry:  # type: ignore[type-arg]
+def _registry() -> Registry[Any]:
     resources = [(BASE_URI + fn, Resource.from_contents(_load_file(fn))) for fn in CONTRACTS.values()]
     return Registry().with_resources(resources)
 
@@ -191,7 +191,9 @@ def _ref_validator(ref: str) -> Draft202012Validator:
     return Draft202012Validator({"$ref": BASE_URI + ref}, registry=_registry())
 
 
-def exchange_violations(method: str, path: str, status: int, body: Any, *, media_type: str = "application/json") -> list[Violation]:
+def exchange_violations(
+    method: str, path: str, status: int, body: Any, *, media_type: str = "application/json"
+) -> list[Violation]:
     """What is wrong with an answer, judged by the OpenAPI document: an undocumented route or status, a
     media type the operation does not declare, or a JSON body that breaks the declared schema."""
     operation = next((op for pattern, m, op in _operations() if m == method.upper() and pattern.match(path)), None)
@@ -207,7 +209,14 @@ def exchange_violations(method: str, path: str, status: int, body: Any, *, media
     content = response.get("content", {})
     media = media_type.partition(";")[0].strip()
     if media not in content:
-        return [Violation((), "$", "undocumented_media_type", f"{where} {status} answered {media}; documented: {', '.join(content)}")]
+        return [
+            Violation(
+                (),
+                "$",
+                "undocumented_media_type",
+                f"{where} {status} answered {media}; documented: {', '.join(content)}",
+            )
+        ]
     ref = content[media].get("schema", {}).get("$ref")
     if ref is None or not media.endswith("json"):
         return []
@@ -296,12 +305,14 @@ _TYPE_NAMES = {
 def _violation(error: ValidationError) -> Violation:
     loc: tuple[str | int, ...] = tuple(error.absolute_path)
     keyword = str(error.validator)
-    value = error.validator_value
+    value: Any = error.validator_value
     ctx: dict[str, Any] | None = None
     custom = _custom_message(error)
     instance = error.instance
     if keyword == "required":
-        missing = next((n for n in value if isinstance(instance, dict) and n not in instance and repr(n) in error.message), None)
+        missing = next(
+            (n for n in value if isinstance(instance, dict) and n not in instance and repr(n) in error.message), None
+        )
         if missing is not None:
             loc = (*loc, missing)
         type_, msg, instance = "missing", "Field required", None

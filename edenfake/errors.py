@@ -1,22 +1,22 @@
 """The errors the fake answers with, one class per kind, each knowing its status and body.
 
-    EdenfakeError
-     ├── ApiError                    an answer the fake sends to the client
-     │    ├── BadRequest             400 INVALID_JSON / INVALID_BODY
-     │    ├── InvalidModel           400 INVALID_MODEL
-     │    ├── Unauthorized           401 UNAUTHORIZED
-     │    ├── InsufficientCredit     402 INSUFFICIENT_CREDIT
-     │    ├── NotFound               404 {"detail": "Not Found"}
-     │    ├── MethodNotAllowed       405 {"detail": "Method Not Allowed"}
-     │    ├── PayloadTooLarge        413 PAYLOAD_TOO_LARGE
-     │    ├── UnsupportedMediaType   415 UNSUPPORTED_MEDIA_TYPE
-     │    ├── RequestValidationError 422 {"detail": [{"loc", "msg", "type"}, ...]}
-     │    ├── RateLimited            429 RATE_LIMITED (+ Retry-After)
-     │    ├── InternalError          500 INTERNAL_ERROR
-     │    ├── ProviderError          502 PROVIDER_ERROR
-     │    └── ServiceUnavailable     503 SERVICE_UNAVAILABLE
-     ├── ContractError               a document breaks a contract (raised by edenfake.contracts)
-     └── CatalogError                a catalog file is not valid
+EdenfakeError
+ ├── ApiError                    an answer the fake sends to the client
+ │    ├── BadRequest             400 INVALID_JSON / INVALID_BODY
+ │    ├── InvalidModel           400 INVALID_MODEL
+ │    ├── Unauthorized           401 UNAUTHORIZED
+ │    ├── InsufficientCredit     402 INSUFFICIENT_CREDIT
+ │    ├── NotFound               404 {"detail": "Not Found"}
+ │    ├── MethodNotAllowed       405 {"detail": "Method Not Allowed"}
+ │    ├── PayloadTooLarge        413 PAYLOAD_TOO_LARGE
+ │    ├── UnsupportedMediaType   415 UNSUPPORTED_MEDIA_TYPE
+ │    ├── RequestValidationError 422 {"detail": [{"loc", "msg", "type"}, ...]}
+ │    ├── RateLimited            429 RATE_LIMITED (+ Retry-After)
+ │    ├── InternalError          500 INTERNAL_ERROR
+ │    ├── ProviderError          502 PROVIDER_ERROR
+ │    └── ServiceUnavailable     503 SERVICE_UNAVAILABLE
+ ├── ContractError               a document breaks a contract (raised by edenfake.contracts)
+ └── CatalogError                a catalog file is not valid
 """
 
 from __future__ import annotations
@@ -148,7 +148,13 @@ class ProviderError(ApiError):
     error_code = "PROVIDER_ERROR"
 
     def __init__(
-        self, detail: str, *, provider: str, param: str | None = None, value: Any = None, allowed: list[Any] | None = None
+        self,
+        detail: str,
+        *,
+        provider: str,
+        param: str | None = None,
+        value: Any = None,
+        allowed: list[Any] | None = None,
     ) -> None:
         extra: dict[str, Any] = {"provider": provider, "param": param}
         if param is not None:

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edenfake import contracts
+from edenfake._wire import JSON_MEDIA, FakeRequest, FakeResponse, error_response, json_response
 from edenfake.catalog import Catalog, ModelSpec, Plan
 from edenfake.errors import (
     ApiError,
     BadRequest,
+    InsufficientCredit,
     InvalidModel,
     MethodNotAllowed,
     NotFound,
@@ -30,8 +32,6 @@ from edenfake.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
-from edenfake._wire import JSON_MEDIA, FakeRequest, FakeResponse, error_response, json_response
-from edenfake.errors import InsufficientCredit
 from edenfake.faults import Fault, FaultKind, FaultPlan, RateLimiter, RequestView
 from edenfake.images import ImageCache, ImageSpec
 from edenfake.journal import Call, Journal, redact_body, redact_headers
@@ -118,7 +118,6 @@ class UrlStore:
         return self._bytes
 
 
-
 @dataclass
 class Exchange:
     """One request on its way through the core, and what the journal will say of it."""
@@ -188,7 +187,10 @@ class EdenFake:
         self.urls = UrlStore(self.clock, ttl=url_ttl, max_bytes=url_store_bytes)
         self.calls = Journal(max_calls=journal_size)
         self.faults = FaultPlan()
-        self._initial = {"credits": credits, "rate_limit": rate_limit, "latency": latency, "fault_seed": fault_seed}
+        self._initial_credits = credits
+        self._initial_rate_limit = rate_limit
+        self._initial_latency = latency
+        self._initial_fault_seed = fault_seed
         self._credits_lock = threading.Lock()
         self.credits: float | None = credits
         self.rate_limiter: RateLimiter | None = None
@@ -222,9 +224,7 @@ class EdenFake:
         ``match`` narrows it: a path, a dict of request fields (``{"model": "openai/dall-e-3"}``; the key
         ``"path"`` compares the path) or a callable taking a RequestView. ``times=None``: every request.
         """
-        return self.faults.add(
-            Fault(what, times=times, match=match, retry_after=retry_after, detail=detail, hang=hang)
-        )
+        return self.faults.add(Fault(what, times=times, match=match, retry_after=retry_after, detail=detail, hang=hang))
 
     def set_latency(self, seconds: float | tuple[float, float], *, seed: int | None = None) -> None:
         """Delay every API answer by ``seconds``, or by a seeded uniform draw from a ``(low, high)`` range."""
@@ -268,9 +268,9 @@ class EdenFake:
         hosted images and uploads cleared; the clock and catalog stay."""
         self.calls.clear()
         self.faults.clear()
-        self.set_credits(self._initial["credits"])
-        self.set_rate_limit(self._initial["rate_limit"])
-        self.set_latency(self._initial["latency"], seed=self._initial["fault_seed"])
+        self.set_credits(self._initial_credits)
+        self.set_rate_limit(self._initial_rate_limit)
+        self.set_latency(self._initial_latency, seed=self._initial_fault_seed)
         self.urls.clear()
 
     # -- the one entry point -------------------------------------------------------------------------
@@ -312,9 +312,7 @@ class EdenFake:
         if handler is None:
             raise MethodNotAllowed(sorted(methods))
         self._peek(exchange)
-        fault = self.faults.take(
-            RequestView(request.method, request.path, exchange.fields(), dict(request.headers))
-        )
+        fault = self.faults.take(RequestView(request.method, request.path, exchange.fields(), dict(request.headers)))
         if fault is not None:
             exchange.fault = fault.name
             if isinstance(fault.what, str):
@@ -467,7 +465,13 @@ class EdenFake:
             self.credits = round(self.credits - cost, 9)
 
     def image_response(
-        self, exchange: Exchange, model: ModelSpec, plan: Plan, prompt: str, *, inputs: tuple[str, ...] = (),
+        self,
+        exchange: Exchange,
+        model: ModelSpec,
+        plan: Plan,
+        prompt: str,
+        *,
+        inputs: tuple[str, ...] = (),
         image_tokens: int = 0,
     ) -> dict[str, Any]:
         """The body of a successful image answer for ``plan``, charged to the credits."""

@@ -92,7 +92,9 @@ class Fault:
         status = self.what
         exc: ApiError
         if status == 429:
-            exc = RateLimited(self.retry_after if self.retry_after is not None else 1.0, self.detail or "Rate limit exceeded")
+            exc = RateLimited(
+                self.retry_after if self.retry_after is not None else 1.0, self.detail or "Rate limit exceeded"
+            )
             return exc
         if status == 401:
             exc = Unauthorized(self.detail or "Invalid or missing authentication token")
@@ -101,7 +103,9 @@ class Fault:
         elif status == 500:
             exc = InternalError(self.detail or "Internal server error")
         elif status == 502:
-            exc = ProviderError(self.detail or "The provider failed to process the request", provider=provider or "unknown")
+            exc = ProviderError(
+                self.detail or "The provider failed to process the request", provider=provider or "unknown"
+            )
         else:
             exc = ServiceUnavailable(self.detail or "Service temporarily unavailable")
         if self.detail and status == 402:

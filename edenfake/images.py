@@ -33,9 +33,18 @@ class ImageSpec:
     background: str | None = None
 
     def fingerprint(self) -> dict[str, object]:
-        return {"edenfake": 1, "model": self.model, "prompt_sha256": prompt_digest(self.prompt),
-                "size": f"{self.width}x{self.height}", "format": self.format, "quality": self.quality,
-                "index": self.index, "seed": self.seed, "inputs": list(self.inputs), "background": self.background}
+        return {
+            "edenfake": 1,
+            "model": self.model,
+            "prompt_sha256": prompt_digest(self.prompt),
+            "size": f"{self.width}x{self.height}",
+            "format": self.format,
+            "quality": self.quality,
+            "index": self.index,
+            "seed": self.seed,
+            "inputs": list(self.inputs),
+            "background": self.background,
+        }
 
     @property
     def key(self) -> str:
@@ -51,8 +60,11 @@ class ImageInfo:
 
     def matches(self, *, model: str | None = None, prompt: str | None = None, index: int | None = None) -> bool:
         fp = self.fingerprint or {}
-        return ((model is None or fp.get("model") == model) and (prompt is None or fp.get("prompt_sha256") == prompt_digest(prompt))
-                and (index is None or fp.get("index") == index))
+        return (
+            (model is None or fp.get("model") == model)
+            and (prompt is None or fp.get("prompt_sha256") == prompt_digest(prompt))
+            and (index is None or fp.get("index") == index)
+        )
 
 
 def render_image(spec: ImageSpec) -> bytes:
@@ -65,8 +77,12 @@ def render_image(spec: ImageSpec) -> bytes:
         info.add_text("edenfake", meta)
         img.save(out, "PNG", pnginfo=info, compress_level=1)
     else:
-        img.save(out, spec.format.upper(), comment=meta.encode() if spec.format == "jpeg" else None,
-                 exif=b"" if spec.format == "jpeg" else Image.Exif().tobytes())
+        img.save(
+            out,
+            spec.format.upper(),
+            comment=meta.encode() if spec.format == "jpeg" else None,
+            exif=b"" if spec.format == "jpeg" else Image.Exif().tobytes(),
+        )
     return out.getvalue()
 
 

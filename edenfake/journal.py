@@ -29,7 +29,11 @@ def redact_headers(headers: Mapping[str, str] | Sequence[tuple[str, str]]) -> di
     for name, value in pairs:
         if _credential_pattern().match(name):
             scheme, sep, _ = value.partition(" ")
-            value = f"{scheme} {_REDACTED}" if sep and name.lower() in ("authorization", "proxy-authorization") else _REDACTED
+            value = (
+                f"{scheme} {_REDACTED}"
+                if sep and name.lower() in ("authorization", "proxy-authorization")
+                else _REDACTED
+            )
         out[name] = value
     return out
 
@@ -98,7 +102,7 @@ def _short(value: Any) -> Any:
 _MISSING = object()
 
 
-class Journal(Sequence[Call]):
+class Journal:
     """The calls a fake answered, oldest first. Thread-safe; bounded (oldest dropped past ``max_calls``)."""
 
     def __init__(self, *, max_calls: int = 10_000) -> None:

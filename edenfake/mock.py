@@ -11,7 +11,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import Any, ClassVar, TypeVar, overload
 
 from edenfake._wire import FakeRequest, FakeResponse
 from edenfake.fake import EdenFake
@@ -73,7 +73,7 @@ class MockHandle(Handle):
         super().__init__(fake if fake is not None else EdenFake(**options))
         self.targets = tuple(_Target.parse(u) for u in (*DEFAULT_BASE_URLS, *base_urls))
         self.assert_all_mocked = assert_all_mocked
-        self.assert_all_faults_used = assert_all_faults_used
+        self.check_faults = assert_all_faults_used
         self._respx: Any = None
         self._active = False
 
@@ -122,11 +122,8 @@ class MockHandle(Handle):
         if self._respx is not None:
             self._respx.stop(quiet=True)
             self._respx = None
-        if check and self.assert_all_faults_used:
-            self.assert_all_faults_used_()
-
-    def assert_all_faults_used_(self) -> None:
-        Handle.assert_all_faults_used(self)
+        if check and self.check_faults:
+            self.assert_all_faults_used()
 
     def __enter__(self) -> MockHandle:
         return self.start()
@@ -202,7 +199,7 @@ def _start_respx(handle: MockHandle) -> Any:
     except ImportError:  # pragma: no cover - both are dependencies; tolerate a trimmed install
         return None
 
-    class Router(respx.MockRouter):  # type: ignore[misc]
+    class Router(respx.MockRouter):
         # respx calls one side effect for sync and async clients alike; the delay is applied here, where
         # the two paths part, so that an async client sleeps without blocking its event loop.
         def handler(self, request: httpx.Request) -> httpx.Response:
@@ -230,7 +227,8 @@ def _start_respx(handle: MockHandle) -> Any:
         if answer is None:
             # Not the fake's: None lets respx refuse it (assert_all_mocked), the request itself passes it on.
             return None if handle.assert_all_mocked else request
-        return _to_response(httpx, request, answer)
+        response: httpx.Response = _to_response(httpx, request, answer)
+        return response
 
     router.route().mock(side_effect=side_effect)
     router.start()
@@ -241,7 +239,9 @@ def _to_response(module: Any, request: Any, answer: FakeResponse) -> Any:
     if answer.fault == "timeout":
         raise module.ReadTimeout("edenfake: injected timeout (the fake answered nothing)", request=request)
     if answer.fault == "disconnect":
-        raise module.RemoteProtocolError("edenfake: injected disconnect (server closed the connection)", request=request)
+        raise module.RemoteProtocolError(
+            "edenfake: injected disconnect (server closed the connection)", request=request
+        )
     return module.Response(
         answer.status,
         headers=list(answer.headers.items()),
@@ -256,8 +256,8 @@ def _to_response(module: Any, request: Any, answer: FakeResponse) -> Any:
 
 class _Httpx2Patch:
     _lock = threading.Lock()
-    _handles: list[MockHandle] = []
-    _originals: dict[Any, Any] = {}
+    _handles: ClassVar[list[MockHandle]] = []
+    _originals: ClassVar[dict[Any, Any]] = {}
 
     @classmethod
     def add(cls, handle: MockHandle) -> None:

@@ -11,6 +11,8 @@ from starlette.testclient import TestClient
 from edenfake import EdenFake, create_app
 from edenfake.contracts import validate_exchange
 
+pytest_plugins = ["pytester"]
+
 FROZEN = 1_779_792_103
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -1,0 +1,75 @@
+"""The admin routes under /_edenfake/: driving a fake over HTTP, as a test in another language would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from edenfake import EdenFake
+
+URL = "/v3/images/generations"
+BODY = {"model": "openai/gpt-image-1", "prompt": "a red fox", "quality": "low"}
+
+
+def test_the_journal_is_readable_and_clearable(client: TestClient) -> None:
+    client.post(URL, json=BODY)
+    client.post(URL, json={**BODY, "n": 0})
+    calls = client.get("/_edenfake/calls").json()
+    assert calls["count"] == 2 and calls["dropped"] == 0
+    assert [c["status"] for c in calls["calls"]] == [200, 422]
+    assert calls["calls"][0]["json"]["prompt"] == "a red fox"
+    assert calls["calls"][0]["headers"]["authorization"] == "Bearer ***"
+    assert client.delete("/_edenfake/calls").json()["count"] == 0
+    assert client.get("/_edenfake/calls").json()["count"] == 0
+
+
+def test_admin_requests_are_not_journalled(client: TestClient) -> None:
+    client.get("/_edenfake/state")
+    client.get("/_edenfake/calls")
+    assert client.get("/_edenfake/state").json()["calls"] == 0
+
+
+def test_a_fault_queued_over_http_answers_the_next_request(client: TestClient) -> None:
+    r = client.post("/_edenfake/faults", json={"fail": 429, "retry_after": 2, "match": {"model": "openai/gpt-image-1"}})
+    assert r.status_code == 201 and r.json()["times"] == 1
+    limited = client.post(URL, json=BODY)
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "2"
+    assert limited.json() == {"detail": "Rate limit exceeded", "error_code": "RATE_LIMITED", "retry_after": 2}
+    assert client.post(URL, json=BODY).status_code == 200
+    assert client.get("/_edenfake/faults").json()["faults"][0]["used"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [({"fail": 418}, ["body", "fail"]), ({"fail": 500, "times": 0}, ["body", "times"]), ({}, ["body", "fail"])],
+)
+def test_bad_admin_bodies_are_422_naming_the_field(client: TestClient, body: dict[str, Any], loc: list[str]) -> None:
+    r = client.post("/_edenfake/faults", json=body)
+    assert r.status_code == 422
+    assert loc in [d["loc"] for d in r.json()["detail"]]
+
+
+def test_credits_rate_limit_latency_chaos_and_clock_over_http(client: TestClient, fake: EdenFake) -> None:
+    assert client.put("/_edenfake/credits", json={"credits": 0.011}).json()["credits"] == 0.011
+    assert client.post(URL, json=BODY).status_code == 200
+    assert client.post(URL, json=BODY).status_code == 402
+    client.put("/_edenfake/credits", json={"credits": None})
+    state = client.put("/_edenfake/rate-limit", json={"per_second": 1}).json()
+    assert state["rate_limit"] == 1
+    assert [client.post(URL, json=BODY).status_code for _ in range(2)] == [200, 429]
+    client.put("/_edenfake/rate-limit", json={"per_second": None})
+    assert client.put("/_edenfake/latency", json={"seconds": [0.0, 0.01], "seed": 3}).json()["latency"] == [0.0, 0.01]
+    assert client.put("/_edenfake/chaos", json={"rate": 0.0, "statuses": [503]}).json()["chaos_rate"] == 0.0
+    assert client.put("/_edenfake/clock", json={"at": 100}).json()["clock"] == {"now": 100, "frozen": True}
+    assert client.put("/_edenfake/clock", json={"advance": 5}).json()["clock"]["now"] == 105
+    assert client.post(URL, json=BODY).json()["created"] == 105
+
+
+def test_reset_over_http(client: TestClient, fake: EdenFake) -> None:
+    client.post(URL, json=BODY)
+    client.post("/_edenfake/faults", json={"fail": 500, "times": 3})
+    client.put("/_edenfake/credits", json={"credits": 5})
+    state = client.post("/_edenfake/reset").json()
+    assert state["calls"] == 0 and state["faults"] == [] and state["credits"] is None

@@ -1,0 +1,168 @@
+"""The pytest plugin, driven through real pytest runs of sample consumer test files."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+HEADER = """
+import httpx, httpx2, openai, pytest
+EDEN = "https://api.edenai.run/v3"
+AUTH = {"Authorization": "Bearer t"}
+BODY = {"model": "openai/gpt-image-1", "prompt": "a fox"}
+"""
+
+
+def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(HEADER + source)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", *args)
+
+
+def test_the_edenfake_fixture_routes_the_openai_sdk_in_process(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+def test_generate(edenfake):
+    client = openai.OpenAI(api_key="t", base_url=EDEN)
+    result = client.images.generate(model="openai/gpt-image-1", prompt="a fox", n=2)
+    assert len(result.data) == 2
+    edenfake.calls.assert_called_with(prompt="a fox", n=2)
+
+def test_journal_starts_empty(edenfake):
+    assert edenfake.calls.count == 0
+""",
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_the_marker_configures_the_fixture(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+@pytest.mark.edenfake(credits=0.05, clock=1000)
+def test_credits(edenfake):
+    r = httpx.post(EDEN + "/images/generations", json={**BODY, "quality": "high"}, headers=AUTH)
+    assert r.status_code == 402
+    assert edenfake.credits == 0.05
+
+@pytest.mark.edenfake(rate_limit=1, clock=5)
+def test_rate(edenfake):
+    codes = [httpx2.post(EDEN + "/images/generations", json=BODY, headers=AUTH).status_code for _ in range(2)]
+    assert codes == [200, 429]
+""",
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_a_misspelt_marker_option_is_a_type_error(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+@pytest.mark.edenfake(credit=1)
+def test_x(edenfake):
+    pass
+""",
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*TypeError*credit*"])
+
+
+def test_an_unused_fault_fails_at_teardown_and_says_how_to_switch_it_off(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+def test_forgot(edenfake):
+    edenfake.fail(503, times=2)
+
+@pytest.mark.edenfake(assert_all_faults_used=False)
+def test_allowed(edenfake):
+    edenfake.fail(503)
+""",
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*never answered a request*", "*fail(503, 2 of 2 left)*", "*assert_all_faults_used=False*"]
+    )
+
+
+def test_a_failing_test_is_not_buried_under_the_teardown_check(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+def test_fails(edenfake):
+    edenfake.fail(429)
+    assert False, "the real failure"
+""",
+    )
+    result.assert_outcomes(failed=1)
+    assert "never answered" not in result.stdout.str()
+
+
+def test_the_server_fixture_is_shared_and_reset_between_tests(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+import urllib.request, json
+seen = []
+
+def test_one(edenfake_server):
+    seen.append(edenfake_server.url)
+    edenfake_server.credits = 0.0
+    r = httpx.post(edenfake_server.base_url + "/images/generations", json=BODY, headers=AUTH)
+    assert r.status_code == 402
+
+def test_two(edenfake_server):
+    seen.append(edenfake_server.url)
+    assert seen[0] == seen[1]  # one server for the session
+    assert edenfake_server.calls.count == 0 and edenfake_server.credits is None
+    req = urllib.request.Request(edenfake_server.base_url + "/images/generations", data=json.dumps(BODY).encode(),
+                                 headers={**AUTH, "Content-Type": "application/json"})
+    assert urllib.request.urlopen(req).status == 200
+
+@pytest.mark.edenfake(clock=42)
+def test_marker_on_server(edenfake_server):
+    r = httpx.post(edenfake_server.base_url + "/images/generations", json=BODY, headers=AUTH)
+    assert r.json()["created"] == 42
+
+def test_forgotten_fault(edenfake_server):
+    edenfake_server.fail(500)
+
+def test_after_forgotten(edenfake_server):
+    assert edenfake_server.unused_faults() == []
+""",
+    )
+    result.assert_outcomes(passed=5, errors=1)
+    result.stdout.fnmatch_lines(["*never answered a request*"])
+
+
+def test_the_server_fixture_refuses_options_it_cannot_apply(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+@pytest.mark.edenfake(seed=3)
+def test_x(edenfake_server):
+    pass
+""",
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*shared by the session*seed*edenfake.serve*"])
+
+
+def test_the_marker_is_registered_with_its_signature(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.edenfake(*credits=None*"])
+
+
+def test_a_suite_that_does_not_use_the_plugin_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+import sys
+def test_nothing_heavy():
+    # (respx is imported by its own pytest plugin, not by edenfake's)
+    heavy = {"edenfake.fake", "edenfake.mock", "starlette", "jsonschema", "PIL", "uvicorn"}
+    assert not heavy & set(sys.modules), heavy & set(sys.modules)
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=1)

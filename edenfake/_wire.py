@@ -44,6 +44,8 @@ class FakeResponse:
     fault: str | None = None
     #: for a timeout on a real socket: seconds to hold the request before dropping it
     hang: float = 0.0
+    #: the JSON value ``body`` encodes, when the core built it (spares the journal a parse)
+    payload: Any = None
 
     @property
     def media_type(self) -> str:
@@ -55,7 +57,7 @@ class FakeResponse:
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> FakeResponse:
     data = json.dumps(body, separators=(",", ":")).encode()
-    return FakeResponse(status, {"content-type": JSON_MEDIA, **(headers or {})}, data)
+    return FakeResponse(status, {"content-type": JSON_MEDIA, **(headers or {})}, data, payload=body)
 
 
 def error_response(exc: ApiError) -> FakeResponse:

@@ -98,8 +98,28 @@ def validator(name: str) -> Draft202012Validator:
     file_part, _, pointer = name.partition("#")
     if file_part not in CONTRACTS:
         raise KeyError(f"unknown contract {name!r}; known: {', '.join(sorted(CONTRACTS))}")
-    schema: dict[str, Any] = {"$ref": BASE_URI + CONTRACTS[file_part] + (f"#{pointer}" if pointer else "")}
-    return Draft202012Validator(schema, registry=_registry())
+    ref = BASE_URI + CONTRACTS[file_part] + (f"#{pointer}" if pointer else "")
+    # The same rules with every $ref inlined: validating a request is on the fake's hot path, and
+    # resolving references on each call costs more than the checks themselves.
+    return Draft202012Validator(_inline({"$ref": ref}, _registry().resolver()), registry=_registry())
+
+
+def _inline(node: Any, resolver: Any, depth: int = 0) -> Any:
+    if depth > 32:  # a recursive schema: keep the reference for jsonschema to follow
+        return node
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            resolved = resolver.lookup(ref)
+            target = _inline(resolved.contents, resolved.resolver, depth + 1)
+            rest = {k: _inline(v, resolver, depth) for k, v in node.items() if k != "$ref"}
+            if not rest:
+                return target
+            return {"allOf": [target], **rest}
+        return {k: (v if k in ("$defs", "examples") else _inline(v, resolver, depth)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, resolver, depth) for v in node]
+    return node
 
 
 @dataclass(frozen=True)

@@ -479,3 +479,17 @@ def test_openapi_and_health(client: TestClient) -> None:
     assert doc["openapi"].startswith("3.1")
     assert "/v3/images/generations" in doc["paths"]
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_the_same_body_under_another_content_type_is_judged_by_its_headers(client: TestClient) -> None:
+    raw = b'{"model": "openai/gpt-image-1", "prompt": "memo"}'
+    assert client.post(URL, content=raw, headers={"content-type": "text/plain"}).status_code == 415
+    assert client.post(URL, content=raw, headers={"content-type": "application/json"}).status_code == 200
+    assert client.post(URL, content=raw, headers={"content-type": "text/plain"}).status_code == 415
+
+
+def test_a_repeated_invalid_body_is_refused_the_same_way_every_time(client: TestClient, fake: EdenFake) -> None:
+    answers = [client.post(URL, json={"model": "openai/gpt-image-1", "prompt": "", "n": 11}).json() for _ in range(3)]
+    assert answers[0] == answers[1] == answers[2]
+    assert [c.status for c in fake.calls] == [422, 422, 422]
+    assert all(c.json == {"model": "openai/gpt-image-1", "prompt": "", "n": 11} for c in fake.calls)

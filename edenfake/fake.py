@@ -6,7 +6,6 @@ requests to :class:`EdenFake.handle`, so a request behaves the same whichever do
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
@@ -391,7 +390,7 @@ class EdenFake:
 
     def _generations(self, exchange: Exchange) -> FakeResponse:
         body, model, plan = self.planned(exchange, "generation-request")
-        return json_response(200, self.image_response(exchange, model, plan, body["prompt"]))
+        return image_json_response(self.image_response(exchange, model, plan, body["prompt"]))
 
     def planned(
         self, exchange: Exchange, contract: str, *, edits: bool = False
@@ -537,14 +536,13 @@ class EdenFake:
                 inputs=inputs,
                 background=plan.background,
             )
-            data = self.images.get(spec)
             item: dict[str, Any] = {"url": None, "b64_json": None, "revised_prompt": None}
             if plan.response_format == "url":
                 name = f"{spec.key[:32]}.{_EXTENSIONS[plan.output_format]}"
-                self.urls.put(name, data, MEDIA_TYPES[plan.output_format])
+                self.urls.put(name, self.images.get(spec), MEDIA_TYPES[plan.output_format])
                 item["url"] = f"{exchange.request.base_url}{IMAGE_PREFIX}{name}"
             else:
-                item["b64_json"] = base64.b64encode(data).decode("ascii")
+                item["b64_json"] = self.images.get_b64(spec)
             if plan.revised_prompt:
                 item["revised_prompt"] = revise_prompt(prompt)
             items.append(item)
@@ -564,6 +562,28 @@ class EdenFake:
         for name in model.entry.get("report_fields", ["output_format", "size"]):
             body[name] = reported[name]
         return body
+
+
+def image_json_response(body: dict[str, Any]) -> FakeResponse:
+    """A 200 answer for an image response body, encoded without scanning its base64 strings.
+
+    Base64 needs no JSON escaping, and the strings run to megabytes: the rest of the body goes through
+    ``json.dumps``, the images are spliced in as they are.
+    """
+    items = body["data"]
+    parts = []
+    for item in items:
+        b64 = item.get("b64_json")
+        if b64 is None or set(item) != {"url", "b64_json", "revised_prompt"}:
+            parts.append(json.dumps(item, separators=(",", ":")))
+        else:
+            parts.append(
+                '{"url":' + json.dumps(item["url"]) + ',"b64_json":"' + b64 + '","revised_prompt":'
+                + json.dumps(item["revised_prompt"]) + "}"
+            )
+    rest = json.dumps({k: v for k, v in body.items() if k != "data"}, separators=(",", ":"))
+    encoded = '{"data":[' + ",".join(parts) + "]" + ("," + rest[1:] if rest != "{}" else "}")
+    return FakeResponse(200, {"content-type": JSON_MEDIA}, encoded.encode(), payload=body)
 
 
 def revise_prompt(prompt: str) -> str:

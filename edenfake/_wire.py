@@ -9,6 +9,8 @@ from typing import Any
 from edenfake.errors import ApiError
 
 JSON_MEDIA = "application/json"
+#: one encoder for every answer: json.dumps builds a new one per call when given separators
+compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass
@@ -56,9 +58,14 @@ class FakeResponse:
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> FakeResponse:
-    data = json.dumps(body, separators=(",", ":")).encode()
+    data = compact_json(body).encode()
     return FakeResponse(status, {"content-type": JSON_MEDIA, **(headers or {})}, data, payload=body)
 
 
 def error_response(exc: ApiError) -> FakeResponse:
-    return json_response(exc.status, exc.body(), exc.headers)
+    # An error remembered for a repeated body is answered many times: encode it once.
+    cached: FakeResponse | None = getattr(exc, "_edenfake_response", None)
+    if cached is None:
+        cached = json_response(exc.status, exc.body(), exc.headers)
+        exc._edenfake_response = cached  # type: ignore[attr-defined]
+    return FakeResponse(cached.status, dict(cached.headers), cached.body, payload=cached.payload)

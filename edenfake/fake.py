@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edenfake import contracts
-from edenfake._wire import JSON_MEDIA, FakeRequest, FakeResponse, error_response, json_response
+from edenfake._wire import JSON_MEDIA, FakeRequest, FakeResponse, compact_json, error_response, json_response
 from edenfake.catalog import Catalog, ModelSpec, Plan
 from edenfake.errors import (
     ApiError,
@@ -45,6 +45,7 @@ _EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 API_PREFIX = "/v3/"
 _MEMO_MAX_BODY = 16 * 1024
 _MEMO_ENTRIES = 1024
+_UNPARSED = object()
 ADMIN_PREFIX = "/_edenfake/"
 
 
@@ -188,6 +189,10 @@ class EdenFake:
         self.urls = UrlStore(self.clock, ttl=url_ttl, max_bytes=url_store_bytes)
         self._memo: OrderedDict[tuple[str, bool, bytes], tuple[Any, Any]] = OrderedDict()
         self._memo_lock = threading.Lock()
+        self._parsed: OrderedDict[bytes, Any] = OrderedDict()
+        self._answers: OrderedDict[tuple[Any, ...], tuple[list[dict[str, Any]], list[tuple[str, ImageSpec]]]] = (
+            OrderedDict()
+        )
         self.calls = Journal(max_calls=journal_size)
         self.faults = FaultPlan()
         self._initial_credits = credits
@@ -347,10 +352,20 @@ class EdenFake:
             return
         media = (request.header("content-type") or JSON_MEDIA).partition(";")[0].strip().lower()
         if media == JSON_MEDIA or (media.startswith("application/") and media.endswith("+json")):
-            try:
-                exchange.json = json.loads(request.body)
-            except (ValueError, RecursionError):
-                exchange.json = None
+            small = len(request.body) <= _MEMO_MAX_BODY
+            with self._memo_lock:
+                parsed = self._parsed.get(request.body, _UNPARSED) if small else _UNPARSED
+            if parsed is _UNPARSED:
+                try:
+                    parsed = json.loads(request.body)
+                except (ValueError, RecursionError):
+                    parsed = None
+                if small:
+                    with self._memo_lock:
+                        self._parsed[request.body] = parsed
+                        if len(self._parsed) > _MEMO_ENTRIES:
+                            self._parsed.popitem(last=False)
+            exchange.json = parsed
             exchange._parsed = True
 
     def _record(self, exchange: Exchange, response: FakeResponse, elapsed: float) -> None:
@@ -522,30 +537,19 @@ class EdenFake:
         """The body of a successful image answer for ``plan``, charged to the credits."""
         self.charge(plan.cost)
         exchange.provider = plan.provider
-        items = []
-        for index in range(plan.n):
-            spec = ImageSpec(
-                model=plan.model,
-                prompt=prompt,
-                width=plan.width,
-                height=plan.height,
-                format=plan.output_format,
-                quality=plan.quality,
-                index=index,
-                seed=self.seed,
-                inputs=inputs,
-                background=plan.background,
-            )
-            item: dict[str, Any] = {"url": None, "b64_json": None, "revised_prompt": None}
-            if plan.response_format == "url":
-                name = f"{spec.key[:32]}.{_EXTENSIONS[plan.output_format]}"
-                self.urls.put(name, self.images.get(spec), MEDIA_TYPES[plan.output_format])
-                item["url"] = f"{exchange.request.base_url}{IMAGE_PREFIX}{name}"
-            else:
-                item["b64_json"] = self.images.get_b64(spec)
-            if plan.revised_prompt:
-                item["revised_prompt"] = revise_prompt(prompt)
-            items.append(item)
+        url_base = exchange.request.base_url if plan.response_format == "url" else None
+        key = (plan, prompt, inputs, url_base)
+        with self._memo_lock:
+            found = self._answers.get(key)
+        if found is None:
+            found = self._image_items(plan, prompt, inputs, url_base)
+            with self._memo_lock:
+                self._answers[key] = found
+                if len(self._answers) > _MEMO_ENTRIES:
+                    self._answers.popitem(last=False)
+        items, hosted = found
+        for name, spec in hosted:  # each answer hands out its URLs afresh, with a fresh expiry
+            self.urls.put(name, self.images.get(spec), MEDIA_TYPES[spec.format])
         body: dict[str, Any] = {
             "created": int(self.clock.now()),
             "data": items,
@@ -563,6 +567,37 @@ class EdenFake:
             body[name] = reported[name]
         return body
 
+    def _image_items(
+        self, plan: Plan, prompt: str, inputs: tuple[str, ...], url_base: str | None
+    ) -> tuple[list[dict[str, Any]], list[tuple[str, ImageSpec]]]:
+        # The data items depend on the plan, prompt, inputs and (for URLs) host alone: built once, shared.
+        items = []
+        hosted = []
+        for index in range(plan.n):
+            spec = ImageSpec(
+                model=plan.model,
+                prompt=prompt,
+                width=plan.width,
+                height=plan.height,
+                format=plan.output_format,
+                quality=plan.quality,
+                index=index,
+                seed=self.seed,
+                inputs=inputs,
+                background=plan.background,
+            )
+            item: dict[str, Any] = {"url": None, "b64_json": None, "revised_prompt": None}
+            if url_base is not None:
+                name = f"{spec.key[:32]}.{_EXTENSIONS[plan.output_format]}"
+                hosted.append((name, spec))
+                item["url"] = f"{url_base}{IMAGE_PREFIX}{name}"
+            else:
+                item["b64_json"] = self.images.get_b64(spec)
+            if plan.revised_prompt:
+                item["revised_prompt"] = revise_prompt(prompt)
+            items.append(item)
+        return items, hosted
+
 
 def image_json_response(body: dict[str, Any]) -> FakeResponse:
     """A 200 answer for an image response body, encoded without scanning its base64 strings.
@@ -574,14 +609,18 @@ def image_json_response(body: dict[str, Any]) -> FakeResponse:
     parts = []
     for item in items:
         b64 = item.get("b64_json")
-        if b64 is None or set(item) != {"url", "b64_json", "revised_prompt"}:
-            parts.append(json.dumps(item, separators=(",", ":")))
+        if b64 is None or item["url"] is not None or len(item) != 3:
+            parts.append(compact_json(item))
         else:
+            revised = item["revised_prompt"]
             parts.append(
-                '{"url":' + json.dumps(item["url"]) + ',"b64_json":"' + b64 + '","revised_prompt":'
-                + json.dumps(item["revised_prompt"]) + "}"
+                '{"url":null,"b64_json":"'
+                + b64
+                + '","revised_prompt":'
+                + ("null" if revised is None else json.dumps(revised))
+                + "}"
             )
-    rest = json.dumps({k: v for k, v in body.items() if k != "data"}, separators=(",", ":"))
+    rest = compact_json({k: v for k, v in body.items() if k != "data"})
     encoded = '{"data":[' + ",".join(parts) + "]" + ("," + rest[1:] if rest != "{}" else "}")
     return FakeResponse(200, {"content-type": JSON_MEDIA}, encoded.encode(), payload=body)
 

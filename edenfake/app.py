@@ -40,7 +40,8 @@ class _CoreDoor:
         self.fake = fake
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        # ASGI servers hand header names over in lower case already.
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         request = FakeRequest(
             method=scope["method"],
             path=scope["path"],

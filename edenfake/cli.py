@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -80,6 +81,9 @@ def _serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     server = make_server(fake)
+    # Everything built so far lives as long as the server: keep it out of the collector's full passes.
+    gc.collect()
+    gc.freeze()
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # pragma: no cover - uvicorn normally handles SIGINT itself

@@ -130,6 +130,8 @@ class Exchange:
     files: list[dict[str, Any]] = field(default_factory=list)
     fault: str | None = None
     provider: str | None = None
+    #: an image answer's data items and their JSON, made once and remembered with the answer
+    encoded_items: tuple[list[dict[str, Any]], str] | None = None
     _parsed: bool = False
 
     def fields(self) -> dict[str, Any]:
@@ -190,9 +192,7 @@ class EdenFake:
         self._memo: OrderedDict[tuple[str, bool, bytes], tuple[Any, Any]] = OrderedDict()
         self._memo_lock = threading.Lock()
         self._parsed: OrderedDict[bytes, Any] = OrderedDict()
-        self._answers: OrderedDict[tuple[Any, ...], tuple[list[dict[str, Any]], list[tuple[str, ImageSpec]]]] = (
-            OrderedDict()
-        )
+        self._answers: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
         self.calls = Journal(max_calls=journal_size)
         self.faults = FaultPlan()
         self._initial_credits = credits
@@ -320,7 +320,11 @@ class EdenFake:
         if handler is None:
             raise MethodNotAllowed(sorted(methods))
         self._peek(exchange)
-        fault = self.faults.take(RequestView(request.method, request.path, exchange.fields(), dict(request.headers)))
+        fault = None
+        if self.faults.armed:
+            fault = self.faults.take(
+                RequestView(request.method, request.path, exchange.fields(), dict(request.headers))
+            )
         if fault is not None:
             exchange.fault = fault.name
             if isinstance(fault.what, str):
@@ -405,7 +409,7 @@ class EdenFake:
 
     def _generations(self, exchange: Exchange) -> FakeResponse:
         body, model, plan = self.planned(exchange, "generation-request")
-        return image_json_response(self.image_response(exchange, model, plan, body["prompt"]))
+        return image_json_response(self.image_response(exchange, model, plan, body["prompt"]), exchange)
 
     def planned(
         self, exchange: Exchange, contract: str, *, edits: bool = False
@@ -433,7 +437,9 @@ class EdenFake:
         body, outcome = found
         exchange.json = body
         if isinstance(outcome, ApiError):
-            raise outcome
+            # The same error object answers every repeat of this body: without a fresh traceback each
+            # raise would chain onto the last one's frames, and keep them all alive.
+            raise outcome.with_traceback(None)
         return body, outcome[0], outcome[1]
 
     def _plan_uncached(self, exchange: Exchange, contract: str, edits: bool) -> tuple[Any, Any]:
@@ -538,22 +544,24 @@ class EdenFake:
         self.charge(plan.cost)
         exchange.provider = plan.provider
         url_base = exchange.request.base_url if plan.response_format == "url" else None
-        key = (plan, prompt, inputs, url_base)
+        key = (plan, prompt, inputs, url_base, image_tokens)
         with self._memo_lock:
             found = self._answers.get(key)
         if found is None:
-            found = self._image_items(plan, prompt, inputs, url_base)
+            items, hosted = self._image_items(plan, prompt, inputs, url_base)
+            found = (items, hosted, model.usage(plan, prompt, image_tokens=image_tokens), _encode_items(items))
             with self._memo_lock:
                 self._answers[key] = found
                 if len(self._answers) > _MEMO_ENTRIES:
                     self._answers.popitem(last=False)
-        items, hosted = found
+        items, hosted, usage, encoded = found
+        exchange.encoded_items = (items, encoded)
         for name, spec in hosted:  # each answer hands out its URLs afresh, with a fresh expiry
             self.urls.put(name, self.images.get(spec), MEDIA_TYPES[spec.format])
         body: dict[str, Any] = {
             "created": int(self.clock.now()),
             "data": items,
-            "usage": model.usage(plan, prompt, image_tokens=image_tokens),
+            "usage": usage,
             "cost": plan.cost,
             "provider": plan.provider,
         }
@@ -599,13 +607,21 @@ class EdenFake:
         return items, hosted
 
 
-def image_json_response(body: dict[str, Any]) -> FakeResponse:
+def image_json_response(body: dict[str, Any], exchange: Exchange | None = None) -> FakeResponse:
     """A 200 answer for an image response body, encoded without scanning its base64 strings.
 
     Base64 needs no JSON escaping, and the strings run to megabytes: the rest of the body goes through
     ``json.dumps``, the images are spliced in as they are.
     """
     items = body["data"]
+    known = exchange.encoded_items if exchange is not None else None
+    encoded = known[1] if known is not None and known[0] is items else _encode_items(items)
+    rest = compact_json({k: v for k, v in body.items() if k != "data"})
+    data = '{"data":' + encoded + ("," + rest[1:] if rest != "{}" else "}")
+    return FakeResponse(200, {"content-type": JSON_MEDIA}, data.encode(), payload=body)
+
+
+def _encode_items(items: list[dict[str, Any]]) -> str:
     parts = []
     for item in items:
         b64 = item.get("b64_json")
@@ -620,9 +636,7 @@ def image_json_response(body: dict[str, Any]) -> FakeResponse:
                 + ("null" if revised is None else json.dumps(revised))
                 + "}"
             )
-    rest = compact_json({k: v for k, v in body.items() if k != "data"})
-    encoded = '{"data":[' + ",".join(parts) + "]" + ("," + rest[1:] if rest != "{}" else "}")
-    return FakeResponse(200, {"content-type": JSON_MEDIA}, encoded.encode(), payload=body)
+    return "[" + ",".join(parts) + "]"
 
 
 def revise_prompt(prompt: str) -> str:

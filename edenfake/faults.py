@@ -134,6 +134,11 @@ class FaultPlan:
     _random: random.Random = field(default_factory=lambda: random.Random(0))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    @property
+    def armed(self) -> bool:
+        """Whether any request could be answered by a fault (a cheap test for the hot path)."""
+        return bool(self.faults) or self.chaos_rate > 0
+
     def add(self, fault: Fault) -> Fault:
         with self._lock:
             self.faults.append(fault)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,12 +23,17 @@ def _credential_pattern() -> re.Pattern[str]:
     return re.compile(contracts.load("generation-request#/$defs/credentialHeaderName")["pattern"])
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_credential(name: str) -> bool:
+    return _credential_pattern().match(name) is not None
+
+
 def redact_headers(headers: Mapping[str, str] | Sequence[tuple[str, str]]) -> dict[str, str]:
     """Headers with credential values hidden (the auth scheme is kept: ``Bearer ***``)."""
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     out: dict[str, str] = {}
     for name, value in pairs:
-        if _credential_pattern().match(name):
+        if _is_credential(name):
             scheme, sep, _ = value.partition(" ")
             value = (
                 f"{scheme} {_REDACTED}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -113,16 +114,15 @@ class Journal:
 
     def __init__(self, *, max_calls: int = 10_000) -> None:
         self.max_calls = max_calls
-        self._calls: list[Call] = []
+        self._calls: deque[Call] = deque(maxlen=max_calls)
         self._lock = threading.Lock()
         self.dropped = 0
 
     def record(self, call: Call) -> None:
         with self._lock:
-            self._calls.append(call)
-            if len(self._calls) > self.max_calls:
-                del self._calls[0]
+            if len(self._calls) == self.max_calls:
                 self.dropped += 1
+            self._calls.append(call)  # the deque drops the oldest
 
     def clear(self) -> None:
         with self._lock:
@@ -135,6 +135,8 @@ class Journal:
     def __getitem__(self, index: slice) -> list[Call]: ...
     def __getitem__(self, index: int | slice) -> Call | list[Call]:
         with self._lock:
+            if isinstance(index, slice):
+                return list(self._calls)[index]
             return self._calls[index]
 
     def __len__(self) -> int:

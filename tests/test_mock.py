@@ -290,3 +290,12 @@ def test_concurrent_requests_from_threads_are_all_journalled() -> None:
             t.join()
     assert eden.calls.count == 80
     assert {c.prompt for c in eden.calls} == {f"{i}-{j}" for i in range(8) for j in range(10)}
+
+
+def test_the_journal_is_bounded_and_counts_what_it_dropped() -> None:
+    with edenfake.mock(journal_size=3) as eden, httpx.Client(headers=AUTH) as c:
+        for i in range(5):
+            c.post(f"{EDEN}/v3/images/generations", json={**BODY, "prompt": str(i)})
+    assert [call.prompt for call in eden.calls] == ["2", "3", "4"]
+    assert eden.calls.dropped == 2
+    assert [call.prompt for call in eden.calls[-2:]] == ["3", "4"] and eden.calls[0].prompt == "2"

@@ -33,7 +33,7 @@ from edenfake.errors import (
 )
 from edenfake.faults import Fault, FaultKind, FaultPlan, RateLimiter, RequestView
 from edenfake.images import ImageCache, ImageSpec
-from edenfake.journal import Call, Journal, redact_body, redact_headers
+from edenfake.journal import Journal
 
 __all__ = ["Clock", "EdenFake", "FakeRequest", "FakeResponse", "UrlStore"]
 
@@ -380,20 +380,18 @@ class EdenFake:
             except ValueError:  # pragma: no cover - the core only writes valid JSON
                 answer = None
         request = exchange.request
-        self.calls.record(
-            Call(
-                method=request.method,
-                path=request.path,
-                headers=redact_headers(request.headers),
-                json=redact_body(exchange.json),
-                status=response.status,
-                response=answer,
-                form=redact_body(exchange.form) if exchange.form is not None else None,
-                files=exchange.files,
-                fault=exchange.fault,
-                at=self.clock.now(),
-                duration=elapsed,
-            )
+        self.calls.record_raw(
+            request.method,
+            request.path,
+            request.headers,
+            exchange.json,
+            response.status,
+            answer,
+            exchange.form,
+            exchange.files,
+            exchange.fault,
+            self.clock.now(),
+            elapsed,
         )
 
     # -- routes --------------------------------------------------------------------------------------

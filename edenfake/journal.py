@@ -114,7 +114,9 @@ class Journal:
 
     def __init__(self, *, max_calls: int = 10_000) -> None:
         self.max_calls = max_calls
-        self._calls: deque[Call] = deque(maxlen=max_calls)
+        # Calls, or the raw fields of calls nobody has read yet: recording sits on every request's path,
+        # so building and redacting a Call waits until a test or the admin API looks.
+        self._calls: deque[Call | tuple[Any, ...]] = deque(maxlen=max_calls)
         self._lock = threading.Lock()
         self.dropped = 0
 
@@ -123,6 +125,47 @@ class Journal:
             if len(self._calls) == self.max_calls:
                 self.dropped += 1
             self._calls.append(call)  # the deque drops the oldest
+
+    def record_raw(
+        self,
+        method: str,
+        path: str,
+        headers: Sequence[tuple[str, str]],
+        json: Any,
+        status: int,
+        response: Any,
+        form: dict[str, Any] | None,
+        files: list[dict[str, Any]],
+        fault: str | None,
+        at: float,
+        duration: float,
+    ) -> None:
+        """Record a call from its raw fields; it is built, with credentials redacted, when first read."""
+        with self._lock:
+            if len(self._calls) == self.max_calls:
+                self.dropped += 1
+            self._calls.append((method, path, headers, json, status, response, form, files, fault, at, duration))
+
+    def _built(self) -> deque[Call]:
+        # Callers hold the lock.
+        calls = self._calls
+        for i, entry in enumerate(calls):
+            if isinstance(entry, tuple):
+                method, path, headers, body, status, response, form, files, fault, at, duration = entry
+                calls[i] = Call(
+                    method=method,
+                    path=path,
+                    headers=redact_headers(headers),
+                    json=redact_body(body),
+                    status=status,
+                    response=response,
+                    form=redact_body(form) if form is not None else None,
+                    files=files,
+                    fault=fault,
+                    at=at,
+                    duration=duration,
+                )
+        return calls  # type: ignore[return-value]
 
     def clear(self) -> None:
         with self._lock:
@@ -136,15 +179,15 @@ class Journal:
     def __getitem__(self, index: int | slice) -> Call | list[Call]:
         with self._lock:
             if isinstance(index, slice):
-                return list(self._calls)[index]
-            return self._calls[index]
+                return list(self._built())[index]
+            return self._built()[index]
 
     def __len__(self) -> int:
         return len(self._calls)
 
     def __iter__(self) -> Iterator[Call]:
         with self._lock:
-            return iter(list(self._calls))
+            return iter(list(self._built()))
 
     def __repr__(self) -> str:
         return f"<Journal of {len(self)} call(s)>"
@@ -159,7 +202,7 @@ class Journal:
         with self._lock:
             if not self._calls:
                 raise AssertionError("edenfake received no request")
-            return self._calls[-1]
+            return self._built()[-1]
 
     def filter(self, *, path: str | None = None, status: int | None = None, **fields: Any) -> list[Call]:
         """The calls to ``path`` (and with ``status``) whose request fields equal ``fields``."""

@@ -36,6 +36,27 @@ def test_journal_starts_empty(edenfake):
     result.assert_outcomes(passed=2)
 
 
+def test_no_state_leaks_from_one_test_to_the_next(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+@pytest.mark.edenfake(assert_all_faults_used=False)
+def test_dirty(edenfake):
+    edenfake.credits = 0.0
+    edenfake.fail(500, times=3)
+    edenfake.rate_limit(1)
+    httpx.post(EDEN + "/images/generations", json=BODY, headers=AUTH)
+    assert edenfake.calls.count == 1
+
+def test_clean(edenfake):
+    assert edenfake.calls.count == 0 and edenfake.credits is None and edenfake.unused_faults() == []
+    codes = [httpx.post(EDEN + "/images/generations", json=BODY, headers=AUTH).status_code for _ in range(3)]
+    assert codes == [200, 200, 200]
+""",
+    )
+    result.assert_outcomes(passed=2)
+
+
 def test_the_marker_configures_the_fixture(pytester: pytest.Pytester) -> None:
     result = run(
         pytester,

@@ -45,8 +45,8 @@ def test_serve_binds_loopback_on_a_free_port_and_answers_plain_urllib() -> None:
 def test_the_openai_sdk_against_the_live_server_with_a_retried_429() -> None:
     with edenfake.serve() as server:
         server.fail(429, times=1, retry_after=0.05)
-        client = openai.OpenAI(api_key="test-token", base_url=server.base_url, max_retries=1)
-        result = client.images.generate(model="openai/dall-e-2", prompt="a boat", size="256x256")
+        with openai.OpenAI(api_key="test-token", base_url=server.base_url, max_retries=1) as client:
+            result = client.images.generate(model="openai/dall-e-2", prompt="a boat", size="256x256")
         assert result.data[0].url is not None
         image = httpx.get(result.data[0].url)
         assert image.status_code == 200 and image.headers["content-type"] == "image/png"
@@ -56,10 +56,10 @@ def test_the_openai_sdk_against_the_live_server_with_a_retried_429() -> None:
 async def test_the_async_sdk_times_out_on_an_injected_timeout() -> None:
     with edenfake.serve() as server:
         server.fail("timeout", hang=5)
-        client = openai.AsyncOpenAI(api_key="t", base_url=server.base_url, max_retries=0, timeout=0.3)
         started = time.perf_counter()
-        with pytest.raises(openai.APITimeoutError):
-            await client.images.generate(model="openai/gpt-image-1", prompt="x")
+        async with openai.AsyncOpenAI(api_key="t", base_url=server.base_url, max_retries=0, timeout=0.3) as client:
+            with pytest.raises(openai.APITimeoutError):
+                await client.images.generate(model="openai/gpt-image-1", prompt="x")
         assert time.perf_counter() - started < 3
 
 
@@ -121,3 +121,39 @@ def test_live_server_start_stop_is_clean() -> None:
     finally:
         server.stop()
     assert not server._thread.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (401, openai.AuthenticationError),
+        (402, openai.APIStatusError),
+        (429, openai.RateLimitError),
+        (500, openai.InternalServerError),
+        (502, openai.InternalServerError),
+        (503, openai.InternalServerError),
+    ],
+)
+def test_faults_over_the_wire_reach_the_sdk_as_its_exception_classes(status: int, error: type[Exception]) -> None:
+    with edenfake.serve() as server:
+        server.fail(status)
+        with (
+            openai.OpenAI(api_key="t", base_url=server.base_url, max_retries=0) as client,
+            pytest.raises(error) as info,
+        ):
+            client.images.generate(model="openai/gpt-image-1", prompt="x")
+        assert getattr(info.value, "status_code", None) == status
+
+
+async def test_async_sdk_and_httpx2_against_the_live_server() -> None:
+    import httpx2
+
+    with edenfake.serve() as server:
+        server.fail(503, times=2, retry_after=0)
+        async with openai.AsyncOpenAI(api_key="t", base_url=server.base_url, max_retries=3) as client:
+            result = await client.images.generate(model="openai/gpt-image-1", prompt="a fox", n=3)
+        assert len(result.data) == 3
+        async with httpx2.AsyncClient(headers=AUTH) as c:
+            r = await c.post(server.base_url + "/images/generations", json={**BODY, "n": 11})
+            assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "n"]
+        assert [c.status for c in server.calls] == [503, 503, 200, 422]

@@ -74,13 +74,12 @@ def _serve(args: argparse.Namespace) -> int:
         logger.propagate = False
     # Never echo a configured token: the example names a placeholder instead.
     token = "$EDEN_TOKEN" if args.token else "test-token"
-    print(f"edenfake serving the Eden AI image API at {url} (OpenAI base_url: {url}/v3); Ctrl-C stops it", flush=True)
-    print(
+    banner = (
+        f"edenfake serving the Eden AI image API at {url} (OpenAI base_url: {url}/v3); Ctrl-C stops it\n"
         f'try: curl -s {url}/v3/images/generations -H "Authorization: Bearer {token}" '
-        '-H \'Content-Type: application/json\' -d \'{"model": "openai/gpt-image-1", "prompt": "a red fox"}\'',
-        flush=True,
+        '-H \'Content-Type: application/json\' -d \'{"model": "openai/gpt-image-1", "prompt": "a red fox"}\''
     )
-    server = make_server(fake)
+    server = make_server(fake, on_started=lambda: print(banner, flush=True))
     # Everything built so far lives as long as the server: keep it out of the collector's full passes.
     gc.collect()
     gc.freeze()

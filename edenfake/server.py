@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,7 +32,22 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def make_server(fake: EdenFake, *, log_level: str = "warning", **config: Any) -> uvicorn.Server:
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        # Announce only once listening, with uvicorn's signal handlers in place: a Ctrl-C from then on
+        # always stops the server cleanly.
+        if self._on_started is not None and not self.should_exit:
+            self._on_started()
+
+
+def make_server(
+    fake: EdenFake, *, log_level: str = "warning", on_started: Callable[[], None] | None = None, **config: Any
+) -> uvicorn.Server:
     """A uvicorn server for ``fake``, without access logs (the fake logs its own one line per request)."""
     cfg = uvicorn.Config(
         create_app(fake),
@@ -42,7 +57,7 @@ def make_server(fake: EdenFake, *, log_level: str = "warning", **config: Any) ->
         server_header=False,
         **config,
     )
-    return uvicorn.Server(cfg)
+    return _Server(cfg, on_started)
 
 
 class LiveServer(Handle):

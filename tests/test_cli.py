@@ -38,7 +38,7 @@ def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()
 
 
 def _post(url: str, token: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
@@ -51,7 +51,8 @@ def _post(url: str, token: str, body: dict[str, object]) -> tuple[int, dict[str,
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+        with e:
+            return e.code, json.loads(e.read())
 
 
 def test_serve_answers_logs_one_line_per_request_and_stops_on_ctrl_c(served: tuple[subprocess.Popen[str], str]) -> None:
@@ -80,7 +81,13 @@ def test_the_banner_prints_a_usable_example() -> None:
         assert '"model": "openai/gpt-image-1"' in example
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=15)
+        try:
+            proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+    assert proc.returncode == 0
 
 
 def test_a_bad_catalog_file_is_refused_with_a_clear_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

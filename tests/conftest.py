@@ -8,7 +8,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from edenfake import EdenFake, create_app
+from edenfake import EdenFake, FakeRequest, FakeResponse, create_app
 from edenfake.contracts import validate_exchange
 
 pytest_plugins = ["pytester"]
@@ -24,6 +24,22 @@ def check_against_contract(response: httpx.Response) -> None:
     media = response.headers.get("content-type", "")
     body = response.json() if media.startswith("application/json") else None
     validate_exchange(response.request.method, response.request.url.path, response.status_code, body, media_type=media)
+
+
+@pytest.fixture(autouse=True)
+def every_answer_is_checked_against_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever door a test goes through (app, mock, live server), each answer the core gives must match the
+    OpenAPI document. A mismatch raises inside the fake, so the test sees it."""
+    original = EdenFake.handle
+
+    def checked(self: EdenFake, request: FakeRequest) -> FakeResponse:
+        response = original(self, request)
+        if response.fault is None:
+            body = response.json() if response.media_type == "application/json" else None
+            validate_exchange(request.method, request.path, response.status, body, media_type=response.media_type)
+        return response
+
+    monkeypatch.setattr(EdenFake, "handle", checked)
 
 
 @pytest.fixture

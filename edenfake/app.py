@@ -67,8 +67,7 @@ class _CoreDoor:
         await send({"type": "http.response.body", "body": response.body})
 
     async def _read_body(self, request: FakeRequest, receive: Receive) -> None:
-        content_type = (request.header("content-type") or "").lower()
-        limit = self.fake.max_upload_bytes if content_type.startswith("multipart/") else self.fake.max_body_bytes
+        limit = self.fake.body_limit(request.path)
         declared = request.header("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             # Refuse before reading: an over-large upload is never held in memory.

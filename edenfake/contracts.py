@@ -40,6 +40,7 @@ BASE_URI = "https://edenfake.dev/contracts/"
 #: contract name -> file in contracts/
 CONTRACTS: dict[str, str] = {
     "generation-request": "generation-request.schema.json",
+    "edit-request": "edit-request.schema.json",
     "image-response": "image-response.schema.json",
     "models-list": "models-list.schema.json",
     "errors": "errors.schema.json",
@@ -159,8 +160,11 @@ def validate(name: str, instance: Any) -> None:
 
 
 def validate_request(body: Any, *, route: str = "generations") -> None:
-    """Check a request body (as parsed JSON) against the contract of ``route``."""
-    validate(f"{route.rstrip('s')}-request" if route == "generations" else f"{route}-request", body)
+    """Check a JSON request body against the contract of ``route`` ("generations" or "edits")."""
+    names = {"generations": "generation-request", "edits": "edit-request"}
+    if route not in names:
+        raise KeyError(f"unknown route {route!r}; use 'generations' or 'edits'")
+    validate(names[route], body)
 
 
 def validate_response(body: Any) -> None:
@@ -380,11 +384,13 @@ def _violation(error: ValidationError) -> Violation:
 
 
 def _custom_message(error: ValidationError) -> dict[str, str] | None:
-    # A schema may carry "x-error": {"keyword", "type", "msg"} where the generic sentence would not teach.
+    # A schema may carry "x-error": {"keyword", "type", "msg"} (or a list of them) where the generic
+    # sentence would not teach.
     custom = error.schema.get("x-error") if isinstance(error.schema, dict) else None
-    if isinstance(custom, dict) and custom.get("keyword") == error.validator:
-        result: dict[str, str] = custom
-        return result
+    for entry in custom if isinstance(custom, list) else [custom]:
+        if isinstance(entry, dict) and entry.get("keyword") == error.validator:
+            result: dict[str, str] = entry
+            return result
     return None
 
 

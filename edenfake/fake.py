@@ -46,6 +46,7 @@ API_PREFIX = "/v3/"
 _MEMO_MAX_BODY = 16 * 1024
 _MEMO_ENTRIES = 1024
 _UNPARSED = object()
+_UPLOAD_PATHS = frozenset({"/v3/images/edits", "/v3/upload"})
 ADMIN_PREFIX = "/_edenfake/"
 
 
@@ -156,10 +157,11 @@ class EdenFake:
       rate_limit         requests per second per token before 429 (None: no limit; the real default is 10)
       latency            seconds added to every API answer, or a (low, high) range drawn with ``fault_seed``
       fault_seed         seed of the latency and chaos draws
-      max_body_bytes     JSON bodies larger than this are refused with 413 (default 1 MiB)
-      max_upload_bytes   multipart bodies larger than this are refused with 413 (default 64 MiB)
+      max_body_bytes     larger bodies are refused with 413 (default 1 MiB), on routes without images
+      max_upload_bytes   the same for the edit and upload routes (default 64 MiB)
       image_cache_bytes  byte cap of the rendered-image cache
       url_store_bytes    byte cap of the images kept for ``url`` results
+      upload_store_bytes byte cap of the files kept by POST /v3/upload
       journal_size       calls kept in the journal (oldest dropped first)
     """
 
@@ -179,6 +181,7 @@ class EdenFake:
         max_upload_bytes: int = 64 * 1024 * 1024,
         image_cache_bytes: int = 64 * 1024 * 1024,
         url_store_bytes: int = 256 * 1024 * 1024,
+        upload_store_bytes: int = 256 * 1024 * 1024,
         journal_size: int = 10_000,
     ) -> None:
         self.catalog = catalog if isinstance(catalog, Catalog) else Catalog.load(catalog)
@@ -210,9 +213,13 @@ class EdenFake:
             "/openapi.json": {"GET": EdenFake._openapi},
             "/healthz": {"GET": EdenFake._health},
         }
-        from edenfake import admin  # the admin routes drive this object; they live beside it
+        # The admin and edit routes live beside this object, and import it.
+        from edenfake import admin, edits
 
         self._routes.update(admin.ROUTES)
+        self._routes["/v3/images/edits"] = {"POST": edits.post_edits}
+        self._routes["/v3/upload"] = {"POST": edits.post_upload}
+        self.uploads = edits.UploadStore(self.clock, max_bytes=upload_store_bytes)
 
     # -- what tests drive ----------------------------------------------------------------------------
 
@@ -280,6 +287,7 @@ class EdenFake:
         self.set_rate_limit(self._initial_rate_limit)
         self.set_latency(self._initial_latency, seed=self._initial_fault_seed)
         self.urls.clear()
+        self.uploads.clear()
 
     # -- the one entry point -------------------------------------------------------------------------
 
@@ -352,7 +360,16 @@ class EdenFake:
         # Parse a JSON body once, early, so that fault matchers and the journal see its fields even when
         # the request is refused later; a body that does not parse is left for read_json to refuse.
         request = exchange.request
-        if request.oversize or not request.body or len(request.body) > self.max_body_bytes:
+        if request.oversize or not request.body or len(request.body) > self.body_limit(request.path):
+            return
+        if self.faults.armed and (request.header("content-type") or "").lower().startswith("multipart/form-data"):
+            from edenfake.edits import parse_multipart
+
+            try:
+                parts = parse_multipart(request.header("content-type") or "", request.body)
+            except ApiError:
+                return
+            exchange.form = {p.name: p.data.decode("utf-8", "replace") for p in parts if p.filename is None}
             return
         media = (request.header("content-type") or JSON_MEDIA).partition(";")[0].strip().lower()
         if media == JSON_MEDIA or (media.startswith("application/") and media.endswith("+json")):
@@ -380,11 +397,16 @@ class EdenFake:
             except ValueError:  # pragma: no cover - the core only writes valid JSON
                 answer = None
         request = exchange.request
+        body = exchange.json
+        if body is not None and (request.path in _UPLOAD_PATHS or len(request.body) > _MEMO_MAX_BODY):
+            from edenfake.edits import summarize_data_urls
+
+            body = summarize_data_urls(body)  # the journal keeps no image data
         self.calls.record_raw(
             request.method,
             request.path,
             request.headers,
-            exchange.json,
+            body,
             response.status,
             answer,
             exchange.form,
@@ -474,10 +496,15 @@ class EdenFake:
             raise Unauthorized()
         return token
 
+    def body_limit(self, path: str) -> int:
+        """The largest body ``path`` takes: routes that carry images take ``max_upload_bytes``."""
+        return self.max_upload_bytes if path in _UPLOAD_PATHS else self.max_body_bytes
+
     def read_json_envelope(self, request: FakeRequest) -> None:
         """413 or 415 when the body is too large or its Content-Type is not JSON."""
-        if request.oversize or len(request.body) > self.max_body_bytes:
-            raise PayloadTooLarge(self.max_body_bytes)
+        limit = self.body_limit(request.path)
+        if request.oversize or len(request.body) > limit:
+            raise PayloadTooLarge(limit)
         content_type = request.header("content-type")
         if content_type is not None:
             media = content_type.partition(";")[0].strip().lower()

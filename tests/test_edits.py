@@ -1,0 +1,315 @@
+"""POST /v3/images/edits: the JSON and multipart forms, every input check, and the openai SDK's images.edit."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from starlette.testclient import TestClient
+
+import edenfake
+from edenfake import EdenFake, create_app, inspect_image
+from tests.conftest import AUTH
+
+URL = "/v3/images/edits"
+GPT = "openai/gpt-image-1"
+
+
+def png(width: int = 64, height: int = 64, *, mode: str = "RGB", colour: Any = (10, 120, 200)) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new(mode, (width, height), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def encoded(fmt: str, width: int = 64, height: int = 64) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 10, 10)).save(out, fmt)
+    return out.getvalue()
+
+
+MASK = png(mode="RGBA", colour=(0, 0, 0, 0))
+
+
+def data_url(data: bytes, kind: str = "png") -> str:
+    return f"data:image/{kind};base64," + base64.b64encode(data).decode()
+
+
+def multipart(client: TestClient, files: list[tuple[str, tuple[str, bytes, str]]], **fields: Any) -> Any:
+    data = {"model": GPT, "prompt": "add a hat", **{k: str(v) for k, v in fields.items()}}
+    return client.post(URL, data=data, files=files)
+
+
+def locs(response: Any) -> list[list[Any]]:
+    assert response.status_code == 422, response.text
+    return [d["loc"] for d in response.json()["detail"]]
+
+
+def types(response: Any) -> list[str]:
+    return [d["type"] for d in response.json()["detail"]]
+
+
+# -- multipart, as the openai SDK sends it -----------------------------------------------------------------
+
+
+def test_a_single_image_edit(client: TestClient) -> None:
+    r = multipart(client, [("image", ("fox.png", png(), "image/png"))], n=2, size="1024x1024")
+    assert r.status_code == 200
+    body = r.json()
+    assert len(body["data"]) == 2 and body["provider"] == "openai"
+    info = inspect_image(base64.b64decode(body["data"][0]["b64_json"]))
+    assert info.matches(model=GPT, prompt="add a hat", index=0)
+    import hashlib
+
+    assert info.inputs == [hashlib.sha256(png()).hexdigest()]
+    assert body["usage"]["input_tokens_details"]["image_tokens"] == 85 + 170
+
+
+def test_several_images_and_a_mask(client: TestClient, fake: EdenFake) -> None:
+    files = [
+        ("image[]", ("a.png", png(), "image/png")),
+        ("image[]", ("b.jpg", encoded("JPEG"), "image/jpeg")),
+        ("image[]", ("c.webp", encoded("WEBP"), "image/webp")),
+        ("mask", ("mask.png", MASK, "image/png")),
+    ]
+    r = multipart(client, files)
+    assert r.status_code == 200
+    info = inspect_image(base64.b64decode(r.json()["data"][0]["b64_json"]))
+    assert info.inputs is not None and len(info.inputs) == 4  # three images, then the mask
+    call = fake.calls.last
+    assert call.form is not None and call.form["prompt"] == "add a hat"
+    assert [f["part"] for f in call.files] == ["image[]", "image[]", "image[]", "mask"]
+    assert call.files[0]["filename"] == "a.png" and call.files[0]["bytes"] == len(png())
+    assert all(set(f) == {"part", "filename", "content_type", "bytes", "sha256"} for f in call.files)
+
+
+def test_the_same_inputs_give_the_same_bytes_and_another_image_other_bytes(client: TestClient) -> None:
+    first = multipart(client, [("image", ("a.png", png(), "image/png"))]).json()["data"][0]["b64_json"]
+    again = multipart(client, [("image", ("renamed.png", png(), "image/png"))]).json()["data"][0]["b64_json"]
+    other = multipart(client, [("image", ("a.png", png(colour=(1, 2, 3)), "image/png"))]).json()["data"][0]["b64_json"]
+    with_mask = multipart(client, [("image", ("a.png", png(), "image/png")), ("mask", ("m.png", MASK, "image/png"))])
+    assert first == again
+    assert first != other
+    assert with_mask.json()["data"][0]["b64_json"] != first
+
+
+def test_text_fields_are_checked_by_the_contract(client: TestClient) -> None:
+    r = multipart(client, [("image", ("a.png", png(), "image/png"))], n=11, prompt="")
+    assert sorted(map(tuple, locs(r))) == [("body", "n"), ("body", "prompt")]
+
+
+@pytest.mark.parametrize(
+    ("files", "loc", "type_"),
+    [
+        ([("file", ("a.png", png(), "image/png"))], ["body", "file"], "unexpected_file"),
+        ([("image", ("notes.png", b"just some text", "image/png"))], ["body", "image"], "image_invalid"),
+        ([("image", ("cut.png", png()[:60], "image/png"))], ["body", "image"], "image_invalid"),
+        ([("image", ("empty.png", b"", "image/png"))], ["body", "image"], "image_empty"),
+        (
+            [("image", ("a.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "image/gif"))],
+            ["body", "image"],
+            "image_invalid",
+        ),
+        (
+            [("image", ("a.png", png(), "image/png")), ("mask", ("m.png", png(32, 32, mode="RGBA"), "image/png"))],
+            ["body", "mask"],
+            "mask_size_mismatch",
+        ),
+        (
+            [("image", ("a.png", png(), "image/png")), ("mask", ("m.png", png(), "image/png"))],
+            ["body", "mask"],
+            "mask_no_alpha",
+        ),
+        (
+            [("image", ("a.png", png(), "image/png")), ("mask", ("m.jpg", encoded("JPEG"), "image/jpeg"))],
+            ["body", "mask"],
+            "mask_not_png",
+        ),
+        ([("image[]", ("a.png", png(), "image/png"))] * 17, ["body", "image"], "too_many_images"),
+    ],
+)
+def test_bad_parts_are_422_naming_the_part(
+    client: TestClient, files: list[tuple[str, tuple[str, bytes, str]]], loc: list[Any], type_: str
+) -> None:
+    r = multipart(client, files)
+    assert r.status_code == 422, r.text
+    entry = next(d for d in r.json()["detail"] if d["type"] == type_)
+    assert entry["loc"][: len(loc)] == loc
+    assert entry["msg"]
+
+
+def test_no_image_part_is_missing(client: TestClient) -> None:
+    r = client.post(URL, data={"model": GPT, "prompt": "x"}, files=[("mask", ("m.png", MASK, "image/png"))])
+    assert ["body", "image"] in locs(r) and "missing" in types(r)
+
+
+def test_which_of_several_images_is_wrong(client: TestClient) -> None:
+    files = [("image[]", ("a.png", png(), "image/png")), ("image[]", ("b.png", b"nope", "image/png"))]
+    assert locs(multipart(client, files)) == [["body", "image[]", 1]]
+
+
+def test_dall_e_2_edits_one_square_png_under_4_mb(client: TestClient) -> None:
+    ok = multipart(
+        client, [("image", ("a.png", png(), "image/png"))], model="openai/dall-e-2", response_format="b64_json"
+    )
+    assert ok.status_code == 200
+    wide = multipart(client, [("image", ("a.png", png(64, 32), "image/png"))], model="openai/dall-e-2")
+    assert types(wide) == ["image_not_square_png"]
+    two = multipart(client, [("image[]", ("a.png", png(), "image/png"))] * 2, model="openai/dall-e-2")
+    assert "too_many_images" in types(two)
+    from PIL import Image
+
+    # An uncompressed PNG over dall-e-2's 4 MB limit.
+    noisy = Image.frombytes("RGB", (1300, 1300), bytes(range(256)) * (1300 * 1300 * 3 // 256 + 1))
+    out = io.BytesIO()
+    noisy.save(out, "PNG", compress_level=0)
+    assert len(out.getvalue()) > 4 * 1024 * 1024
+    huge = multipart(client, [("image", ("big.png", out.getvalue(), "image/png"))], model="openai/dall-e-2")
+    assert types(huge) == ["image_too_large"]
+
+
+def test_models_that_cannot_edit_are_invalid_model(client: TestClient) -> None:
+    r = multipart(client, [("image", ("a.png", png(), "image/png"))], model="openai/dall-e-3")
+    assert r.status_code == 400 and r.json()["error_code"] == "INVALID_MODEL"
+    assert "image editing" in r.json()["detail"]
+
+
+def test_the_models_own_rules_apply_as_for_generations(client: TestClient) -> None:
+    r = multipart(client, [("image", ("a.png", png(), "image/png"))], size="640x480")
+    assert r.status_code == 502 and r.json()["param"] == "size"
+
+
+def test_a_malformed_multipart_body_is_400(client: TestClient) -> None:
+    r = client.post(URL, content=b"--x\r\nnonsense", headers={"content-type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 400 and r.json()["error_code"] == "INVALID_BODY"
+    r = client.post(URL, content=b"abc", headers={"content-type": "multipart/form-data"})
+    assert r.status_code == 400 and "boundary" in r.json()["detail"]
+
+
+def test_other_content_types_are_415(client: TestClient) -> None:
+    r = client.post(URL, content=b"x", headers={"content-type": "text/plain"})
+    assert r.status_code == 415
+
+
+def test_an_over_large_upload_is_413_before_it_is_read() -> None:
+    with TestClient(create_app(EdenFake(max_upload_bytes=10_000)), headers=AUTH) as c:
+        r = c.post(URL, data={"model": GPT, "prompt": "x"}, files=[("image", ("a.png", b"\0" * 20_000, "image/png"))])
+        assert r.status_code == 413 and r.json()["max_bytes"] == 10_000
+
+
+# -- the JSON form -------------------------------------------------------------------------------------------
+
+
+def test_json_with_a_data_url_and_a_mask(client: TestClient, fake: EdenFake) -> None:
+    body = {
+        "model": GPT,
+        "prompt": "add a hat",
+        "images": [{"image_url": data_url(png())}],
+        "mask": {"image_url": data_url(MASK)},
+    }
+    r = client.post(URL, json=body)
+    assert r.status_code == 200
+    info = inspect_image(base64.b64decode(r.json()["data"][0]["b64_json"]))
+    assert info.inputs is not None and len(info.inputs) == 2
+    sent = fake.calls.last.json["images"][0]["image_url"]
+    assert sent.startswith("data:image/png;base64,<") and "sha256=" in sent  # the journal keeps no image data
+
+
+def test_json_with_an_uploaded_file_id(client: TestClient) -> None:
+    file_id = client.post("/v3/upload", files={"file": ("fox.png", png(), "image/png")}).json()["file_id"]
+    r = client.post(URL, json={"model": GPT, "prompt": "x", "images": [{"file_id": file_id}]})
+    assert r.status_code == 200
+    same = client.post(URL, json={"model": GPT, "prompt": "x", "images": [{"image_url": data_url(png())}]})
+    assert same.json()["data"] == r.json()["data"]  # the same content, however it arrived
+
+
+@pytest.mark.parametrize(
+    ("images", "loc", "type_"),
+    [
+        ([{"file_id": "file-nope"}], ["body", "images", 0, "file_id"], "file_not_found"),
+        ([{"image_url": "data:image/png;base64,@@@"}], ["body", "images", 0, "image_url"], "image_url_scheme"),
+        ([{"image_url": "data:image/png;base64,aGVsbG8="}], ["body", "images", 0], "image_invalid"),
+        ([{"image_url": "data:image/png;base64,abc"}], ["body", "images", 0, "image_url"], "data_url_invalid"),
+        ([{"image_url": "http://example.com/a.png"}], ["body", "images", 0, "image_url"], "image_url_scheme"),
+        ([{"image_url": "https://example.com/a.png"}], ["body", "images", 0, "image_url"], "remote_url_refused"),
+        ([{"file_id": "a", "image_url": "https://x"}], ["body", "images", 0], "image_ref_one_key"),
+        ([{}], ["body", "images", 0], "image_ref_one_key"),
+        ([], ["body", "images"], "too_short"),
+        ([{"image_url": data_url(png())}] * 17, ["body", "images"], "too_long"),
+    ],
+)
+def test_json_image_references_are_checked(client: TestClient, images: list[Any], loc: list[Any], type_: str) -> None:
+    r = client.post(URL, json={"model": GPT, "prompt": "x", "images": images})
+    assert r.status_code == 422, r.text
+    assert any(d["loc"] == loc and d["type"] == type_ for d in r.json()["detail"]), r.json()
+
+
+def test_remote_urls_per_model(client: TestClient) -> None:
+    body = {"prompt": "x", "images": [{"image_url": "https://example.com/a.png"}], "response_format": "b64_json"}
+    assert client.post(URL, json={**body, "model": GPT}).status_code == 422
+    r = client.post(URL, json={**body, "model": "openai/dall-e-2"})
+    assert r.status_code == 200  # not fetched: the URL's hash stands for the image
+    import hashlib
+
+    info = inspect_image(base64.b64decode(r.json()["data"][0]["b64_json"]))
+    assert info.inputs == [hashlib.sha256(b"https://example.com/a.png").hexdigest()]
+
+
+# -- through the openai SDK, in-process ----------------------------------------------------------------------
+
+
+def sdk() -> openai.OpenAI:
+    return openai.OpenAI(api_key="t", base_url="https://api.edenai.run/v3", max_retries=0)
+
+
+def test_sdk_images_edit_single_several_and_masked() -> None:
+    with edenfake.mock() as eden:
+        one = sdk().images.edit(model=GPT, image=("fox.png", png(), "image/png"), prompt="add a hat")
+        several = sdk().images.edit(
+            model=GPT, image=[("a.png", png(), "image/png"), ("b.webp", encoded("WEBP"), "image/webp")], prompt="merge"
+        )
+        masked = sdk().images.edit(
+            model=GPT, image=("fox.png", png(), "image/png"), mask=("m.png", MASK, "image/png"), prompt="x", n=2
+        )
+    assert len(one.data) == 1 and len(several.data) == 1 and len(masked.data) == 2
+    assert [c.status for c in eden.calls] == [200, 200, 200]
+    assert [len(c.files) for c in eden.calls] == [1, 2, 2]
+    assert eden.calls[1].files[0]["part"] == "image[]" and eden.calls[2].form["n"] == 2  # type: ignore[index]
+
+
+def test_sdk_edit_errors_and_faults() -> None:
+    with edenfake.mock(credits=0.0) as eden:
+        with pytest.raises(openai.UnprocessableEntityError) as info:
+            sdk().images.edit(model=GPT, image=("notes.png", b"text", "image/png"), prompt="x")
+        assert info.value.body["detail"][0]["loc"] == ["body", "image"]  # type: ignore[index]
+        with pytest.raises(openai.APIStatusError) as paid:
+            sdk().images.edit(model=GPT, image=("fox.png", png(), "image/png"), prompt="x")
+        assert paid.value.status_code == 402
+        eden.credits = None
+        eden.fail(503, match={"model": GPT})
+        with pytest.raises(openai.InternalServerError):
+            sdk().images.edit(model=GPT, image=("fox.png", png(), "image/png"), prompt="x")
+        assert eden.calls.last.fault == "503"
+
+
+def test_edits_through_a_live_server_with_plain_httpx() -> None:
+    with edenfake.serve() as server, httpx.Client(headers=AUTH) as c:
+        r = c.post(
+            server.base_url + "/images/edits",
+            data={"model": GPT, "prompt": "x"},
+            files={"image": ("a.png", png(), "image/png")},
+        )
+        assert r.status_code == 200
+        bad = c.post(
+            server.base_url + "/images/edits",
+            data={"model": GPT, "prompt": "x"},
+            files={"image": ("a.png", png()[:50], "image/png")},
+        )
+        assert bad.status_code == 422

@@ -278,6 +278,9 @@ def check_image(
             problems.append(_problem(loc, "image_format", f"the image is {image.format}; send PNG, JPEG or WebP"))
             return None
         image.load()
+        if fmt == "png":
+            # Decoding tolerates a PNG cut after its pixel data; verify() walks every chunk to IEND, with CRCs.
+            Image.open(io.BytesIO(data)).verify()
     except Exception as exc:
         problems.append(_problem(loc, "image_invalid", f"the image cannot be decoded as PNG, JPEG or WebP: {exc}"))
         return None

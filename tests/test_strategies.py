@@ -1,0 +1,142 @@
+"""The hypothesis strategies: valid examples pass the contract and the fake; invalid ones fail for their label."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edenfake import EdenFake, FakeRequest, contracts
+from edenfake import strategies as S
+
+EXAMPLES = 400 if os.environ.get("EDENFAKE_FUZZ") == "long" else 25
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=os.environ.get("EDENFAKE_FUZZ") != "long",
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+FAKE = EdenFake(clock=1_779_792_103)
+AUTH = [("authorization", "Bearer t"), ("content-type", "application/json")]
+
+
+def post(path: str, body: Any) -> tuple[int, Any]:
+    response = FAKE.handle(FakeRequest("POST", path, AUTH, json.dumps(body).encode(), "https://api.edenai.run"))
+    return response.status, response.json()
+
+
+@SETTINGS
+@given(S.generation_requests())
+def test_valid_generation_requests_pass_the_contract_and_the_fake(body: dict[str, Any]) -> None:
+    contracts.validate_request(body)
+    status, answer = post("/v3/images/generations", body)
+    assert status == 200, answer
+    assert len(answer["data"]) == (body.get("n") or 1)
+
+
+@SETTINGS
+@given(S.edit_requests())
+def test_valid_edit_requests_pass_the_contract_and_the_fake(body: dict[str, Any]) -> None:
+    contracts.validate_request(body, route="edits")
+    status, answer = post("/v3/images/edits", body)
+    assert status == 200, answer
+
+
+@SETTINGS
+@given(S.invalid_generation_requests())
+def test_invalid_requests_fail_for_exactly_their_labelled_rule(case: S.InvalidRequest) -> None:
+    status, answer = post("/v3/images/generations", case.body)
+    assert status == case.status, (case.rule, answer)
+    if status == 422:
+        assert {"loc": ["body", *case.field], "type": case.error}.items() <= {
+            k: v for entry in answer["detail"] if entry["loc"] == ["body", *case.field] for k, v in entry.items()
+        }.items(), (case.rule, answer)
+        assert contracts.violations("generation-request", case.body)
+    elif status == 400:
+        assert answer["error_code"] == case.error
+    else:
+        assert answer["error_code"] == case.error and answer["param"] == case.field[0], (case.rule, answer)
+
+
+@SETTINGS
+@given(S.image_responses())
+def test_every_response_shape_is_one_the_contract_allows(body: dict[str, Any]) -> None:
+    contracts.validate_response(body)
+
+
+@settings(max_examples=EXAMPLES * 4, deadline=None)
+@given(S.image_responses())
+def test_the_response_shapes_cover_the_corner_cases(body: dict[str, Any]) -> None:
+    # Each shape a consumer must parse turns up: checked by hypothesis' own coverage through events.
+    from hypothesis import event
+
+    event(f"cost {'null' if body.get('cost') is None else 'number'}")
+    for item in body["data"]:
+        event("url and b64" if item.get("url") and item.get("b64_json") is not None else "one of url/b64")
+    if not body["data"]:
+        event("empty data")
+
+
+@SETTINGS
+@given(S.error_bodies())
+def test_every_error_body_matches_its_status(status_and_body: tuple[int, dict[str, Any]]) -> None:
+    status, body = status_and_body
+    contracts.validate_error(body, status=status)
+
+
+@SETTINGS
+@given(S.broken_image_files())
+def test_broken_files_are_refused_for_their_labelled_problem(broken: S.BrokenImage) -> None:
+    request = httpx.Request(
+        "POST",
+        "https://api.edenai.run/v3/images/edits",
+        data={"model": "openai/gpt-image-1", "prompt": "x"},
+        files={"image": (broken.filename, broken.data, "image/png")},
+    )
+    body = request.read()
+    response = FAKE.handle(
+        FakeRequest(
+            "POST",
+            "/v3/images/edits",
+            [("authorization", "Bearer t"), ("content-type", request.headers["content-type"])],
+            body,
+        )
+    )
+    assert response.status == 422
+    assert [d["type"] for d in response.json()["detail"]] == [broken.problem]
+
+
+@SETTINGS
+@given(st.data())
+def test_masks_valid_and_invalid(data: st.DataObject) -> None:
+    size = data.draw(st.tuples(st.integers(8, 40), st.integers(8, 40)))
+    image = data.draw(S.image_files(formats=st.just("png"), sizes=st.just(size)))
+    valid = data.draw(st.booleans())
+    mask, problem = data.draw(S.masks(width=size[0], height=size[1], valid=valid))
+    request = httpx.Request(
+        "POST",
+        "https://api.edenai.run/v3/images/edits",
+        data={"model": "openai/gpt-image-1", "prompt": "x"},
+        files=[("image", ("a.png", image, "image/png")), ("mask", ("m.png", mask, "image/png"))],
+    )
+    response = FAKE.handle(
+        FakeRequest(
+            "POST",
+            "/v3/images/edits",
+            [("authorization", "Bearer t"), ("content-type", request.headers["content-type"])],
+            request.read(),
+        )
+    )
+    if problem is None:
+        assert response.status == 200
+    else:
+        assert response.status == 422 and [d["type"] for d in response.json()["detail"]] == [problem]
+
+
+def test_strategies_have_readable_reprs() -> None:
+    assert "sampled_from" in repr(S.model_ids())
+    assert repr(S.image_files()).startswith("builds(")

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from edenfake._wire import FakeRequest
@@ -24,7 +23,10 @@ def create_app(fake: EdenFake | None = None, **options: Any) -> Starlette:
         fake = EdenFake(**options)
     elif options:
         raise TypeError(f"pass options to EdenFake() or to create_app(), not both: {sorted(options)}")
-    app = Starlette(routes=[Mount("/", app=_CoreDoor(fake))])
+    app = Starlette()
+    # The core routes every path itself (and answers 404/405 in the API's shape), so the router hands it all:
+    # its default is what runs when no route matches, and there are none.
+    app.router.default = _CoreDoor(fake)
     app.state.fake = fake
     return app
 

@@ -493,3 +493,9 @@ def test_a_repeated_invalid_body_is_refused_the_same_way_every_time(client: Test
     assert answers[0] == answers[1] == answers[2]
     assert [c.status for c in fake.calls] == [422, 422, 422]
     assert all(c.json == {"model": "openai/gpt-image-1", "prompt": "", "n": 11} for c in fake.calls)
+
+
+def test_paths_with_control_characters_get_the_apis_404(client: TestClient) -> None:
+    r = client.get("/_edenfake/images/a%0Ab.png")
+    assert r.status_code == 404 and r.json() == {"detail": "Image not found or expired"}
+    assert client.get("/v3/%0A").json() == {"detail": "Not Found"}

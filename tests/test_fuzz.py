@@ -1,7 +1,8 @@
 """The fake fuzzed from its own OpenAPI document with schemathesis: valid and invalid requests on every route.
 
 No answer may be a 5xx, but for the provider's refusal of a value the model lacks (a 502 naming the field, as
-the real service answers); every answer must match the document, and every 4xx must say what is wrong. ``EDENFAKE_FUZZ=long`` runs many more cases.
+the real service answers); every answer must match the document, and every 4xx must say what is wrong.
+``EDENFAKE_FUZZ=long`` runs many more cases.
 """
 
 from __future__ import annotations

@@ -113,7 +113,7 @@ class ModelSpec:
                 None,
                 f"prompt is {len(prompt)} characters; {self.id} takes at most {self.prompt_max}",
             )
-        n = body.get("n") or 1
+        n = int(body.get("n") or 1)  # JSON Schema counts 2.0 as an integer: Python needs an int
         if n > self.n_max:
             raise self._refuse(
                 "n",

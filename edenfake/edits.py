@@ -354,12 +354,15 @@ _EditParts = tuple["ModelSpec", Any, str, list[InputImage], InputImage | None]
 
 
 def _multipart(fake: EdenFake, exchange: Exchange) -> list[Part]:
+    from edenfake.fake import check_content_encoding
+
     request = exchange.request
     content_type = request.header("content-type") or ""
     if not content_type.lower().startswith("multipart/form-data"):
         raise UnsupportedMediaType(f"Content-Type must be multipart/form-data for {request.path}, got '{content_type}'")
     if request.oversize or len(request.body) > fake.max_upload_bytes:
         raise PayloadTooLarge(fake.max_upload_bytes)
+    check_content_encoding(request)
     return parse_multipart(content_type, request.body)
 
 

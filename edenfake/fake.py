@@ -505,6 +505,7 @@ class EdenFake:
         limit = self.body_limit(request.path)
         if request.oversize or len(request.body) > limit:
             raise PayloadTooLarge(limit)
+        check_content_encoding(request)
         content_type = request.header("content-type")
         if content_type is not None:
             media = content_type.partition(";")[0].strip().lower()
@@ -662,6 +663,13 @@ def _encode_items(items: list[dict[str, Any]]) -> str:
                 + "}"
             )
     return "[" + ",".join(parts) + "]"
+
+
+def check_content_encoding(request: FakeRequest) -> None:
+    """415 for a compressed body: the real service reads bodies as they are sent."""
+    encoding = (request.header("content-encoding") or "identity").strip().lower()
+    if encoding != "identity":
+        raise UnsupportedMediaType(f"Content-Encoding '{encoding}' is not supported; send the body uncompressed")
 
 
 def revise_prompt(prompt: str) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from edenfake.errors import CatalogError
 
@@ -29,6 +32,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--token", action="append", metavar="TOKEN", help="accept only this bearer token (repeatable)")
     serve.add_argument("--max-body-bytes", type=int, default=1024 * 1024, help="largest JSON body accepted")
     serve.add_argument("--quiet", action="store_true", help="do not log requests")
+    check = sub.add_parser(
+        "validate",
+        help="check captured JSON against the contract",
+        description="Check JSON documents (or JSON Lines of captured exchanges {method, path, status, body}) "
+        "against edenfake's contract. Exit 0 when all conform, 1 when any violates, 2 when a file cannot be read.",
+    )
+    check.add_argument("files", nargs="+", metavar="FILE", help="a JSON file, or JSON Lines; '-' reads standard input")
+    check.add_argument(
+        "--as",
+        dest="kind",
+        choices=["auto", "request", "edit-request", "response", "error", "exchange"],
+        default="auto",
+        help="what the documents are (default: guessed from their fields)",
+    )
+    check.add_argument("--status", type=int, help="for errors: the status they came with")
     return parser
 
 
@@ -36,7 +54,89 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "validate":
+        return _validate(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _documents(text: str) -> list[tuple[int | None, object]]:
+    """One JSON document, or JSON Lines (blank lines skipped); ValueError when neither."""
+    try:
+        return [(None, json.loads(text))]
+    except ValueError:
+        pass
+    found: list[tuple[int | None, object]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                found.append((number, json.loads(line)))
+            except ValueError as exc:
+                raise ValueError(f"line {number} is not JSON: {exc}") from None
+    if not found:
+        raise ValueError("no JSON document")
+    return found
+
+
+def _guess(document: object) -> str:
+    if isinstance(document, dict):
+        if {"method", "path", "status"} <= document.keys():
+            return "exchange"
+        if "data" in document:
+            return "response"
+        if "detail" in document:
+            return "error"
+        if "images" in document:
+            return "edit-request"
+    return "request"
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from edenfake import contracts
+
+    worst = 0
+    for name in args.files:
+        try:
+            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+            documents = _documents(text)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            print(f"{name}: cannot read: {exc}", file=sys.stderr)
+            worst = 2
+            continue
+        for line, document in documents:
+            where = f"{name}:{line}" if line is not None else name
+            kind = args.kind if args.kind != "auto" else _guess(document)
+            try:
+                problems = _check(contracts, kind, document, args.status)
+            except KeyError as exc:
+                print(f"{where}: {exc.args[0]}", file=sys.stderr)
+                worst = 2
+                continue
+            if problems:
+                worst = max(worst, 1)
+                for problem in problems:
+                    print(f"{where}: {problem}")
+            else:
+                print(f"{where}: ok ({kind})")
+    return worst
+
+
+def _check(contracts: Any, kind: str, document: Any, status: int | None) -> list[Any]:
+    if kind == "exchange":
+        if not isinstance(document, dict) or not {"method", "path", "status"} <= document.keys():
+            raise KeyError("an exchange needs method, path and status (and body)")
+        media = document.get("media_type", "application/json")
+        return list(
+            contracts.exchange_violations(
+                document["method"], document["path"], int(document["status"]), document.get("body"), media_type=media
+            )
+        )
+    if kind == "error":
+        if status is not None:
+            definition = contracts.error_definition(status)
+            return list(contracts.violations(f"errors#/$defs/{definition}", document))
+        return list(contracts.violations("errors", document))
+    names = {"request": "generation-request", "edit-request": "edit-request", "response": "image-response"}
+    return list(contracts.violations(names[kind], document))
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ __all__ = [
     "CONTRACTS",
     "Violation",
     "contracts_dir",
+    "error_definition",
     "load",
     "openapi_document",
     "validate",
@@ -188,15 +189,17 @@ _ERROR_DEFS_BY_STATUS: dict[int, str] = {
 }
 
 
-def validate_error(body: Any, *, status: int | None = None) -> None:
-    """Check an error body, against the kind its ``status`` carries when given."""
-    if status is None:
-        validate("errors", body)
-        return
+def error_definition(status: int) -> str:
+    """The name of the error body (under errors.schema.json's $defs) that ``status`` carries."""
     kind = _ERROR_DEFS_BY_STATUS.get(status)
     if kind is None:
         raise KeyError(f"the contract describes no error body for status {status}")
-    validate(f"errors#/$defs/{kind}", body)
+    return kind
+
+
+def validate_error(body: Any, *, status: int | None = None) -> None:
+    """Check an error body, against the kind its ``status`` carries when given."""
+    validate("errors" if status is None else f"errors#/$defs/{error_definition(status)}", body)
 
 
 @functools.cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import openai
 import pytest
 from starlette.testclient import TestClient
 
@@ -16,6 +17,16 @@ pytest_plugins = ["pytester"]
 FROZEN = 1_779_792_103
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+#: each status a fault can answer with, and the openai SDK's exception class for it
+SDK_ERRORS = [
+    (401, openai.AuthenticationError),
+    (402, openai.APIStatusError),
+    (429, openai.RateLimitError),
+    (500, openai.InternalServerError),
+    (502, openai.InternalServerError),
+    (503, openai.InternalServerError),
+]
 
 
 def check_against_contract(response: httpx.Response) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 import edenfake
 from edenfake import inspect_image
+from tests.conftest import SDK_ERRORS
 
 EDEN = "https://api.edenai.run"
 BODY = {"model": "openai/gpt-image-1", "prompt": "a red fox", "quality": "low"}
@@ -129,17 +130,7 @@ async def test_async_openai_sdk_generates_through_the_mock() -> None:
     assert eden.calls.count == 1
 
 
-@pytest.mark.parametrize(
-    ("status", "error"),
-    [
-        (401, openai.AuthenticationError),
-        (402, openai.APIStatusError),
-        (429, openai.RateLimitError),
-        (500, openai.InternalServerError),
-        (502, openai.InternalServerError),
-        (503, openai.InternalServerError),
-    ],
-)
+@pytest.mark.parametrize(("status", "error"), SDK_ERRORS)
 def test_injected_faults_reach_the_sdk_as_its_exception_classes(status: int, error: type[Exception]) -> None:
     with edenfake.mock() as eden:
         eden.fail(status, times=None)

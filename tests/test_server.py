@@ -16,6 +16,7 @@ import pytest
 import edenfake
 from edenfake import EdenFake
 from edenfake.server import LiveServer
+from tests.conftest import SDK_ERRORS
 
 BODY = {"model": "openai/gpt-image-1", "prompt": "a red fox", "quality": "low"}
 AUTH = {"Authorization": "Bearer test-token"}
@@ -123,17 +124,7 @@ def test_live_server_start_stop_is_clean() -> None:
     assert not server._thread.is_alive()
 
 
-@pytest.mark.parametrize(
-    ("status", "error"),
-    [
-        (401, openai.AuthenticationError),
-        (402, openai.APIStatusError),
-        (429, openai.RateLimitError),
-        (500, openai.InternalServerError),
-        (502, openai.InternalServerError),
-        (503, openai.InternalServerError),
-    ],
-)
+@pytest.mark.parametrize(("status", "error"), SDK_ERRORS)
 def test_faults_over_the_wire_reach_the_sdk_as_its_exception_classes(status: int, error: type[Exception]) -> None:
     with edenfake.serve() as server:
         server.fail(status)

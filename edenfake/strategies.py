@@ -204,9 +204,7 @@ def _drop(name: str) -> Callable[[JSON, Any], JSON]:
 
 _WRONG_TYPES: dict[str, st.SearchStrategy[Any]] = {
     "string": st.integers() | st.booleans() | st.lists(st.integers(), max_size=2),
-    "integer": st.text(max_size=3)
-    | st.booleans()
-    | st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer()),
+    "integer": st.text(max_size=3) | st.booleans(),
     "object": st.integers() | st.text(max_size=3) | st.lists(st.integers(), max_size=2),
 }
 _TYPE_ERRORS = {"string": "string_type", "integer": "int_type", "object": "dict_type"}
@@ -267,13 +265,14 @@ def invalid_generation_requests(
         ),
     ]
     for name in ("model", "prompt", "size", "user", "quality", "response_format", "n", "metadata", "extra_headers"):
-        kinds = _def(name)["type"]
+        definition = _def(name)
+        kinds = definition["type"]
         kind = next(k for k in ([kinds] if isinstance(kinds, str) else kinds) if k != "null")
-        cases.append(
-            _breaking(
-                base, f"{name} of the wrong type", (name,), 422, _TYPE_ERRORS[kind], _set(name), _WRONG_TYPES[kind]
-            )
-        )
+        wrong = _WRONG_TYPES[kind]
+        if kind == "integer":  # a fraction within the field's bounds breaks the type and nothing else
+            fraction = st.floats(definition.get("minimum"), definition.get("maximum"), allow_nan=False)
+            wrong = st.text(max_size=3) | st.booleans() | fraction.filter(lambda f: not f.is_integer())
+        cases.append(_breaking(base, f"{name} of the wrong type", (name,), 422, _TYPE_ERRORS[kind], _set(name), wrong))
     cases.append(chosen.flatmap(lambda mid: _model_rule_breaks(_spec(cat, mid))))
     return st.one_of(cases)
 

@@ -319,14 +319,21 @@ class EdenFake:
             log.info("%s %s %d %.1fms%s%s", request.method, request.path, response.status, elapsed * 1000, shown, fault)
         return response
 
-    def _api(self, exchange: Exchange) -> FakeResponse:
-        request = exchange.request
+    def _handler(self, request: FakeRequest) -> Handler:
+        """The route's handler; 404 for an unknown path, 405 for a method the path does not take."""
         methods = self._routes.get(request.path)
         if methods is None:
+            if request.method == "GET" and request.path.startswith(IMAGE_PREFIX):
+                return EdenFake._hosted_image
             raise NotFound()
         handler = methods.get(request.method)
         if handler is None:
             raise MethodNotAllowed(sorted(methods))
+        return handler
+
+    def _api(self, exchange: Exchange) -> FakeResponse:
+        request = exchange.request
+        handler = self._handler(request)
         self._peek(exchange)
         fault = None
         if self.faults.armed:
@@ -345,16 +352,7 @@ class EdenFake:
         return handler(self, exchange)
 
     def _dispatch(self, exchange: Exchange) -> FakeResponse:
-        request = exchange.request
-        methods = self._routes.get(request.path)
-        if methods is None:
-            if request.method == "GET" and request.path.startswith(IMAGE_PREFIX):
-                return self._hosted_image(exchange)
-            raise NotFound()
-        handler = methods.get(request.method)
-        if handler is None:
-            raise MethodNotAllowed(sorted(methods))
-        return handler(self, exchange)
+        return self._handler(exchange.request)(self, exchange)
 
     def _peek(self, exchange: Exchange) -> None:
         # Parse a JSON body once, early, so that fault matchers and the journal see its fields even when

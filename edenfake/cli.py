@@ -31,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--url-ttl", type=float, default=3600.0, metavar="SECONDS", help="lifetime of url results")
     serve.add_argument("--token", action="append", metavar="TOKEN", help="accept only this bearer token (repeatable)")
     serve.add_argument("--max-body-bytes", type=int, default=1024 * 1024, help="largest JSON body accepted")
+    serve.add_argument("--credits", type=float, metavar="USD", help="account balance; past it, 402 (default unlimited)")
+    serve.add_argument(
+        "--rate-limit", type=int, metavar="PER_SECOND", help="requests per second per token; past it, 429 (real: 10)"
+    )
+    serve.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay added to every answer")
     serve.add_argument("--quiet", action="store_true", help="do not log requests")
     check = sub.add_parser(
         "validate",
@@ -156,6 +161,9 @@ def _serve(args: argparse.Namespace) -> int:
         url_ttl=args.url_ttl,
         tokens=args.token,
         max_body_bytes=args.max_body_bytes,
+        credits=args.credits,
+        rate_limit=args.rate_limit,
+        latency=args.latency,
     )
     try:
         sock = bind(args.host, args.port)

@@ -108,3 +108,17 @@ def test_a_port_in_use_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> N
         assert "cannot listen" in capsys.readouterr().err
     finally:
         sock.close()
+
+
+def test_serve_takes_credits_rate_limit_and_latency() -> None:
+    proc, url = _start("--quiet", "--credits", "0.011", "--rate-limit", "5", "--latency", "0.05", "--clock", "100")
+    try:
+        body = {"model": "openai/gpt-image-1", "prompt": "a fox", "quality": "low"}
+        assert _post(url, "t", body)[0] == 200
+        status, answer = _post(url, "t", body)
+        assert status == 402 and answer["available_credits"] == 0.0
+        codes = [_post(url, "t", body)[0] for _ in range(5)]
+        assert codes[-1] == 429  # five a second, and the clock is frozen
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import io
+import json
 import subprocess
 import sys
 import threading
@@ -12,9 +15,14 @@ import zlib
 import pytest
 from PIL import Image
 
-from edenfake.images import ImageCache, ImageSpec, inspect_image, prompt_digest, render_image
+from edenfake import images
+from edenfake.images import ImageCache, ImageFormat, ImageSpec, inspect_image, prompt_digest, render_image
 
 SPEC = ImageSpec(model="openai/gpt-image-1", prompt="a red fox", width=320, height=240)
+FORMATS: list[ImageFormat] = ["png", "jpeg", "webp"]
+PIL_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+SIZES = [(16, 16), (47, 20), (64, 64), (256, 256), (1024, 1024), (1792, 1024), (320, 4096), (3840, 2160)]
+ODD_PROMPTS = ["", " ", "x", "p" * 32000, "🦊 emoji ✨", "nul \x00 byte", "lone \ud800 surrogate", "\n\t\r"]
 
 
 def decode(data: bytes) -> Image.Image:
@@ -23,25 +31,55 @@ def decode(data: bytes) -> Image.Image:
     return image
 
 
-@pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])
-@pytest.mark.parametrize(
-    "size", [(16, 16), (47, 20), (256, 256), (1024, 1024), (1792, 1024), (320, 4096), (3840, 2160)]
-)
-def test_every_image_decodes_at_exactly_the_size_and_format_asked(fmt: str, size: tuple[int, int]) -> None:
-    spec = dataclasses.replace(SPEC, width=size[0], height=size[1], format=fmt)  # type: ignore[arg-type]
-    image = decode(render_image(spec))
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, at = [], 8
+    while at < len(data):
+        length = int.from_bytes(data[at : at + 4], "big")
+        kind, body = data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
+        assert int.from_bytes(data[at + 8 + length : at + 12 + length], "big") == zlib.crc32(kind + body)
+        chunks.append((kind, body))
+        at += 12 + length
+    return chunks
+
+
+def expected_pixels(spec: ImageSpec) -> Image.Image:
+    """The same picture composed by Pillow: what the hand-written PNG must decode to."""
+    return images._picture(spec, "RGBA" if spec.transparent else "RGB", *images._colours(spec))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("size", [*SIZES, (4096, 4096)])
+def test_every_image_decodes_at_exactly_the_size_and_format(fmt: ImageFormat, size: tuple[int, int]) -> None:
+    data = render_image(dataclasses.replace(SPEC, width=size[0], height=size[1], format=fmt))
+    image = decode(data)
     assert image.size == size
-    assert image.format == {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}[fmt]
+    assert image.format == PIL_NAMES[fmt]
+    assert image.mode == "RGB"
+    Image.open(io.BytesIO(data)).verify()
 
 
-def test_png_chunks_and_checksums_are_valid() -> None:
-    data = render_image(dataclasses.replace(SPEC, width=1536, height=1024))
-    Image.open(io.BytesIO(data)).verify()  # CRCs
-    # The zlib stream (with its adler32) inflates to exactly one filter byte plus the pixels per row.
-    idat_start = data.index(b"IDAT") + 4
-    length = int.from_bytes(data[idat_start - 8 : idat_start - 4], "big")
-    raw = zlib.decompress(data[idat_start : idat_start + length])
-    assert len(raw) == 1024 * (1 + 1536 * 3)
+@pytest.mark.parametrize(
+    "spec",
+    [
+        SPEC,
+        dataclasses.replace(SPEC, width=1536, height=1024, prompt="long " * 30, quality="high", seed=7),
+        dataclasses.replace(SPEC, width=1, height=1),
+        dataclasses.replace(SPEC, width=777, height=33),  # a label too tall for the image: no label
+        dataclasses.replace(SPEC, width=48, height=4096),
+        dataclasses.replace(SPEC, width=1000, height=700, background="transparent"),
+    ],
+    ids=["small", "wide", "1x1", "flat", "narrow", "rgba"],
+)
+def test_the_handmade_png_decodes_to_exactly_the_intended_pixels(spec: ImageSpec) -> None:
+    data = render_image(spec)
+    chunks = png_chunks(data)
+    assert [kind for kind, _ in chunks] == [b"IHDR", b"tEXt", b"IDAT", b"IEND"]
+    raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))  # checks the adler32
+    stride = 1 + spec.width * (4 if spec.transparent else 3)
+    assert len(raw) == spec.height * stride
+    assert all(raw[y * stride] == 0 for y in range(spec.height))  # filter type 0 on every scanline
+    assert decode(data).tobytes() == expected_pixels(spec).tobytes()
 
 
 def test_the_picture_is_a_flat_colour_with_a_label_band() -> None:
@@ -52,30 +90,50 @@ def test_the_picture_is_a_flat_colour_with_a_label_band() -> None:
     assert corner not in middle_row and len(middle_row) > 1  # the band, with text drawn on it
 
 
-def test_transparent_background_gives_alpha_in_png_and_webp() -> None:
-    for fmt in ("png", "webp"):
-        image = decode(render_image(dataclasses.replace(SPEC, format=fmt, background="transparent")))  # type: ignore[arg-type]
-        assert image.mode == "RGBA"
-        assert image.getpixel((0, 0))[3] == 0  # type: ignore[index]
+def test_tiny_images_are_flat_and_large_ones_carry_text() -> None:
+    tiny = decode(render_image(dataclasses.replace(SPEC, width=16, height=16)))
+    assert len(tiny.getcolors() or []) == 1
+    big = decode(render_image(dataclasses.replace(SPEC, width=1024, height=1024)))
+    assert len(big.crop((0, 400, 1024, 624)).getcolors(1 << 16) or []) > 10  # antialiased text on the band
 
 
-def test_same_spec_same_bytes_even_in_another_process() -> None:
-    data = render_image(SPEC)
-    assert data == render_image(SPEC)
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+def test_transparent_background_gives_alpha(fmt: ImageFormat) -> None:
+    image = decode(render_image(dataclasses.replace(SPEC, format=fmt, background="transparent")))
+    assert image.mode == "RGBA"
+    alpha = image.getchannel("A")
+    assert alpha.getpixel((0, 0)) == 0  # the background
+    assert alpha.getpixel((SPEC.width // 2, SPEC.height // 2)) == 255  # the label band
+
+
+def test_transparent_jpeg_and_other_backgrounds_are_opaque() -> None:
+    jpeg = dataclasses.replace(SPEC, format="jpeg", background="transparent")
+    assert decode(render_image(jpeg)).mode == "RGB"
+    assert decode(render_image(dataclasses.replace(SPEC, background="opaque"))).mode == "RGB"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_same_spec_same_bytes_even_in_another_process(fmt: ImageFormat) -> None:
+    spec = dataclasses.replace(SPEC, format=fmt, prompt="a fox 🦊 \ud800", inputs=("ab" * 32,))
+    data = render_image(spec)
+    assert data == render_image(dataclasses.replace(spec))
     code = (
         "import sys; from edenfake.images import ImageSpec, render_image; "
-        "spec = ImageSpec(model='openai/gpt-image-1', prompt='a red fox', width=320, height=240); "
-        "sys.stdout.buffer.write(render_image(spec))"
+        f"sys.stdout.buffer.write(render_image({spec!r}))"
     )
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout == data
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    assert other.stdout == data
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(
     "change",
     [
         {"prompt": "a blue fox"},
+        {"prompt": "a red fox "},
         {"model": "openai/gpt-image-2"},
         {"width": 321},
+        {"height": 241},
         {"quality": "high"},
         {"index": 1},
         {"seed": 1},
@@ -83,74 +141,188 @@ def test_same_spec_same_bytes_even_in_another_process() -> None:
         {"background": "opaque"},
     ],
 )
-def test_every_field_changes_the_bytes(change: dict[str, object]) -> None:
-    assert render_image(dataclasses.replace(SPEC, **change)) != render_image(SPEC)  # type: ignore[arg-type]
+def test_every_field_changes_the_bytes(fmt: ImageFormat, change: dict[str, object]) -> None:
+    base = dataclasses.replace(SPEC, format=fmt)
+    changed = dataclasses.replace(base, **change)  # type: ignore[arg-type]
+    assert changed.key != base.key
+    assert render_image(changed) != render_image(base)
 
 
-@pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])
-def test_the_fingerprint_round_trips(fmt: str) -> None:
-    spec = dataclasses.replace(SPEC, format=fmt, index=3, seed=9, inputs=("f" * 64,), quality="low")  # type: ignore[arg-type]
+def test_format_changes_the_bytes_and_n_images_differ_in_colour() -> None:
+    assert len({render_image(dataclasses.replace(SPEC, format=f)) for f in FORMATS}) == 3
+    corners = {decode(render_image(dataclasses.replace(SPEC, index=i))).getpixel((0, 0)) for i in range(10)}
+    assert len(corners) == 10
+
+
+def test_the_key_is_the_sha256_of_the_canonical_fingerprint() -> None:
+    fingerprint = SPEC.fingerprint()
+    assert json.loads(json.dumps(fingerprint)) == fingerprint
+    assert fingerprint["prompt_sha256"] == prompt_digest("a red fox")
+    assert fingerprint["size"] == "320x240" and fingerprint["edenfake"] == 1
+    canonical = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"))
+    assert SPEC.key == hashlib.sha256(canonical.encode()).hexdigest()
+    assert dataclasses.replace(SPEC).key == SPEC.key and hash(dataclasses.replace(SPEC)) == hash(SPEC)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_fingerprint_round_trips(fmt: ImageFormat) -> None:
+    spec = dataclasses.replace(SPEC, format=fmt, index=3, seed=9, inputs=("f" * 64, "e" * 64), quality="low")
     info = inspect_image(render_image(spec))
     assert info.fingerprint == spec.fingerprint()
     assert info.matches(model="openai/gpt-image-1", prompt="a red fox", index=3)
+    assert info.matches()
     assert not info.matches(prompt="a red fox!")
-    assert info.prompt_sha256 == prompt_digest("a red fox") and info.seed == 9 and info.inputs == ["f" * 64]
+    assert not info.matches(model="openai/dall-e-3")
+    assert not info.matches(index=0)
+    assert info.prompt_sha256 == prompt_digest("a red fox")
+    assert (info.model, info.index, info.seed) == ("openai/gpt-image-1", 3, 9)
+    assert info.inputs == ["f" * 64, "e" * 64]
     assert (info.format, info.width, info.height) == (fmt, 320, 240)
 
 
-def test_a_foreign_image_has_no_fingerprint_and_garbage_is_refused() -> None:
+def test_the_png_fingerprint_is_a_text_chunk_named_edenfake() -> None:
+    text = dict(png_chunks(render_image(SPEC)))[b"tEXt"]
+    keyword, _, value = text.partition(b"\x00")
+    assert keyword == b"edenfake"
+    assert json.loads(value) == SPEC.fingerprint()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_foreign_image_has_no_fingerprint(fmt: ImageFormat) -> None:
     out = io.BytesIO()
-    Image.new("RGB", (8, 8)).save(out, "PNG")
+    Image.new("RGB", (8, 6), (1, 2, 3)).save(out, PIL_NAMES[fmt])
     info = inspect_image(out.getvalue())
-    assert info.fingerprint is None and not info.matches() and info.model is None
+    assert (info.format, info.width, info.height, info.fingerprint) == (fmt, 8, 6, None)
+    assert not info.matches() and info.model is None and info.inputs is None and info.index is None
+
+
+def test_foreign_metadata_that_is_not_a_fingerprint_is_ignored() -> None:
+    from PIL import PngImagePlugin
+
+    meta = PngImagePlugin.PngInfo()
+    meta.add_text("edenfake", '{"something": "else"}')
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "PNG", pnginfo=meta)
+    assert inspect_image(out.getvalue()).fingerprint is None
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "JPEG", comment=b"not json")
+    assert inspect_image(out.getvalue()).fingerprint is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"garbage", b"GIF89a not really", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, render_image(SPEC)[:200]],
+)
+def test_garbage_is_refused_with_value_error(data: bytes) -> None:
     with pytest.raises(ValueError, match="not a PNG, JPEG or WebP"):
-        inspect_image(b"GIF89a not really")
-    with pytest.raises(ValueError):
-        inspect_image(render_image(SPEC)[:200])  # truncated
+        inspect_image(data)
 
 
-@pytest.mark.parametrize("prompt", ["x", "p" * 32000, "🦊 emoji", "nul \x00 byte", "lone \ud800 surrogate", "\n\t"])
-def test_odd_prompts_render(prompt: str) -> None:
-    info = inspect_image(render_image(dataclasses.replace(SPEC, prompt=prompt)))
+def test_other_formats_are_refused() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "GIF")
+    with pytest.raises(ValueError, match="not a PNG, JPEG or WebP image: GIF"):
+        inspect_image(out.getvalue())
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("prompt", [*ODD_PROMPTS, "中文 é ß", "\u202e", "\x85\u2028"])
+def test_odd_prompts_render(fmt: ImageFormat, prompt: str) -> None:
+    spec = dataclasses.replace(SPEC, prompt=prompt, format=fmt, model="odd/\x00model\ud800🦊")
+    info = inspect_image(render_image(spec))
     assert info.prompt_sha256 == prompt_digest(prompt)
+    assert info.model == "odd/\x00model\ud800🦊"
 
 
-def test_the_cache_counts_hits_and_keeps_within_its_byte_cap() -> None:
-    one = render_image(SPEC)
-    cache = ImageCache(max_bytes=len(one) * 7 // 3 * 2 + 10)  # room for two
+def test_prompt_digest_takes_any_string() -> None:
+    assert prompt_digest("a") == "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
+    assert prompt_digest("\ud800") != prompt_digest("\udc00")
+
+
+def test_impossible_specs_are_refused() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        render_image(dataclasses.replace(SPEC, width=0))
+    with pytest.raises(ValueError, match="format"):
+        render_image(dataclasses.replace(SPEC, format="gif"))  # type: ignore[arg-type]
+
+
+def test_the_cache_counts_hits_and_misses() -> None:
+    cache = ImageCache()
+    assert cache.get(SPEC) == render_image(SPEC)
+    assert cache.get(dataclasses.replace(SPEC)) == render_image(SPEC)  # an equal spec is a hit
+    assert (cache.hits, cache.misses, len(cache)) == (1, 1, 1)
+    assert cache.size_bytes == len(render_image(SPEC))
+    cache.clear()
+    assert (len(cache), cache.size_bytes) == (0, 0)
+    cache.get(SPEC)
+    assert (cache.hits, cache.misses) == (1, 2)
+
+
+def test_the_cache_evicts_the_least_recently_used_within_its_byte_cap() -> None:
     specs = [dataclasses.replace(SPEC, index=i) for i in range(3)]
-    assert cache.get(specs[0]) == one
-    assert cache.get(specs[0]) == one
-    assert (cache.hits, cache.misses) == (1, 1)
-    cache.get(specs[1])
-    cache.get(specs[2])  # evicts specs[0], the least recently used
-    assert len(cache) == 2 and cache.size_bytes <= cache.max_bytes
+    sizes = [len(render_image(s)) for s in specs]
+    cache = ImageCache(max_bytes=sizes[0] + sizes[1] + min(sizes) // 2)  # room for two, not three
     cache.get(specs[0])
-    assert cache.misses == 4
-    big = ImageCache(max_bytes=10)
-    assert big.get(SPEC) == one and len(big) == 0  # too large to keep, still answered
+    cache.get(specs[1])
+    cache.get(specs[0])  # now specs[1] is the least recently used
+    cache.get(specs[2])
+    assert len(cache) == 2 and cache.size_bytes <= cache.max_bytes
+    assert cache.size_bytes == sizes[0] + sizes[2]
+    misses = cache.misses
+    cache.get(specs[0])
+    assert cache.misses == misses  # kept
+    cache.get(specs[1])
+    assert cache.misses == misses + 1  # evicted, rendered again
 
 
-def test_base64_is_encoded_once_and_matches_the_bytes() -> None:
-    import base64
+def test_an_image_larger_than_the_cache_is_returned_but_not_kept() -> None:
+    cache = ImageCache(max_bytes=10)
+    assert cache.get(SPEC) == render_image(SPEC)
+    assert cache.get(SPEC) == render_image(SPEC)
+    assert (len(cache), cache.size_bytes, cache.hits, cache.misses) == (0, 0, 0, 2)
 
+
+def test_base64_is_encoded_once_counted_and_matches_the_bytes() -> None:
     cache = ImageCache()
     first = cache.get_b64(SPEC)
     assert first is cache.get_b64(SPEC)
     assert base64.b64decode(first) == render_image(SPEC)
+    assert cache.size_bytes == len(render_image(SPEC)) + len(first)
+    # Room for the image but not its base64 as well: the image is kept, the text is not.
+    data = render_image(SPEC)
+    small = ImageCache(max_bytes=len(data) + 10)
+    assert base64.b64decode(small.get_b64(SPEC)) == data
+    assert (len(small), small.size_bytes) == (1, len(data))
 
 
 def test_the_cache_is_thread_safe() -> None:
-    cache = ImageCache()
-    specs = [dataclasses.replace(SPEC, index=i % 5) for i in range(40)]
-    results: list[bytes] = []
+    specs = [dataclasses.replace(SPEC, index=i % 7) for i in range(70)]
+    expected = {s.key: render_image(s) for s in specs}
+    one = len(next(iter(expected.values())))
+    cache = ImageCache(max_bytes=one * 5)  # fewer than the specs: eviction runs under contention too
+    errors: list[str] = []
+    barrier = threading.Barrier(8)
 
-    def work() -> None:
-        results.extend(cache.get(s) for s in specs)
+    def work(offset: int) -> None:
+        barrier.wait()
+        for s in specs[offset:] + specs[:offset]:
+            got = cache.get_b64(s) if offset % 2 else cache.get(s)
+            data = base64.b64decode(got) if isinstance(got, str) else got
+            if data != expected[s.key]:
+                errors.append(s.key)
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(results) == 160 and len(set(results)) == 5 and len(cache) == 5
+    assert errors == []
+    assert cache.hits + cache.misses == 8 * 70
+    assert cache.size_bytes <= cache.max_bytes
+    assert cache.size_bytes == sum(e.cost for e in cache._items.values())
+
+
+def test_images_of_one_answer_share_label_rows_and_still_decode_exactly() -> None:
+    specs = [dataclasses.replace(SPEC, width=900, height=600, index=i) for i in range(4)]
+    for spec in specs + specs:  # the second round takes every line of text from the shared rows
+        assert decode(render_image(spec)).tobytes() == expected_pixels(spec).tobytes()

@@ -75,11 +75,19 @@ class _CoreDoor:
             # Refuse before reading: an over-large upload is never held in memory.
             request.oversize = True
             return
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            # The common case: the whole body in one message.
+            body: bytes = message.get("body", b"")
+            if len(body) > limit:
+                request.oversize = True
+            else:
+                request.body = body
+            return
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
+            if message["type"] != "http.request":
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
@@ -89,6 +97,7 @@ class _CoreDoor:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+            message = await receive()
         request.body = b"".join(chunks)
 
 

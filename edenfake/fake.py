@@ -131,8 +131,8 @@ class Exchange:
     files: list[dict[str, Any]] = field(default_factory=list)
     fault: str | None = None
     provider: str | None = None
-    #: an image answer's data items and their JSON, made once and remembered with the answer
-    encoded_items: tuple[list[dict[str, Any]], str] | None = None
+    #: an image answer's data items and the JSON around its `created`, made once and remembered
+    encoded_items: tuple[list[dict[str, Any]], bytes, bytes, int] | None = None
     _parsed: bool = False
 
     def fields(self) -> dict[str, Any]:
@@ -572,20 +572,32 @@ class EdenFake:
         with self._memo_lock:
             found = self._answers.get(key)
         if found is None:
-            items, hosted = self._image_items(plan, prompt, inputs, url_base)
-            found = (items, hosted, model.usage(plan, prompt, image_tokens=image_tokens), _encode_items(items))
+            found = self._answer_parts(model, plan, prompt, inputs, url_base, image_tokens)
             with self._memo_lock:
                 self._answers[key] = found
                 if len(self._answers) > _MEMO_ENTRIES:
                     self._answers.popitem(last=False)
-        items, hosted, usage, encoded = found
-        exchange.encoded_items = (items, encoded)
+        items, hosted, fixed, head, tail = found
         for name, spec in hosted:  # each answer hands out its URLs afresh, with a fresh expiry
             self.urls.put(name, self.images.get(spec), MEDIA_TYPES[spec.format])
-        body: dict[str, Any] = {
-            "created": int(self.clock.now()),
-            "data": items,
-            "usage": usage,
+        body: dict[str, Any] = {"created": int(self.clock.now()), "data": items, **fixed}
+        exchange.encoded_items = (items, head, tail, len(body))
+        return body
+
+    def _answer_parts(
+        self,
+        model: ModelSpec,
+        plan: Plan,
+        prompt: str,
+        inputs: tuple[str, ...],
+        url_base: str | None,
+        image_tokens: int,
+    ) -> tuple[list[dict[str, Any]], list[tuple[str, ImageSpec]], dict[str, Any], bytes, bytes]:
+        # All of an image answer but its `created`: built once per plan, prompt, inputs and host, with its
+        # JSON in two pieces that `created` goes between.
+        items, hosted = self._image_items(plan, prompt, inputs, url_base)
+        fixed: dict[str, Any] = {
+            "usage": model.usage(plan, prompt, image_tokens=image_tokens),
             "cost": plan.cost,
             "provider": plan.provider,
         }
@@ -596,8 +608,10 @@ class EdenFake:
             "background": plan.background,
         }
         for name in model.entry.get("report_fields", ["output_format", "size"]):
-            body[name] = reported[name]
-        return body
+            fixed[name] = reported[name]
+        head = ('{"data":' + _encode_items(items) + ',"created":').encode()
+        tail = ("," + compact_json(fixed)[1:]).encode()
+        return items, hosted, fixed, head, tail
 
     def _image_items(
         self, plan: Plan, prompt: str, inputs: tuple[str, ...], url_base: str | None
@@ -639,10 +653,14 @@ def image_json_response(body: dict[str, Any], exchange: Exchange | None = None) 
     """
     items = body["data"]
     known = exchange.encoded_items if exchange is not None else None
-    encoded = known[1] if known is not None and known[0] is items else _encode_items(items)
+    created = body.get("created")
+    if known is not None and known[0] is items and known[3] == len(body) and type(created) is int:
+        # The body as image_response built it: its JSON is the remembered pieces around `created`.
+        data = known[1] + str(created).encode() + known[2]
+        return FakeResponse(200, {"content-type": JSON_MEDIA}, data, payload=body)
     rest = compact_json({k: v for k, v in body.items() if k != "data"})
-    data = '{"data":' + encoded + ("," + rest[1:] if rest != "{}" else "}")
-    return FakeResponse(200, {"content-type": JSON_MEDIA}, data.encode(), payload=body)
+    encoded = '{"data":' + _encode_items(items) + ("," + rest[1:] if rest != "{}" else "}")
+    return FakeResponse(200, {"content-type": JSON_MEDIA}, encoded.encode(), payload=body)
 
 
 def _encode_items(items: list[dict[str, Any]]) -> str:

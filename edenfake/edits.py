@@ -15,6 +15,7 @@ import math
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
@@ -34,10 +35,17 @@ if TYPE_CHECKING:
 __all__ = ["Part", "Upload", "UploadStore", "parse_multipart"]
 
 #: what the real service keeps an upload for
-UPLOAD_TTL = 7 * 24 * 3600.0
+UPLOAD_TTL = 30 * 24 * 3600.0
 _DEFAULT_MAX_IMAGE_BYTES = 50 * 1024 * 1024
+#: the most pixels an input image may have: Pillow's decompression-bomb threshold (about 89 megapixels)
+_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 _FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
 _IMAGE_PARTS = ("image", "image[]")
+#: route -> the contract of its multipart text fields, and the part names that carry files
+_FORMS = {
+    "/v3/images/edits": ("edit-request#/$defs/EditForm", (*_IMAGE_PARTS, "mask")),
+    "/v3/upload": ("edit-request#/$defs/UploadForm", ("file",)),
+}
 
 
 # -- multipart ----------------------------------------------------------------------------------------------
@@ -45,12 +53,19 @@ _IMAGE_PARTS = ("image", "image[]")
 
 @dataclass(frozen=True)
 class Part:
-    """One part of a multipart body: a text field (``filename`` None) or a file."""
+    """One part of a multipart body: a text field (``filename`` None) or a file.
+
+    ``data`` is a view into the request body where the parser allows it, so a file part costs no copy.
+    """
 
     name: str
     filename: str | None
     content_type: str | None
-    data: bytes
+    data: bytes | memoryview
+
+    @property
+    def text(self) -> str:
+        return bytes(self.data).decode("utf-8", "replace")
 
 
 def parse_multipart(content_type: str, body: bytes, *, max_parts: int = 64) -> list[Part]:
@@ -63,13 +78,16 @@ def parse_multipart(content_type: str, body: bytes, *, max_parts: int = 64) -> l
     current: dict[str, Any] = {}
     header_field: list[bytes] = []
     header_value: list[bytes] = []
+    whole = memoryview(body)
 
     def on_part_begin() -> None:
         current.clear()
         current.update(headers={}, data=[])
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
-        current["data"].append(data[start:end])
+        # The parser hands out ranges of the body itself (or, rarely, of its boundary buffer): keep the
+        # ranges, not copies.
+        current["data"].append((data, start, end))
 
     def on_part_end() -> None:
         disposition = current["headers"].get(b"content-disposition", b"")
@@ -84,7 +102,7 @@ def parse_multipart(content_type: str, body: bytes, *, max_parts: int = 64) -> l
                 name=name.decode("utf-8", "replace"),
                 filename=filename.decode("utf-8", "replace") if filename is not None else None,
                 content_type=ctype.decode("latin-1") if ctype is not None else None,
-                data=b"".join(current["data"]),
+                data=_joined(current["data"], body, whole),
             )
         )
         if len(parts) > max_parts:
@@ -124,6 +142,26 @@ def parse_multipart(content_type: str, body: bytes, *, max_parts: int = 64) -> l
     return parts
 
 
+def _joined(ranges: list[tuple[bytes, int, int]], body: bytes, whole: memoryview) -> bytes | memoryview:
+    # One contiguous run of the body: a view of it. Anything else (data split by a boundary look-behind): a copy.
+    if not ranges:
+        return b""
+    if all(buf is body for buf, _, _ in ranges) and all(
+        ranges[i][2] == ranges[i + 1][1] for i in range(len(ranges) - 1)
+    ):
+        return whole[ranges[0][1] : ranges[-1][2]]
+    return b"".join(buf[start:end] for buf, start, end in ranges)
+
+
+def form_fields(parts: list[Part], path: str = "/v3/images/edits") -> dict[str, Any]:
+    """The text fields of a multipart body for route ``path``, each read as the type its contract expects (a
+    form sends only strings: ``n=2`` becomes the number 2)."""
+    if path not in _FORMS:
+        return {p.name: p.text for p in parts if p.filename is None}
+    contract, file_parts = _FORMS[path]
+    return {p.name: _coerce(contract, p.name, p.text) for p in parts if p.filename is None and p.name not in file_parts}
+
+
 # -- uploads ------------------------------------------------------------------------------------------------
 
 
@@ -135,7 +173,7 @@ class Upload:
     filename: str
     content_type: str
     data: bytes
-    purpose: str | None
+    purpose: str
     created_at: float
     expires_at: float
 
@@ -144,14 +182,18 @@ class Upload:
         return hashlib.sha256(self.data).hexdigest()
 
     def describe(self) -> dict[str, Any]:
+        """The answer of ``POST /v3/upload``: the API reference's fields, and the upload guide's names for two."""
         return {
             "file_id": self.file_id,
-            "filename": self.filename,
-            "bytes": len(self.data),
+            "file_name": self.filename,
+            "file_size": len(self.data),
+            "file_mimetype": self.content_type,
             "purpose": self.purpose,
-            "content_type": self.content_type,
+            "metadata": {},
             "created_at": _iso(self.created_at),
             "expires_at": _iso(self.expires_at),
+            "filename": self.filename,
+            "bytes": len(self.data),
         }
 
 
@@ -159,8 +201,28 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+def sniff_mimetype(data: bytes | memoryview, declared: str | None) -> str:
+    """The MIME type of ``data`` from its first bytes (the real route detects it), else the declared one."""
+    head = bytes(data[:16])
+    for signature, media in _SIGNATURES:
+        if head.startswith(signature):
+            return media
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return (declared or "application/octet-stream").partition(";")[0].strip().lower() or "application/octet-stream"
+
+
 class UploadStore:
-    """Uploaded files, kept for ``ttl`` seconds of the fake's clock, at most ``max_files`` and ``max_bytes``
+    """Uploaded files, each kept until it expires on the fake's clock, at most ``max_files`` and ``max_bytes``
     in all (the oldest go first)."""
 
     def __init__(
@@ -174,25 +236,35 @@ class UploadStore:
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def put(self, filename: str, content_type: str, data: bytes, purpose: str | None) -> Upload:
-        # The id follows from the content and name: the same upload gets the same id on every run.
+    def put(
+        self,
+        filename: str,
+        content_type: str,
+        data: bytes | memoryview,
+        purpose: str = "general",
+        *,
+        ttl: float | None = None,
+    ) -> Upload:
+        """Store a file (``ttl`` seconds, default the store's); the same content and name get the same id."""
         digest = hashlib.sha256(filename.encode("utf-8", "surrogatepass") + b"\0" + data).digest()
         file_id = str(uuid.UUID(bytes=digest[:16], version=4))
         now = self.clock.now()
-        upload = Upload(file_id, filename, content_type, data, purpose, now, now + self.ttl)
+        upload = Upload(
+            file_id, filename, content_type, bytes(data), purpose, now, now + (self.ttl if ttl is None else ttl)
+        )
         with self._lock:
             old = self._files.pop(file_id, None)
             if old is not None:
                 self._bytes -= len(old.data)
             self._files[file_id] = upload
-            self._bytes += len(data)
+            self._bytes += len(upload.data)
             while self._files and (self._bytes > self.max_bytes or len(self._files) > self.max_files):
                 _, evicted = self._files.popitem(last=False)
                 self._bytes -= len(evicted.data)
         return upload
 
     def get(self, file_id: str) -> Upload | None:
-        """The upload, or None when unknown, evicted or expired."""
+        """The upload, or None when unknown, evicted, deleted or expired."""
         with self._lock:
             upload = self._files.get(file_id)
             if upload is not None and self.clock.now() >= upload.expires_at:
@@ -200,6 +272,17 @@ class UploadStore:
                 self._bytes -= len(upload.data)
                 return None
             return upload
+
+    def delete(self, file_ids: Iterable[str]) -> int:
+        """Remove these files; the number that were there (unknown ids are ignored, as the real route does)."""
+        deleted = 0
+        with self._lock:
+            for file_id in {_canonical_uuid(i) for i in file_ids}:
+                upload = self._files.pop(file_id, None)
+                if upload is not None:
+                    self._bytes -= len(upload.data)
+                    deleted += upload.expires_at > self.clock.now()
+        return deleted
 
     def clear(self) -> None:
         with self._lock:
@@ -209,16 +292,33 @@ class UploadStore:
     def __len__(self) -> int:
         return len(self._files)
 
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+
+def _canonical_uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return value
+
 
 def post_upload(fake: EdenFake, exchange: Exchange) -> FakeResponse:
     parts = _multipart(fake, exchange)
+    fields = form_fields(parts, "/v3/upload")
     files = [p for p in parts if p.filename is not None]
-    fields = {p.name: p.data.decode("utf-8", "replace") for p in parts if p.filename is None}
     exchange.form = fields
     exchange.files = [_file_summary(p) for p in files]
-    problems = []
+    problems = [v.as_detail() for v in contracts.violations("edit-request#/$defs/UploadForm", fields)]
     named = [p for p in files if p.name == "file"]
-    if not named:
+    if not named and any(p.name == "file" and p.filename is None for p in parts):
+        problems.append(
+            _problem(
+                ("file",), "file_expected", "'file' came as a text field; send it as a file part (with a filename)"
+            )
+        )
+    elif not named:
         problems.append(
             _problem(("file",), "missing", "Field required: send the file as a multipart part named 'file'")
         )
@@ -229,15 +329,26 @@ def post_upload(fake: EdenFake, exchange: Exchange) -> FakeResponse:
     ]
     if len(named) > 1:
         problems.append(_problem(("file",), "too_many_files", "send one file per upload"))
+    elif len(named) == 1 and not named[0].data:
+        problems.append(_problem(("file",), "file_empty", "the file is empty"))
     if problems:
         raise RequestValidationError(problems)
     part = named[0]
-    if not part.data:
-        raise RequestValidationError([_problem(("file",), "file_empty", "the file is empty")])
+    days = fields.get("expires_in_days")
     upload = fake.uploads.put(
-        part.filename or "upload", part.content_type or "application/octet-stream", part.data, fields.get("purpose")
+        part.filename or "upload",
+        sniff_mimetype(part.data, part.content_type),
+        part.data,
+        fields.get("purpose") or "general",
+        ttl=None if days is None else days * 86400.0,
     )
     return json_response(200, upload.describe())
+
+
+def post_upload_delete(fake: EdenFake, exchange: Exchange) -> FakeResponse:
+    body = fake.read_json(exchange)
+    fake.check_contract("edit-request#/$defs/DeleteFiles", body)
+    return json_response(200, {"deleted_count": fake.uploads.delete(body["file_ids"])})
 
 
 # -- checking input images ----------------------------------------------------------------------------------
@@ -260,7 +371,7 @@ def _problem(loc: tuple[str | int, ...], type_: str, msg: str) -> dict[str, Any]
 
 
 def check_image(
-    data: bytes, loc: tuple[str | int, ...], *, max_bytes: int, problems: list[dict[str, Any]]
+    data: bytes | memoryview, loc: tuple[str | int, ...], *, max_bytes: int, problems: list[dict[str, Any]]
 ) -> InputImage | None:
     """Decode ``data`` and check it is a PNG, JPEG or WebP within ``max_bytes``; a problem per failure."""
     if not data:
@@ -272,15 +383,27 @@ def check_image(
         )
         return None
     try:
-        image = Image.open(io.BytesIO(data))
+        buffer = io.BytesIO(data)
+        image = Image.open(buffer)
         fmt = _FORMATS.get(image.format or "")
         if fmt is None:
             problems.append(_problem(loc, "image_format", f"the image is {image.format}; send PNG, JPEG or WebP"))
             return None
+        if image.width * image.height > _MAX_PIXELS:
+            raise Image.DecompressionBombError(f"{image.width}x{image.height} pixels")
         image.load()
         if fmt == "png":
             # Decoding tolerates a PNG cut after its pixel data; verify() walks every chunk to IEND, with CRCs.
-            Image.open(io.BytesIO(data)).verify()
+            buffer.seek(0)
+            Image.open(buffer).verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Decoding it would take gigabytes: refused before the pixels are read.
+        problems.append(
+            _problem(
+                loc, "image_too_large", f"the image has more than {_MAX_PIXELS} pixels ({exc}); send a smaller one"
+            )
+        )
+        return None
     except Exception as exc:
         problems.append(_problem(loc, "image_invalid", f"the image cannot be decoded as PNG, JPEG or WebP: {exc}"))
         return None
@@ -350,6 +473,8 @@ def post_edits(fake: EdenFake, exchange: Exchange) -> FakeResponse:
     return image_json_response(body, exchange)
 
 
+#: an input image's bytes, or a remote URL the fake does not fetch
+_Source = bytes | memoryview | str
 _EditParts = tuple["ModelSpec", Any, str, list[InputImage], InputImage | None]
 
 
@@ -367,10 +492,10 @@ def _multipart(fake: EdenFake, exchange: Exchange) -> list[Part]:
 
 
 @cache
-def _form_types() -> dict[str, list[str]]:
+def _form_types(contract: str) -> dict[str, list[str]]:
     # The JSON types each text field may take, read from the contract: a form sends only strings.
     found: dict[str, list[str]] = {}
-    for name, schema in contracts.load("edit-request#/$defs/EditForm")["properties"].items():
+    for name, schema in contracts.load(contract)["properties"].items():
         ref = schema.get("$ref", "")
         target = contracts.load("generation-request#" + ref.partition("#")[2]) if ref else schema
         kinds = target.get("type", [])
@@ -378,33 +503,26 @@ def _form_types() -> dict[str, list[str]]:
     return found
 
 
-def _coerce(name: str, value: str) -> Any:
-    kinds = _form_types().get(name, ["string"])
-    if "integer" in kinds and value.strip().lstrip("-").isdigit():
-        return int(value)
-    if "number" in kinds:
+def _coerce(contract: str, name: str, value: str) -> Any:
+    # A value that does not read as the type stays a string, and the contract names the field.
+    kinds = _form_types(contract).get(name, ["string"])
+    if "integer" in kinds and value.strip().lstrip("+-").isascii() and value.strip().lstrip("+-").isdigit():
         try:
-            return float(value)
-        except ValueError:
-            pass
+            return int(value)
+        except ValueError:  # past Python's digit limit: the contract refuses the string
+            return value
     if "object" in kinds and value.strip().startswith("{"):
         try:
-            parsed = json.loads(value)
-        except ValueError:
+            return json.loads(value)
+        except (ValueError, RecursionError):
             return value
-        return parsed
     return value
 
 
 def _edit_from_multipart(fake: EdenFake, exchange: Exchange) -> _EditParts:
     parts = _multipart(fake, exchange)
-    fields: dict[str, Any] = {}
-    files: list[Part] = []
-    for part in parts:
-        if part.filename is None and part.name not in (*_IMAGE_PARTS, "mask"):
-            fields[part.name] = _coerce(part.name, part.data.decode("utf-8", "replace"))
-        else:
-            files.append(part)
+    fields = form_fields(parts)
+    files = [p for p in parts if p.filename is not None or p.name in _FORMS["/v3/images/edits"][1]]
     exchange.form = fields
     exchange.files = [_file_summary(p) for p in files]
     problems = [v.as_detail() for v in contracts.violations("edit-request#/$defs/EditForm", fields)]
@@ -440,7 +558,7 @@ def _edit_from_multipart(fake: EdenFake, exchange: Exchange) -> _EditParts:
 def _edit_from_json(fake: EdenFake, exchange: Exchange) -> _EditParts:
     body, model, plan = fake.planned(exchange, "edit-request", edits=True)
     problems: list[dict[str, Any]] = []
-    sources: list[tuple[bytes | str, tuple[str | int, ...]]] = []
+    sources: list[tuple[_Source, tuple[str | int, ...]]] = []
     for i, ref in enumerate(body["images"]):
         found = _resolve(fake, model, ref, ("images", i), problems)
         if found is not None:
@@ -456,7 +574,7 @@ def _edit_from_json(fake: EdenFake, exchange: Exchange) -> _EditParts:
 
 def _resolve(
     fake: EdenFake, model: ModelSpec, ref: dict[str, str], loc: tuple[str | int, ...], problems: list[dict[str, Any]]
-) -> tuple[bytes | str, tuple[str | int, ...]] | None:
+) -> tuple[_Source, tuple[str | int, ...]] | None:
     """The bytes behind an image reference (or, for a remote URL, the URL itself)."""
     if "file_id" in ref:
         upload = fake.uploads.get(ref["file_id"])
@@ -491,8 +609,8 @@ def _resolve(
 
 def _check_inputs(
     model: ModelSpec,
-    sources: list[tuple[bytes | str, tuple[str | int, ...]]],
-    mask_source: tuple[bytes | str, tuple[str | int, ...]] | None,
+    sources: list[tuple[_Source, tuple[str | int, ...]]],
+    mask_source: tuple[_Source, tuple[str | int, ...]] | None,
     *,
     images_loc: tuple[str, ...],
 ) -> tuple[list[InputImage], InputImage | None]:
@@ -512,7 +630,7 @@ def _check_inputs(
 
 
 def _check_source(
-    source: bytes | str, loc: tuple[str | int, ...], max_bytes: int, problems: list[dict[str, Any]]
+    source: _Source, loc: tuple[str | int, ...], max_bytes: int, problems: list[dict[str, Any]]
 ) -> InputImage | None:
     if isinstance(source, str):  # a remote URL the fake does not fetch: its hash stands for its content
         return InputImage(loc, hashlib.sha256(source.encode()).hexdigest(), None, None, None, False)
@@ -537,6 +655,10 @@ def summarize_data_urls(value: Any) -> Any:
         return [summarize_data_urls(v) for v in value]
     if isinstance(value, str) and value.startswith("data:") and len(value) > 100:
         head, _, payload = value.partition(",")
-        digest = hashlib.sha256(payload.encode()).hexdigest()
-        return f"{head},<{len(payload)} characters sha256={digest}>"
+        try:  # the decoded bytes' hash: the one the image fingerprint records for this input
+            data = base64.b64decode("".join(payload.split()), validate=True)
+        except (binascii.Error, ValueError):
+            digest = hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
+            return f"{head},<{len(payload)} characters, not base64, sha256={digest}>"
+        return f"{head},<{len(data)} bytes sha256={hashlib.sha256(data).hexdigest()}>"
     return value

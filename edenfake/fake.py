@@ -219,6 +219,7 @@ class EdenFake:
         self._routes.update(admin.ROUTES)
         self._routes["/v3/images/edits"] = {"POST": edits.post_edits}
         self._routes["/v3/upload"] = {"POST": edits.post_upload}
+        self._routes["/v3/upload/delete"] = {"POST": edits.post_upload_delete}
         self.uploads = edits.UploadStore(self.clock, max_bytes=upload_store_bytes)
 
     # -- what tests drive ----------------------------------------------------------------------------
@@ -361,13 +362,13 @@ class EdenFake:
         if request.oversize or not request.body or len(request.body) > self.body_limit(request.path):
             return
         if self.faults.armed and (request.header("content-type") or "").lower().startswith("multipart/form-data"):
-            from edenfake.edits import parse_multipart
+            from edenfake.edits import form_fields, parse_multipart
 
             try:
                 parts = parse_multipart(request.header("content-type") or "", request.body)
             except ApiError:
                 return
-            exchange.form = {p.name: p.data.decode("utf-8", "replace") for p in parts if p.filename is None}
+            exchange.form = form_fields(parts, request.path)
             return
         media = (request.header("content-type") or JSON_MEDIA).partition(";")[0].strip().lower()
         if media == JSON_MEDIA or (media.startswith("application/") and media.endswith("+json")):

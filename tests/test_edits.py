@@ -313,3 +313,128 @@ def test_edits_through_a_live_server_with_plain_httpx() -> None:
             files={"image": ("a.png", png()[:50], "image/png")},
         )
         assert bad.status_code == 422
+
+
+# -- the journal, faults, and inputs that must never crash the fake -----------------------------------------
+
+
+def test_the_journal_keeps_hashes_never_bytes(client: TestClient, fake: EdenFake) -> None:
+    import hashlib
+    import json
+
+    image = png(colour=(9, 9, 9))
+    multipart(client, [("image", ("a.png", image, "image/png")), ("mask", ("m.png", MASK, "image/png"))], n="2")
+    client.post(URL, json={"model": GPT, "prompt": "x", "images": [{"image_url": data_url(image)}]})
+    multipart_call, json_call = fake.calls[-2], fake.calls[-1]
+    assert multipart_call.form == {"model": GPT, "prompt": "add a hat", "n": 2}
+    assert [f["sha256"] for f in multipart_call.files] == [hashlib.sha256(d).hexdigest() for d in (image, MASK)]
+    summary = json_call.json["images"][0]["image_url"]
+    assert summary == f"data:image/png;base64,<{len(image)} bytes sha256={hashlib.sha256(image).hexdigest()}>"
+    info = inspect_image(base64.b64decode(json_call.response["data"][0]["b64_json"]))
+    assert info.inputs == [hashlib.sha256(image).hexdigest()]  # the journal's hash is the fingerprint's
+    recorded = json.dumps([[c.json, c.form, c.files] for c in fake.calls])
+    assert base64.b64encode(image).decode()[:40] not in recorded and "IHDR" not in recorded
+
+
+def test_jpeg_and_webp_data_urls(client: TestClient) -> None:
+    images = [{"image_url": data_url(encoded("JPEG"), "jpeg")}, {"image_url": data_url(encoded("WEBP"), "webp")}]
+    r = client.post(URL, json={"model": GPT, "prompt": "x", "images": images})
+    assert r.status_code == 200
+    assert len(inspect_image(base64.b64decode(r.json()["data"][0]["b64_json"])).inputs or []) == 2
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(client: TestClient) -> None:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(out, "PNG")  # a few kB on the wire, 100 megapixels decoded
+    r = multipart(client, [("image", ("bomb.png", out.getvalue(), "image/png"))])
+    assert types(r) == ["image_too_large"] and locs(r) == [["body", "image"]]
+
+
+def test_fault_matchers_see_multipart_fields_as_their_types() -> None:
+    with edenfake.mock() as eden:
+        eden.fail(503, match={"model": GPT, "n": 2})
+        image = ("a.png", png(), "image/png")
+        assert len(sdk().images.edit(model=GPT, image=image, prompt="x", n=1).data) == 1
+        with pytest.raises(openai.InternalServerError):
+            sdk().images.edit(model=GPT, image=image, prompt="x", n=2)
+    assert [c.fault for c in eden.calls] == [None, "503"]
+
+
+def test_credits_are_taken_by_edits() -> None:
+    with edenfake.mock(credits=1.0) as eden:
+        sdk().images.edit(model=GPT, image=("a.png", png(), "image/png"), prompt="x", quality="low")
+        assert eden.credits is not None and eden.credits < 1.0
+        assert eden.calls.last.response["cost"] == round(1.0 - eden.credits, 6)
+
+
+def _raw(parts: list[bytes], boundary: bytes = b"b0undary") -> bytes:
+    return b"".join(b"--" + boundary + b"\r\n" + p + b"\r\n" for p in parts) + b"--" + boundary + b"--\r\n"
+
+
+def _field(name: bytes, value: bytes) -> bytes:
+    return b'Content-Disposition: form-data; name="' + name + b'"\r\n\r\n' + value
+
+
+def _file(name: bytes, data: bytes, filename: bytes = b"a.png") -> bytes:
+    disposition = b'Content-Disposition: form-data; name="' + name + b'"; filename="' + filename + b'"\r\n'
+    return disposition + b"Content-Type: image/png\r\n\r\n" + data
+
+
+_BASE = [_field(b"model", GPT.encode()), _field(b"prompt", b"x")]
+HOSTILE_MULTIPART = [
+    b"",
+    b"--b0undary--\r\n",
+    b"--b0undary\r\n\r\n\r\n--b0undary--\r\n",
+    _raw([b"Content-Disposition: form-data\r\n\r\nno name"]),
+    _raw([_field(b"model", b"\xff\xfe"), _field(b"prompt", b"x"), _file(b"image", png())]),
+    _raw([*_BASE, _field(b"n", "²".encode()), _file(b"image", png())]),
+    _raw([*_BASE, _field(b"n", b"9" * 5000), _file(b"image", png())]),
+    _raw([*_BASE, _field(b"n", b"-0"), _file(b"image", png())]),
+    _raw([*_BASE, _field(b"metadata", b"{" * 100_000), _file(b"image", png())]),
+    _raw([*_BASE, _field(b"metadata", b'{"a": 1'), _file(b"image", png())]),
+    _raw([*_BASE, _field(b"extra_headers", b'{"Authorization": "x"}'), _file(b"image", png())]),
+    _raw([*_BASE, _field(b"image", b"not a file part")]),
+    _raw([*_BASE, _file(b"image", png(), filename=b"")]),
+    _raw([*_BASE, _file(b"image", png()[:-12])]),
+    _raw([*_BASE, _file(b"image", png()[:33])]),
+    _raw([*_BASE, _file(b"image", b"\x89PNG\r\n\x1a\n" + b"\0" * 64)]),
+    _raw([*_BASE, _file(b"image", b"RIFF\0\0\0\0WEBPVP8 ")]),
+    _raw([*_BASE, _file(b"image", b"\xff\xd8\xff\xe0" + b"\0" * 32)]),
+    _raw([*_BASE, _file(b"image", png()), _file(b"mask", b"")]),
+    _raw([*_BASE, _file(b"image", png()), _file(b"mask", MASK), _file(b"mask", MASK)]),
+    _raw([*_BASE, *[_file(b"image[]", png())] * 70]),
+    _raw([*_BASE, _file(b"image", png())])[:-30],
+    _raw([*_BASE, _file(b"image", png())]).replace(b"\r\n", b"\n"),
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE_MULTIPART, ids=range(len(HOSTILE_MULTIPART)))
+@pytest.mark.parametrize("path", [URL, "/v3/upload"])
+def test_no_multipart_body_makes_the_fake_answer_500(client: TestClient, body: bytes, path: str) -> None:
+    r = client.post(path, content=body, headers={"content-type": "multipart/form-data; boundary=b0undary"})
+    assert 200 <= r.status_code < 500, r.text
+
+
+HOSTILE_JSON: list[Any] = [
+    {"images": [{"image_url": "data:image/png;base64," + "A" * 4001}]},
+    {"images": [{"image_url": "data:image/png;base64,===="}]},
+    {"images": [{"image_url": "data:image/png;base64,"}]},
+    {"images": [{"image_url": "data:image/webp;base64," + base64.b64encode(b"RIFF\0\0\0\0WEBP").decode()}]},
+    {"images": [{"file_id": "x" * 10_000}]},
+    {"images": [{"file_id": 7}]},
+    {"images": "a.png"},
+    {"images": [None]},
+    {"images": [{"image_url": data_url(png())}], "mask": {"file_id": "nope"}},
+    {"images": [{"image_url": data_url(png())}], "mask": {"image_url": "https://example.com/m.png"}},
+    {"images": [{"image_url": data_url(png())}], "mask": "m.png"},
+    {"images": [{"image_url": data_url(png())}], "n": 2.5},
+]
+
+
+@pytest.mark.parametrize("extra", HOSTILE_JSON, ids=range(len(HOSTILE_JSON)))
+@pytest.mark.parametrize("model", [GPT, "openai/dall-e-2", "openai/dall-e-3"])
+def test_no_json_edit_makes_the_fake_answer_500(client: TestClient, extra: dict[str, Any], model: str) -> None:
+    r = client.post(URL, json={"model": model, "prompt": "x", **extra})
+    assert r.status_code < 500, r.text

@@ -120,12 +120,6 @@ class Journal:
         self._lock = threading.Lock()
         self.dropped = 0
 
-    def record(self, call: Call) -> None:
-        with self._lock:
-            if len(self._calls) == self.max_calls:
-                self.dropped += 1
-            self._calls.append(call)  # the deque drops the oldest
-
     def record_raw(
         self,
         method: str,
@@ -144,6 +138,7 @@ class Journal:
         with self._lock:
             if len(self._calls) == self.max_calls:
                 self.dropped += 1
+            # the deque drops the oldest
             self._calls.append((method, path, headers, json, status, response, form, files, fault, at, duration))
 
     def _built(self) -> deque[Call]:

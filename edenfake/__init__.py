@@ -12,16 +12,17 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from edenfake._core import Clock
+    from edenfake._handle import Handle
+    from edenfake._mock import MockHandle, mock
     from edenfake._wire import FakeRequest, FakeResponse
     from edenfake.app import create_app
     from edenfake.catalog import Catalog, ModelSpec, Plan
     from edenfake.errors import ApiError, CatalogError, ContractError, EdenfakeError
-    from edenfake.fake import Clock, EdenFake
+    from edenfake.fake import EdenFake
     from edenfake.faults import Fault, RequestView
-    from edenfake.handle import Handle
     from edenfake.images import ImageInfo, ImageSpec, inspect_image
     from edenfake.journal import Call, Journal
-    from edenfake.mock import MockHandle, mock
     from edenfake.server import LiveServer, serve
 
 _WHERE = {
@@ -29,25 +30,25 @@ _WHERE = {
     "Call": "edenfake.journal",
     "Catalog": "edenfake.catalog",
     "CatalogError": "edenfake.errors",
-    "Clock": "edenfake.fake",
+    "Clock": "edenfake._core",
     "ContractError": "edenfake.errors",
     "EdenFake": "edenfake.fake",
     "EdenfakeError": "edenfake.errors",
     "FakeRequest": "edenfake._wire",
     "FakeResponse": "edenfake._wire",
     "Fault": "edenfake.faults",
-    "Handle": "edenfake.handle",
+    "Handle": "edenfake._handle",
     "ImageInfo": "edenfake.images",
     "ImageSpec": "edenfake.images",
     "Journal": "edenfake.journal",
     "LiveServer": "edenfake.server",
-    "MockHandle": "edenfake.mock",
+    "MockHandle": "edenfake._mock",
     "ModelSpec": "edenfake.catalog",
     "Plan": "edenfake.catalog",
     "RequestView": "edenfake.faults",
     "create_app": "edenfake.app",
     "inspect_image": "edenfake.images",
-    "mock": "edenfake.mock",
+    "mock": "edenfake._mock",
     "serve": "edenfake.server",
 }
 

@@ -9,8 +9,9 @@ from typing import Any
 from edenfake.errors import ApiError
 
 JSON_MEDIA = "application/json"
-#: one encoder for every answer: json.dumps builds a new one per call when given separators
-compact_json = json.JSONEncoder(separators=(",", ":")).encode
+#: one encoder for every answer (json.dumps builds a new one per call when given separators); strict: NaN and
+#: Infinity raise instead of writing what strict JSON parsers refuse
+compact_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 @dataclass
@@ -22,6 +23,7 @@ class FakeRequest:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     base_url: str = "http://127.0.0.1"
+    #: the query string, undecoded (``limit=2&offset=1``)
     query: str = ""
     #: the door stopped reading because the body is over the limit
     oversize: bool = False
@@ -46,8 +48,6 @@ class FakeResponse:
     fault: str | None = None
     #: for a timeout on a real socket: seconds to hold the request before dropping it
     hang: float = 0.0
-    #: the JSON value ``body`` encodes, when the core built it (spares the journal a parse)
-    payload: Any = None
 
     @property
     def media_type(self) -> str:
@@ -58,14 +58,31 @@ class FakeResponse:
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> FakeResponse:
-    data = compact_json(body).encode()
-    return FakeResponse(status, {"content-type": JSON_MEDIA, **(headers or {})}, data, payload=body)
+    """An answer whose body is ``body`` as strict JSON (a non-finite number is a bug, and raises)."""
+    return FakeResponse(status, {"content-type": JSON_MEDIA, **(headers or {})}, compact_json(body).encode())
 
 
-def error_response(exc: ApiError) -> FakeResponse:
-    # An error remembered for a repeated body is answered many times: encode it once.
-    cached: FakeResponse | None = getattr(exc, "_edenfake_response", None)
-    if cached is None:
-        cached = json_response(exc.status, exc.body(), exc.headers)
-        exc._edenfake_response = cached  # type: ignore[attr-defined]
-    return FakeResponse(cached.status, dict(cached.headers), cached.body, payload=cached.payload)
+@dataclass(frozen=True)
+class Encoded:
+    """An answer encoded once, to be handed out many times: immutable, so no caller can change the next one's."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def response(self) -> FakeResponse:
+        return FakeResponse(self.status, dict(self.headers), self.body)
+
+
+def encode_error(exc: ApiError) -> Encoded:
+    """The answer for ``exc``; it keeps nothing of the exception (no traceback, no frame, no request)."""
+    headers = {"content-type": JSON_MEDIA, **exc.headers}
+    return Encoded(exc.status, tuple(headers.items()), compact_json(exc.body()).encode())
+
+
+class Refusal(Exception):
+    """Raised to answer with an error already encoded (a refusal found earlier, or remembered)."""
+
+    def __init__(self, answer: Encoded) -> None:
+        super().__init__(answer.status)
+        self.answer = answer

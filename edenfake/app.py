@@ -52,7 +52,7 @@ class _CoreDoor:
             query=scope.get("query_string", b"").decode("latin-1"),
         )
         await self._read_body(request, receive)
-        response = self.fake.handle(request)
+        response = self.fake.answer(request)
         if response.delay:
             await asyncio.sleep(response.delay)
         if response.fault == "timeout":
@@ -69,7 +69,7 @@ class _CoreDoor:
         await send({"type": "http.response.body", "body": response.body})
 
     async def _read_body(self, request: FakeRequest, receive: Receive) -> None:
-        limit = self.fake.body_limit(request.path)
+        limit = self.fake.limit_for(request.method, request.path)
         declared = request.header("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             # Refuse before reading: an over-large upload is never held in memory.

@@ -63,10 +63,16 @@ class ModelSpec:
         self.aspect_ratios: dict[str, str] = entry.get("aspect_ratios", {})
         self.sizes: list[str] = entry["sizes"]
         self.custom: dict[str, Any] | None = entry.get("custom_sizes")
-        self.edits: bool = entry.get("edits", False)
+        self.edits: bool = self.rule("edits")
 
     def __repr__(self) -> str:
         return f"ModelSpec({self.id!r})"
+
+    def rule(self, name: str) -> Any:
+        """The entry's ``name``, or the default the catalog contract states for it."""
+        if name in self.entry:
+            return self.entry[name]
+        return copy.deepcopy(_model_defaults().get(name))
 
     def _refuse(self, param: str, value: Any, allowed: list[Any] | None, why: str) -> ProviderError:
         return ProviderError(
@@ -291,6 +297,12 @@ class Catalog:
     def get(self, model_id: str) -> ModelSpec | None:
         return self.models.get(model_id)
 
+    def __getitem__(self, model_id: str) -> ModelSpec:
+        found = self.get(model_id)
+        if found is None:
+            raise KeyError(model_id)
+        return found
+
     def __contains__(self, model_id: object) -> bool:
         return model_id in self.models
 
@@ -312,6 +324,12 @@ class Catalog:
 
 
 @cache
+@cache
+def _model_defaults() -> dict[str, Any]:
+    properties = contracts.load("catalog#/$defs/Model")["properties"]
+    return {name: schema["default"] for name, schema in properties.items() if "default" in schema}
+
+
 def _default_data() -> dict[str, Any]:
     with open(_DEFAULT_FILE, encoding="utf-8") as f:
         data: dict[str, Any] = json.load(f)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema.validators
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
@@ -21,6 +22,9 @@ from edenfake.errors import ContractError
 
 __all__ = [
     "CONTRACTS",
+    "Route",
+    "RouteTable",
+    "route_table",
     "Violation",
     "contracts_dir",
     "error_definition",
@@ -103,7 +107,19 @@ def validator(name: str) -> Draft202012Validator:
     ref = BASE_URI + CONTRACTS[file_part] + (f"#{pointer}" if pointer else "")
     # The same rules with every $ref inlined: validating a request is on the fake's hot path, and
     # resolving references on each call costs more than the checks themselves.
-    return Draft202012Validator(_inline({"$ref": ref}, _registry().resolver()), registry=_registry())
+    cls = _StrictIntegers if _load_file(CONTRACTS[file_part]).get("x-strict-integers") else Draft202012Validator
+    return cls(_inline({"$ref": ref}, _registry().resolver()), registry=_registry())
+
+
+def _is_strict_integer(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+#: JSON Schema counts 429.0 as an integer; contracts marked "x-strict-integers" (the admin API's) do not
+_StrictIntegers = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+)
 
 
 def _inline(node: Any, resolver: Any, depth: int = 0) -> Any:
@@ -141,8 +157,9 @@ class Violation:
     def as_detail(self, prefix: str = "body") -> dict[str, Any]:
         """This violation as one entry of a FastAPI-style ``detail`` list."""
         entry: dict[str, Any] = {"type": self.type, "loc": [prefix, *self.loc], "msg": self.msg}
-        if _short(self.input):
-            entry["input"] = self.input
+        shown = echo(self.input, under_extra_headers=bool(self.loc) and self.loc[0] == "extra_headers")
+        if shown is not None:
+            entry["input"] = shown
         if self.ctx:
             entry["ctx"] = self.ctx
         return entry
@@ -173,25 +190,18 @@ def validate_response(body: Any) -> None:
     validate("image-response", body)
 
 
-_ERROR_DEFS_BY_STATUS: dict[int, str] = {
-    400: "EdenError",
-    401: "Unauthorized",
-    402: "InsufficientCredit",
-    404: "PlainError",
-    405: "PlainError",
-    413: "PayloadTooLarge",
-    415: "UnsupportedMediaType",
-    422: "HTTPValidationError",
-    429: "RateLimited",
-    500: "ServerError",
-    502: "ProviderError",
-    503: "ServerError",
-}
+@functools.cache
+def _error_defs_by_status() -> dict[int, str]:
+    found: dict[int, str] = {}
+    for name, schema in _load_file(CONTRACTS["errors"])["$defs"].items():
+        for status in schema.get("x-statuses", ()):
+            found[status] = name
+    return found
 
 
 def error_definition(status: int) -> str:
     """The name of the error body (under errors.schema.json's $defs) that ``status`` carries."""
-    kind = _ERROR_DEFS_BY_STATUS.get(status)
+    kind = _error_defs_by_status().get(status)
     if kind is None:
         raise KeyError(f"the contract describes no error body for status {status}")
     return kind
@@ -211,6 +221,104 @@ def _operations() -> list[tuple[re.Pattern[str], str, dict[str, Any]]]:
         for method, operation in item.items():
             found.append((pattern, method.upper(), operation))
     return found
+
+
+# -- the route table, compiled from the OpenAPI document ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation of the OpenAPI document: its method and path, the ``operationId`` that names its handler,
+    and what its request body may be."""
+
+    method: str
+    path: str
+    operation_id: str
+    tags: tuple[str, ...]
+    #: the media types its request body may have (empty: it takes no body)
+    media_types: tuple[str, ...] = ()
+    #: the contract of a JSON body, e.g. "generation-request" or "admin#/$defs/FaultRequest"
+    json_contract: str | None = None
+    #: the contract of a multipart body's text fields
+    form_contract: str | None = None
+    #: query parameter name -> its schema
+    query: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def takes_files(self) -> bool:
+        return "multipart/form-data" in self.media_types
+
+    @property
+    def admin(self) -> bool:
+        return "admin" in self.tags
+
+
+def contract_name(ref: str) -> str:
+    """The contract name of an OpenAPI ``$ref``: ``admin.schema.json#/$defs/X`` -> ``admin#/$defs/X``."""
+    target, _, pointer = ref.partition("#")
+    by_file = {fn: name for name, fn in CONTRACTS.items()}
+    name = by_file[target.rsplit("/", 1)[-1]]
+    return f"{name}#{pointer}" if pointer else name
+
+
+class RouteTable:
+    """Every operation of the OpenAPI document, found by method and path."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = routes
+        self._exact: dict[str, dict[str, Route]] = {}
+        self._templates: list[tuple[re.Pattern[str], dict[str, Route]]] = []
+        for route in routes:
+            if "{" in route.path:
+                pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(route.path)) + "$")
+                for known, methods in self._templates:
+                    if known.pattern == pattern.pattern:
+                        methods[route.method] = route
+                        break
+                else:
+                    self._templates.append((pattern, {route.method: route}))
+            else:
+                self._exact.setdefault(route.path, {})[route.method] = route
+
+    def methods(self, path: str) -> dict[str, Route] | None:
+        """The operations at ``path`` by method, or None when the document has no such path."""
+        found = self._exact.get(path)
+        if found is not None:
+            return found
+        for pattern, methods in self._templates:
+            if pattern.match(path):
+                return methods
+        return None
+
+    def by_operation(self, operation_id: str) -> Route:
+        return next(r for r in self.routes if r.operation_id == operation_id)
+
+
+@functools.cache
+def route_table() -> RouteTable:
+    """The routes of ``contracts/openapi.json`` (built once)."""
+    routes = []
+    for path, item in _load_file("openapi.json")["paths"].items():
+        for method, operation in item.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            json_ref = content.get("application/json", {}).get("schema", {}).get("$ref")
+            form_ref = content.get("multipart/form-data", {}).get("x-fields")
+            query = tuple(
+                (p["name"], p.get("schema", {})) for p in operation.get("parameters", []) if p["in"] == "query"
+            )
+            routes.append(
+                Route(
+                    method=method.upper(),
+                    path=path,
+                    operation_id=operation["operationId"],
+                    tags=tuple(operation.get("tags", ())),
+                    media_types=tuple(content),
+                    json_contract=contract_name(json_ref) if json_ref else None,
+                    form_contract=contract_name(form_ref) if form_ref else None,
+                    query=query,
+                )
+            )
+    return RouteTable(routes)
 
 
 @functools.cache
@@ -290,6 +398,11 @@ def _bundled_openapi() -> str:
         components[comp] = _rebase_local_refs(rewrite(body), f"#/components/schemas/{comp}")
     doc = rewrite(doc)
     return json.dumps(doc, indent=2)
+
+
+def bundled_openapi_bytes() -> bytes:
+    """The bundled OpenAPI document as UTF-8 JSON (what ``GET /openapi.json`` answers)."""
+    return _bundled_openapi().encode()
 
 
 def openapi_document(*, bundled: bool = True) -> dict[str, Any]:
@@ -372,16 +485,29 @@ def _violation(error: ValidationError) -> Violation:
         options = [value] if keyword == "const" else list(value)
         type_, msg, ctx = "literal_error", f"Input should be {_one_of(options)}", {"expected": _one_of(options)}
     elif keyword == "additionalProperties":
-        type_, msg = "extra_forbidden", error.message
+        extra = (
+            sorted(
+                k
+                for k in instance
+                if k not in (error.schema.get("properties", {}) if isinstance(error.schema, dict) else {})
+            )
+            if isinstance(instance, dict)
+            else []
+        )
+        shown = ", ".join(repr(clip(k, 60)) for k in extra[:5])
+        type_, msg = "extra_forbidden", f"Extra fields are not allowed: {shown}"
+    elif keyword in ("oneOf", "anyOf"):
+        type_, msg = keyword, "Input matches none of the allowed forms"
     else:
-        type_, msg = keyword, error.message
+        # jsonschema's own sentence repeats the input: keep it short
+        type_, msg = keyword, clip(error.message, 300)
     if error.parent is None and error.relative_schema_path and "propertyNames" in error.relative_schema_path:
         # jsonschema reports a bad property *name* at its object; point at the name itself.
         loc = (*loc, instance) if isinstance(instance, str) else loc
     if custom is not None:
         type_, msg = custom.get("type", type_), custom.get("msg", msg)
         if isinstance(instance, str):
-            msg = msg.replace("{value}", instance)
+            msg = msg.replace("{value}", clip(instance, 100))
     json_path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
     return Violation(loc=loc, json_path=json_path, type=type_, msg=msg, input=instance, ctx=ctx)
 
@@ -402,10 +528,84 @@ def _one_of(options: list[Any]) -> str:
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" or {shown[-1]}"
 
 
-def _short(value: Any) -> bool:
+#: how much of a client's input an answer repeats
+ECHO_CHARS = 200
+
+
+def clip(text: str, limit: int = ECHO_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (marked with an ellipsis), for echoing a client's input."""
+    return text if len(text) <= limit else text[:limit] + "\u2026"
+
+
+def echo(value: Any, *, under_extra_headers: bool = False) -> Any:
+    """What an answer may repeat of a client's ``value``: long strings cut, large values left out (None),
+    credential header values hidden."""
     if value is None:
-        return False
+        return None
+    if under_extra_headers:
+        value = redact_extra_headers(value) if isinstance(value, dict) else REDACTED
+    if isinstance(value, str):
+        return clip(value)
+    if isinstance(value, (bool, int, float)):
+        return value if not isinstance(value, int) or abs(value) < 10**30 else None
     try:
-        return len(json.dumps(value)) <= 200
-    except (TypeError, ValueError):
-        return False
+        encoded = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return value if len(encoded) <= ECHO_CHARS + 100 else None
+
+
+# -- credential headers: the contract defines them; answers and the journal hide their values ---------------
+
+REDACTED = "***"
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+@functools.cache
+def _credential_pattern() -> re.Pattern[str]:
+    return re.compile(_resolve_name("generation-request#/$defs/credentialHeaderName")["pattern"])
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether header ``name`` carries credentials, read as a careless client writes it: spaces around it, a
+    trailing colon and any letter case are ignored."""
+    return _credential_pattern().match(name.strip().rstrip(":").strip().lower()) is not None
+
+
+def redact_headers(pairs: Any) -> dict[str, str]:
+    """Headers (a mapping or name/value pairs) with credential values hidden; the scheme of an Authorization
+    value is kept (``Bearer ***``)."""
+    out: dict[str, str] = {}
+    for name, value in pairs.items() if isinstance(pairs, dict) else pairs:
+        if is_credential_header(name):
+            scheme, sep, _ = value.partition(" ")
+            authorization = name.lower() in ("authorization", "proxy-authorization")
+            value = f"{scheme} {REDACTED}" if sep and authorization else REDACTED
+        out[name] = value
+    return out
+
+
+def redact_extra_headers(value: Any) -> Any:
+    """``extra_headers`` as an answer or the journal may show it: the value of every credential header
+    hidden, whatever its type; a name that is not a valid header name hidden with its value (it may hold a
+    secret); anything but an object (a string such as "Authorization: Bearer ...") hidden whole."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return REDACTED
+    out: dict[str, Any] = {}
+    for i, (name, item) in enumerate(value.items()):
+        if not _TOKEN.match(name):
+            out[f"{REDACTED}{i}"] = REDACTED
+        elif is_credential_header(name):
+            out[name] = REDACTED
+        else:
+            out[name] = item if isinstance(item, str) else echo(item)
+    return out
+
+
+def redact_body(body: Any) -> Any:
+    """A request body with its ``extra_headers`` redacted (see :func:`redact_extra_headers`)."""
+    if isinstance(body, dict) and body.get("extra_headers") is not None:
+        return {**body, "extra_headers": redact_extra_headers(body["extra_headers"])}
+    return body

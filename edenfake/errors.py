@@ -133,7 +133,7 @@ class RateLimited(ApiError):
         seconds = max(0.0, retry_after)
         super().__init__(
             detail,
-            headers={"retry-after": _retry_after_header(seconds), "retry-after-ms": str(round(seconds * 1000))},
+            headers=retry_after_headers(seconds),
             retry_after=round(seconds, 3),
         )
 
@@ -183,7 +183,9 @@ class CatalogError(EdenfakeError, ValueError):
     """A catalog file cannot be used; the message says which entry and why."""
 
 
-def _retry_after_header(seconds: float) -> str:
-    # Retry-After takes whole seconds; round up so a client never retries early.
+def retry_after_headers(seconds: float) -> dict[str, str]:
+    """``Retry-After`` in whole seconds (rounded up, so a client never retries early) and ``retry-after-ms``,
+    which the openai SDK reads first. A wait of 0 is sent as 1 ms: the SDK ignores a wait of 0 and backs off
+    on its own (about a second), which is not what a test asking for no wait wants."""
     whole = int(seconds) if seconds == int(seconds) else int(seconds) + 1
-    return str(whole)
+    return {"retry-after": str(whole), "retry-after-ms": str(max(1, round(seconds * 1000)))}

@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 import threading
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from edenfake import contracts
 from edenfake.errors import (
     ApiError,
     InsufficientCredit,
@@ -17,13 +18,35 @@ from edenfake.errors import (
     RateLimited,
     ServiceUnavailable,
     Unauthorized,
+    retry_after_headers,
 )
 
 __all__ = ["Fault", "FaultPlan", "RateLimiter", "RequestView"]
 
-#: statuses ``fail()`` can answer with, each in the real service's shape
-FAULT_STATUSES = (401, 402, 429, 500, 502, 503)
 FaultKind = Literal["timeout", "disconnect"]
+#: at most this many faults wait at once
+MAX_QUEUED = 1000
+#: the longest a timeout holds a request, an answer asks a client to wait, or latency delays an answer (seconds)
+MAX_HANG = 600.0
+MAX_RETRY_AFTER = 3600.0
+
+
+def _kinds() -> tuple[tuple[int, ...], tuple[str, ...]]:
+    # What a fault may answer with is a rule of the admin API: its contract says it once.
+    forms = contracts.load("admin#/$defs/FaultKind")["oneOf"]
+    statuses = next(f["enum"] for f in forms if f["type"] == "integer")
+    names = next(f["enum"] for f in forms if f["type"] == "string")
+    return tuple(statuses), tuple(names)
+
+
+#: statuses ``fail()`` can answer with, each in the real service's shape, and the broken connections
+FAULT_STATUSES, FAULT_NAMES = _kinds()
+
+
+def _seconds(value: Any, what: str, limit: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= limit:
+        raise ValueError(f"{what} must be a number of seconds from 0 to {limit:g}, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -53,15 +76,27 @@ class Fault:
     used: int = 0
 
     def __post_init__(self) -> None:
-        if isinstance(self.what, bool) or (isinstance(self.what, int) and self.what not in FAULT_STATUSES):
+        what = self.what
+        if isinstance(what, bool) or (isinstance(what, int) and what not in FAULT_STATUSES):
             raise ValueError(
-                f"fail({self.what!r}): the status must be one of {', '.join(map(str, FAULT_STATUSES))}, "
-                "or 'timeout' or 'disconnect'"
+                f"fail({what!r}): the status must be one of {', '.join(map(str, FAULT_STATUSES))}, "
+                f"or one of {', '.join(map(repr, FAULT_NAMES))}"
             )
-        if isinstance(self.what, str) and self.what not in ("timeout", "disconnect"):
-            raise ValueError(f"fail({self.what!r}): use a status, 'timeout' or 'disconnect'")
-        if self.times is not None and self.times < 1:
-            raise ValueError(f"times must be at least 1 (or None for every request), got {self.times}")
+        if not isinstance(what, int) and what not in FAULT_NAMES:
+            raise ValueError(
+                f"fail({what!r}): use a status as an integer, or one of {', '.join(map(repr, FAULT_NAMES))}"
+            )
+        if self.times is not None and (
+            isinstance(self.times, bool) or not isinstance(self.times, int) or not 1 <= self.times <= 1_000_000
+        ):
+            raise ValueError(
+                f"times must be an integer from 1 to 1000000 (or None for every request), got {self.times!r}"
+            )
+        if self.retry_after is not None:
+            self.retry_after = _seconds(self.retry_after, "retry_after", MAX_RETRY_AFTER)
+        self.hang = _seconds(self.hang, "hang", MAX_HANG)
+        if self.detail is not None and (not isinstance(self.detail, str) or not 1 <= len(self.detail) <= 1000):
+            raise ValueError("detail must be a string of 1 to 1000 characters")
 
     @property
     def name(self) -> str:
@@ -111,7 +146,7 @@ class Fault:
         if self.detail and status == 402:
             exc.detail = self.detail
         if self.retry_after is not None:
-            exc.headers = {**exc.headers, "retry-after": str(max(0, round(self.retry_after)))}
+            exc.headers = {**exc.headers, **retry_after_headers(self.retry_after)}
         return exc
 
     def describe(self) -> str:
@@ -128,6 +163,8 @@ class FaultPlan:
     """The queued faults, latency and chaos rate of one fake. Thread-safe."""
 
     faults: list[Fault] = field(default_factory=list)
+    #: the last faults that answered all their requests, newest last (a short history for the admin state)
+    spent: deque[Fault] = field(default_factory=lambda: deque(maxlen=32))
     latency: float | tuple[float, float] = 0.0
     chaos_rate: float = 0.0
     chaos_statuses: tuple[int | FaultKind, ...] = (429, 500, 502, 503)
@@ -141,19 +178,58 @@ class FaultPlan:
 
     def add(self, fault: Fault) -> Fault:
         with self._lock:
+            if len(self.faults) >= MAX_QUEUED:
+                raise ValueError(f"{MAX_QUEUED} faults are queued already; clear some (or reset) first")
             self.faults.append(fault)
         return fault
 
     def take(self, request: RequestView) -> Fault | None:
-        """The fault that answers ``request``: the first matching queued one, else a chaos draw."""
+        """The fault that answers ``request``: the first matching queued one, else a chaos draw. A fault that
+        has answered all its requests leaves the queue."""
         with self._lock:
-            for fault in self.faults:
-                if not fault.exhausted and fault.matches(request):
+            for i, fault in enumerate(self.faults):
+                if fault.matches(request):
                     fault.used += 1
+                    if fault.exhausted:
+                        del self.faults[i]
+                        self.spent.append(fault)
                     return fault
             if self.chaos_rate and self._random.random() < self.chaos_rate:
                 return Fault(self._random.choice(self.chaos_statuses), times=None)
         return None
+
+    def set_latency(self, seconds: float | tuple[float, float] | list[float], *, seed: int | None = None) -> None:
+        """Delay every API answer by ``seconds`` (0..600), or by a seeded draw from a ``(low, high)`` range."""
+        if isinstance(seconds, (tuple, list)):
+            if len(seconds) != 2:
+                raise ValueError(f"a latency range is (low, high), got {seconds!r}")
+            low, high = (_seconds(s, "latency", MAX_HANG) for s in seconds)
+            if low > high:
+                raise ValueError(f"a latency range must have low <= high, got {list(seconds)!r}")
+            latency: float | tuple[float, float] = (low, high)
+        else:
+            latency = _seconds(seconds, "latency", MAX_HANG)
+        with self._lock:
+            self.latency = latency
+            if seed is not None:
+                self._random = random.Random(seed)
+
+    def set_chaos(
+        self, rate: float, *, statuses: Iterable[int | FaultKind] = (429, 500, 502, 503), seed: int | None = None
+    ) -> None:
+        """Fail a seeded random ``rate`` (0..1) of API requests with one of ``statuses``."""
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise ValueError(f"chaos rate must be a number from 0 to 1, got {rate!r}")
+        chosen = tuple(statuses)
+        if not chosen:
+            raise ValueError("chaos needs at least one status to answer with")
+        for what in chosen:
+            Fault(what)  # refuses what fail() would refuse
+        with self._lock:
+            self.chaos_rate = float(rate)
+            self.chaos_statuses = chosen
+            if seed is not None:
+                self._random = random.Random(seed)
 
     def delay(self) -> float:
         """Seconds to wait before answering this request."""
@@ -162,18 +238,21 @@ class FaultPlan:
                 return self._random.uniform(*self.latency)
         return self.latency
 
-    def seed(self, seed: int) -> None:
-        with self._lock:
-            self._random = random.Random(seed)
-
     def unused(self) -> list[Fault]:
-        """Queued faults that have not answered every request they were queued for (``times=None`` never counts)."""
+        """Queued faults that never answered a request (``times=None`` never counts). A fault that answered at
+        least once was used, even if fewer times than queued for (a client that stopped retrying)."""
         with self._lock:
-            return [f for f in self.faults if f.times is not None and not f.exhausted]
+            return [f for f in self.faults if f.times is not None and f.used == 0]
+
+    def clear_queue(self) -> None:
+        with self._lock:
+            self.faults.clear()
+            self.spent.clear()
 
     def clear(self) -> None:
         with self._lock:
             self.faults.clear()
+            self.spent.clear()
             self.latency = 0.0
             self.chaos_rate = 0.0
             self._random = random.Random(0)

@@ -10,14 +10,15 @@ import hashlib
 import io
 import json
 import math
-import struct
 import threading
 import zlib
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from PIL import Image, ImageDraw, ImageFont
+
+from edenfake._png import Scanlines, deflate_segment, png
+from edenfake._store import ByteStore
 
 __all__ = [
     "METADATA_KEY",
@@ -314,90 +315,6 @@ def render_image(spec: ImageSpec) -> bytes:
     return out.getvalue()
 
 
-# -- a PNG written by hand: most rows are identical, so most of the stream is one compressed block repeated --
-
-_BLOCK_BYTES = 64 * 1024
-_ADLER_BASE = 65521
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def _deflate_segment(raw: bytes, level: int = 1) -> bytes:
-    # A full flush ends byte-aligned and later data never refers back across it, so segments from separate
-    # compressors concatenate into one valid deflate stream, and one segment can be repeated.
-    c = zlib.compressobj(level, zlib.DEFLATED, -15)
-    return c.compress(raw) + c.flush(zlib.Z_FULL_FLUSH)
-
-
-def _adler_combine(a1: int, a2: int, len2: int) -> int:
-    """adler32 of A+B from adler32(A), adler32(B) and len(B) (zlib's adler32_combine)."""
-    rem = len2 % _ADLER_BASE
-    sum1 = a1 & 0xFFFF
-    sum2 = (rem * sum1) % _ADLER_BASE
-    sum1 += (a2 & 0xFFFF) + _ADLER_BASE - 1
-    sum2 += ((a1 >> 16) & 0xFFFF) + ((a2 >> 16) & 0xFFFF) + _ADLER_BASE - rem
-    sum1 %= _ADLER_BASE
-    sum2 %= _ADLER_BASE
-    return sum1 | (sum2 << 16)
-
-
-def _adler_repeat(adler: int, length: int, times: int) -> int:
-    """adler32 of a block repeated ``times`` times, by doubling (no need to build the repeated bytes)."""
-    result, power, power_len = 1, adler, length
-    while times:
-        if times & 1:
-            result = _adler_combine(result, power, power_len)
-        power, power_len = _adler_combine(power, power, power_len), power_len * 2
-        times >>= 1
-    return result
-
-
-class _Scanlines:
-    """The zlib stream of a PNG's filtered scanlines, built from compressed segments, some repeated."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = [b"\x78\x01"]  # deflate, 32 KiB window, fastest; (0x7801 % 31 == 0)
-        self.adler = 1
-        self._blocks: dict[bytes, tuple[bytes, int, int, int]] = {}
-
-    def raw(self, data: bytes) -> None:
-        if data:
-            self.parts.append(_deflate_segment(data))
-            self.adler = zlib.adler32(data, self.adler)
-
-    def compressed(self, compressed: bytes, adler: int, length: int) -> None:
-        """A segment compressed earlier (by ``_deflate_segment``) from raw data of this adler32 and length."""
-        self.parts.append(compressed)
-        self.adler = _adler_combine(self.adler, adler, length)
-
-    def repeat(self, row: bytes, count: int) -> None:
-        """``count`` copies of ``row`` (filter byte included), compressing one block of rows once."""
-        if count <= 0:
-            return
-        found = self._blocks.get(row)
-        if found is None:
-            per_block = max(1, _BLOCK_BYTES // len(row))
-            block = row * per_block
-            # Level 6 packs a flat block about three times smaller than level 1 for 0.2 ms more: worth it
-            # only for the rows above and below the label, which repeat it many times.
-            compressed = _deflate_segment(block, 6 if count >= 4 * per_block else 1)
-            found = self._blocks[row] = (compressed, zlib.adler32(block), len(block), per_block)
-        compressed, adler, length, per_block = found
-        blocks, rest = divmod(count, per_block)
-        if blocks:
-            self.parts.append(compressed * blocks)
-            self.adler = _adler_combine(self.adler, _adler_repeat(adler, length, blocks), length * blocks)
-        self.raw(row * rest)
-
-    def finish(self) -> bytes:
-        # An empty final block ends the deflate stream.
-        self.parts.append(zlib.compressobj(1, zlib.DEFLATED, -15).flush(zlib.Z_FINISH))
-        self.parts.append(struct.pack(">I", self.adler))
-        return b"".join(self.parts)
-
-
 @functools.lru_cache(maxsize=128)
 def _text_rows(
     mode: str, width: int, band: _Colour, ink: _Colour, size: int, margin: int, text: str
@@ -414,13 +331,13 @@ def _text_rows(
     pixels = memoryview(image.tobytes())
     stride = width * len(mode)
     raw = b"".join(b"\x00" + pixels[r * stride : (r + 1) * stride] for r in range(rows))
-    return box[1], rows, _deflate_segment(raw), zlib.adler32(raw), len(raw)
+    return box[1], rows, deflate_segment(raw), zlib.adler32(raw), len(raw)
 
 
 def _png(spec: ImageSpec, mode: str, colours: tuple[_Colour, _Colour, _Colour], metadata: str) -> bytes:
     width, height = spec.width, spec.height
     background, band, ink = colours
-    stream = _Scanlines()
+    stream = Scanlines()
     background_row = b"\x00" + bytes(background) * width  # every scanline uses filter type 0 (None)
     label = _label(spec)
     if label is None:
@@ -438,16 +355,7 @@ def _png(spec: ImageSpec, mode: str, colours: tuple[_Colour, _Colour, _Colour], 
                 done = top + first + rows
         stream.repeat(band_row, label.height - done)
         stream.repeat(background_row, height - label.top - label.height)
-    header = struct.pack(">IIBBBBB", width, height, 8, 6 if mode == "RGBA" else 2, 0, 0, 0)
-    return b"".join(
-        (
-            b"\x89PNG\r\n\x1a\n",
-            _chunk(b"IHDR", header),
-            _chunk(b"tEXt", METADATA_KEY.encode("ascii") + b"\x00" + metadata.encode("ascii")),
-            _chunk(b"IDAT", stream.finish()),
-            _chunk(b"IEND", b""),
-        )
-    )
+    return png(width, height, mode == "RGBA", (METADATA_KEY.encode("ascii"), metadata.encode("ascii")), stream)
 
 
 # -- reading an image back ----------------------------------------------------------------------------------
@@ -492,89 +400,57 @@ def _parse(raw: object) -> dict[str, object] | None:
 # -- the cache ----------------------------------------------------------------------------------------------
 
 
-class _Entry:
-    __slots__ = ("b64", "data")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.b64: str | None = None
-
-    @property
-    def cost(self) -> int:
-        return len(self.data) + (len(self.b64) if self.b64 is not None else 0)
-
-
 class ImageCache:
-    """Thread-safe LRU of rendered images bounded by total bytes (images, and their base64 once asked for)."""
+    """Rendered images, and their base64 once asked for, in one byte-bounded store (bytes only). ``hits`` counts
+    the calls answered from the store, ``misses`` the renders."""
 
     def __init__(self, *, max_bytes: int = 64 * 1024 * 1024) -> None:
-        self.max_bytes = max_bytes
+        self._store: ByteStore[tuple[str, bool]] = ByteStore(max_bytes=max_bytes)
+        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
-        self._items: OrderedDict[str, _Entry] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
 
-    def _entry(self, spec: ImageSpec) -> _Entry:
-        key = spec.key
+    def _count(self, hit: bool) -> None:
         with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
+            if hit:
                 self.hits += 1
-                return found
-            self.misses += 1
-        # Rendered outside the lock so that other threads' hits never wait for it; two threads missing the
-        # same spec at once both render it, and the bytes are the same.
-        entry = _Entry(render_image(spec))
-        if entry.cost > self.max_bytes:
-            return entry
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                return found
-            self._items[key] = entry
-            self._bytes += entry.cost
-            self._evict()
-        return entry
-
-    def _evict(self) -> None:
-        while self._bytes > self.max_bytes and self._items:
-            _, old = self._items.popitem(last=False)
-            self._bytes -= old.cost
+            else:
+                self.misses += 1
 
     def get(self, spec: ImageSpec) -> bytes:
         """The image for ``spec``: rendered on a miss, stored when it fits."""
-        return self._entry(spec).data
+        found = self._store.get((spec.key, False))
+        self._count(found is not None)
+        if found is not None:
+            return found[0]
+        # Rendered outside any lock: two threads missing the same spec at once both render it, to the same bytes.
+        data = render_image(spec)
+        self._store.put((spec.key, False), data)
+        return data
 
-    def get_b64(self, spec: ImageSpec) -> str:
-        """The image for ``spec`` as base64 text, encoded once while the image stays cached."""
-        entry = self._entry(spec)
-        if entry.b64 is not None:
-            return entry.b64
-        b64 = base64.b64encode(entry.data).decode("ascii")
-        with self._lock:
-            if entry.b64 is not None:
-                return entry.b64
-            if self._items.get(spec.key) is entry:
-                if entry.cost + len(b64) > self.max_bytes:
-                    return b64  # the image stays; its base64 would not fit beside it
-                entry.b64 = b64
-                self._bytes += len(b64)
-                self._items.move_to_end(spec.key)
-                self._evict()
+    def get_b64(self, spec: ImageSpec) -> bytes:
+        """The image for ``spec`` as base64 (ASCII bytes), encoded once while it stays cached."""
+        found = self._store.get((spec.key, True))
+        if found is not None:
+            self._count(True)
+            return found[0]
+        b64 = base64.b64encode(self.get(spec))
+        self._store.put((spec.key, True), b64)
         return b64
 
     def clear(self) -> None:
         """Forget every image (the hit and miss counts stay)."""
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
+        self._store.clear()
+
+    @property
+    def max_bytes(self) -> int:
+        return self._store.max_bytes
 
     @property
     def size_bytes(self) -> int:
-        """Bytes held: the images and the base64 text kept for them."""
-        return self._bytes
+        """What the store holds: the images, the base64 kept for them, and a fixed overhead per entry."""
+        return self._store.size_bytes
 
     def __len__(self) -> int:
-        return len(self._items)
+        """Images held (an image and its base64 count once)."""
+        return len({key for key, _ in self._store.keys_held()})

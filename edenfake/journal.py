@@ -1,55 +1,25 @@
-"""The request journal: every call the fake answered, with credentials redacted, and assertions over them."""
+"""The request journal: every call the fake answered, credentials redacted, and assertions over them.
+
+The journal keeps each call as bytes (its request and answer as JSON, images as their digest and size, never
+their base64), bounded in count and in bytes; a :class:`Call` is built afresh from them at every read, so a
+caller may change what it reads without changing the journal or the fake.
+"""
 
 from __future__ import annotations
 
-import functools
-import re
+import json
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cache
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any, overload
 
-from edenfake import contracts
+from edenfake.contracts import redact_body, redact_headers
 
-__all__ = ["Call", "Journal", "redact_headers"]
+__all__ = ["Call", "Journal"]
 
-_REDACTED = "***"
-
-
-@cache
-def _credential_pattern() -> re.Pattern[str]:
-    # The contract's own definition of a credential header decides what the journal hides.
-    return re.compile(contracts.load("generation-request#/$defs/credentialHeaderName")["pattern"])
-
-
-@functools.lru_cache(maxsize=1024)
-def _is_credential(name: str) -> bool:
-    return _credential_pattern().match(name) is not None
-
-
-def redact_headers(headers: Mapping[str, str] | Sequence[tuple[str, str]]) -> dict[str, str]:
-    """Headers with credential values hidden (the auth scheme is kept: ``Bearer ***``)."""
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    out: dict[str, str] = {}
-    for name, value in pairs:
-        if _is_credential(name):
-            scheme, sep, _ = value.partition(" ")
-            value = (
-                f"{scheme} {_REDACTED}"
-                if sep and name.lower() in ("authorization", "proxy-authorization")
-                else _REDACTED
-            )
-        out[name] = value
-    return out
-
-
-def redact_body(body: Any) -> Any:
-    """A request body with credential values in ``extra_headers`` hidden, as a careless client may send them."""
-    if isinstance(body, dict) and isinstance(body.get("extra_headers"), dict):
-        return {**body, "extra_headers": redact_headers({str(k): str(v) for k, v in body["extra_headers"].items()})}
-    return body
+#: what a journal entry costs beyond its bytes: the tuple, the strings and the deque slot
+_ENTRY_OVERHEAD = 512
 
 
 @dataclass(frozen=True)
@@ -62,7 +32,8 @@ class Call:
     #: the parsed JSON body, or None when the body was not JSON
     json: Any
     status: int
-    #: the parsed JSON answer, or None for binary answers
+    #: the JSON answer, or None for binary answers; each image's base64 is replaced by
+    #: ``{"sha256", "bytes", "format", "width", "height"}`` (the journal keeps no image data)
     response: Any
     #: multipart text fields (image edits), or None
     form: dict[str, Any] | None = None
@@ -94,6 +65,10 @@ class Call:
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
+    def as_dict(self) -> dict[str, Any]:
+        """The call as plain JSON-ready data (what ``GET /_edenfake/calls`` answers)."""
+        return asdict(self)
+
     def summary(self) -> str:
         shown = {k: _short(v) for k, v in self.fields.items()}
         fault = f" [fault {self.fault}]" if self.fault else ""
@@ -107,64 +82,105 @@ def _short(value: Any) -> Any:
 
 
 _MISSING = object()
+_Entry = tuple[
+    str,
+    str,
+    tuple[tuple[str, str], ...],
+    bytes | None,
+    int,
+    bytes | None,
+    bytes | None,
+    bytes,
+    str | None,
+    float,
+    float,
+    int,
+]
+
+
+def _loads(data: bytes | None) -> Any:
+    return None if data is None else json.loads(data)
 
 
 class Journal:
-    """The calls a fake answered, oldest first. Thread-safe; bounded (oldest dropped past ``max_calls``)."""
+    """The calls a fake answered, oldest first. Thread-safe; at most ``max_calls`` calls and ``max_bytes`` bytes
+    (the oldest are dropped first, and counted in ``dropped``)."""
 
-    def __init__(self, *, max_calls: int = 10_000) -> None:
+    def __init__(self, *, max_calls: int = 10_000, max_bytes: int = 64 * 1024 * 1024) -> None:
+        if max_calls < 1 or max_bytes < 1:
+            raise ValueError("a journal keeps at least one call and one byte")
         self.max_calls = max_calls
-        # Calls, or the raw fields of calls nobody has read yet: recording sits on every request's path,
-        # so building and redacting a Call waits until a test or the admin API looks.
-        self._calls: deque[Call | tuple[Any, ...]] = deque(maxlen=max_calls)
+        self.max_bytes = max_bytes
+        self._calls: deque[_Entry] = deque()
+        self._bytes = 0
         self._lock = threading.Lock()
         self.dropped = 0
 
-    def record_raw(
+    def record(
         self,
         method: str,
         path: str,
         headers: Sequence[tuple[str, str]],
-        json: Any,
+        body: bytes | None,
         status: int,
-        response: Any,
-        form: dict[str, Any] | None,
-        files: list[dict[str, Any]],
-        fault: str | None,
-        at: float,
-        duration: float,
+        answer: bytes | None,
+        *,
+        form: bytes | None = None,
+        files: bytes = b"[]",
+        fault: str | None = None,
+        at: float = 0.0,
+        duration: float = 0.0,
     ) -> None:
-        """Record a call from its raw fields; it is built, with credentials redacted, when first read."""
+        """Record a call: its request ``body``, ``answer`` and multipart ``form`` and ``files`` as JSON bytes.
+        Credentials are redacted when a call is read."""
+        kept = tuple(headers)
+        cost = (
+            _ENTRY_OVERHEAD
+            + len(method)
+            + len(path)
+            + sum(len(k) + len(v) for k, v in kept)
+            + len(body or b"")
+            + len(answer or b"")
+            + len(form or b"")
+            + len(files)
+        )
+        entry = (method, path, kept, body, status, answer, form, files, fault, at, duration, cost)
         with self._lock:
-            if len(self._calls) == self.max_calls:
+            self._calls.append(entry)
+            self._bytes += cost
+            while len(self._calls) > 1 and (len(self._calls) > self.max_calls or self._bytes > self.max_bytes):
+                self._bytes -= self._calls.popleft()[-1]
                 self.dropped += 1
-            # the deque drops the oldest
-            self._calls.append((method, path, headers, json, status, response, form, files, fault, at, duration))
 
-    def _built(self) -> deque[Call]:
-        # Callers hold the lock.
-        calls = self._calls
-        for i, entry in enumerate(calls):
-            if isinstance(entry, tuple):
-                method, path, headers, body, status, response, form, files, fault, at, duration = entry
-                calls[i] = Call(
-                    method=method,
-                    path=path,
-                    headers=redact_headers(headers),
-                    json=redact_body(body),
-                    status=status,
-                    response=response,
-                    form=redact_body(form) if form is not None else None,
-                    files=files,
-                    fault=fault,
-                    at=at,
-                    duration=duration,
-                )
-        return calls  # type: ignore[return-value]
+    @staticmethod
+    def _build(entry: _Entry) -> Call:
+        method, path, headers, body, status, answer, form, files, fault, at, duration, _ = entry
+        form_fields = _loads(form)
+        return Call(
+            method=method,
+            path=path,
+            headers=redact_headers(headers),
+            json=redact_body(_loads(body)),
+            status=status,
+            response=_loads(answer),
+            form=redact_body(form_fields) if form_fields is not None else None,
+            files=json.loads(files),
+            fault=fault,
+            at=at,
+            duration=duration,
+        )
+
+    def page(self, offset: int = 0, limit: int | None = None) -> list[Call]:
+        """Calls ``offset`` to ``offset + limit``, oldest first (only those are built)."""
+        with self._lock:
+            end = len(self._calls) if limit is None else min(len(self._calls), offset + limit)
+            entries = [self._calls[i] for i in range(offset, end)] if offset < end else []
+        return [self._build(e) for e in entries]
 
     def clear(self) -> None:
         with self._lock:
             self._calls.clear()
+            self._bytes = 0
             self.dropped = 0
 
     @overload
@@ -173,16 +189,18 @@ class Journal:
     def __getitem__(self, index: slice) -> list[Call]: ...
     def __getitem__(self, index: int | slice) -> Call | list[Call]:
         with self._lock:
-            if isinstance(index, slice):
-                return list(self._built())[index]
-            return self._built()[index]
+            entries = list(self._calls)
+        if isinstance(index, slice):
+            return [self._build(e) for e in entries[index]]
+        return self._build(entries[index])
 
     def __len__(self) -> int:
         return len(self._calls)
 
     def __iter__(self) -> Iterator[Call]:
         with self._lock:
-            return iter(list(self._built()))
+            entries = list(self._calls)
+        return (self._build(e) for e in entries)
 
     def __repr__(self) -> str:
         return f"<Journal of {len(self)} call(s)>"
@@ -192,12 +210,18 @@ class Journal:
         return len(self)
 
     @property
+    def size_bytes(self) -> int:
+        """What the kept calls cost: their bytes and a fixed overhead each."""
+        return self._bytes
+
+    @property
     def last(self) -> Call:
         """The newest call; AssertionError when there is none."""
         with self._lock:
             if not self._calls:
                 raise AssertionError("edenfake received no request")
-            return self._built()[-1]
+            entry = self._calls[-1]
+        return self._build(entry)
 
     def filter(self, *, path: str | None = None, status: int | None = None, **fields: Any) -> list[Call]:
         """The calls to ``path`` (and with ``status``) whose request fields equal ``fields``."""

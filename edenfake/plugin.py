@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from edenfake.mock import MockHandle
+    from edenfake._mock import MockHandle
     from edenfake.server import LiveServer
 
 _failed_key = pytest.StashKey[bool]()
@@ -49,7 +49,7 @@ def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
 def edenfake(request: pytest.FixtureRequest) -> Iterator[MockHandle]:
     """An in-process fake Eden AI image API: httpx and httpx2 requests (the openai SDK's too) to the Eden
     hosts reach it with no socket. Configure it with ``@pytest.mark.edenfake(...)``."""
-    from edenfake.mock import MockHandle
+    from edenfake._mock import MockHandle
 
     handle = MockHandle(**_options(request)).start()
     try:

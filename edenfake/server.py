@@ -10,9 +10,9 @@ from typing import Any
 
 import uvicorn
 
+from edenfake._handle import Handle
 from edenfake.app import create_app
 from edenfake.fake import EdenFake
-from edenfake.handle import Handle
 
 __all__ = ["LiveServer", "bind", "make_server", "serve"]
 

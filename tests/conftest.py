@@ -41,7 +41,7 @@ def check_against_contract(response: httpx.Response) -> None:
 def every_answer_is_checked_against_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever door a test goes through (app, mock, live server), each answer the core gives must match the
     OpenAPI document. A mismatch raises inside the fake, so the test sees it."""
-    original = EdenFake.handle
+    original = EdenFake.answer
 
     def checked(self: EdenFake, request: FakeRequest) -> FakeResponse:
         response = original(self, request)
@@ -50,7 +50,7 @@ def every_answer_is_checked_against_the_contract(monkeypatch: pytest.MonkeyPatch
             validate_exchange(request.method, request.path, response.status, body, media_type=response.media_type)
         return response
 
-    monkeypatch.setattr(EdenFake, "handle", checked)
+    monkeypatch.setattr(EdenFake, "answer", checked)
 
 
 @pytest.fixture

@@ -324,14 +324,22 @@ def test_the_journal_keeps_hashes_never_bytes(client: TestClient, fake: EdenFake
 
     image = png(colour=(9, 9, 9))
     multipart(client, [("image", ("a.png", image, "image/png")), ("mask", ("m.png", MASK, "image/png"))], n="2")
-    client.post(URL, json={"model": GPT, "prompt": "x", "images": [{"image_url": data_url(image)}]})
+    answer = client.post(URL, json={"model": GPT, "prompt": "x", "images": [{"image_url": data_url(image)}]})
     multipart_call, json_call = fake.calls[-2], fake.calls[-1]
     assert multipart_call.form == {"model": GPT, "prompt": "add a hat", "n": 2}
     assert [f["sha256"] for f in multipart_call.files] == [hashlib.sha256(d).hexdigest() for d in (image, MASK)]
     summary = json_call.json["images"][0]["image_url"]
     assert summary == f"data:image/png;base64,<{len(image)} bytes sha256={hashlib.sha256(image).hexdigest()}>"
-    info = inspect_image(base64.b64decode(json_call.response["data"][0]["b64_json"]))
-    assert info.inputs == [hashlib.sha256(image).hexdigest()]  # the journal's hash is the fingerprint's
+    sent = base64.b64decode(answer.json()["data"][0]["b64_json"])
+    assert inspect_image(sent).inputs == [hashlib.sha256(image).hexdigest()]  # the journal's hash is the fingerprint's
+    # the journal keeps the answered image as its digest and size, never its base64
+    assert json_call.response["data"][0]["b64_json"] == {
+        "sha256": hashlib.sha256(sent).hexdigest(),
+        "bytes": len(sent),
+        "format": "png",
+        "width": 1024,
+        "height": 1024,
+    }
     recorded = json.dumps([[c.json, c.form, c.files] for c in fake.calls])
     assert base64.b64encode(image).decode()[:40] not in recorded and "IHDR" not in recorded
 

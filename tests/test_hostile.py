@@ -46,13 +46,16 @@ def test_nul_and_lone_surrogates_in_strings(client: TestClient, prompt: str, mod
 
 @pytest.mark.parametrize(
     ("n", "status"),
-    [("1e400", 422), ("1" + "0" * 5000, 400), ("-0", 422), ("1.0", 200), ("1E1", 200), ("NaN", 422), ("Infinity", 422)],
+    [("1e400", 400), ("1" + "0" * 5000, 400), ("-0", 422), ("1.0", 200), ("1E1", 200), ("NaN", 400), ("Infinity", 400)],
 )
 def test_huge_and_odd_numbers(client: TestClient, n: str, status: int) -> None:
     r = raw(client, f'{{"model":"openai/gpt-image-1","prompt":"x","n":{n}}}'.encode())
     assert r.status_code == status, r.text
     if status == 422:
         assert r.json()["detail"][0]["loc"] == ["body", "n"]
+    if status == 400:  # non-standard or overflowing numbers are refused as JSON, naming the problem
+        assert r.json()["error_code"] == "INVALID_JSON"
+        assert n[:10] in r.json()["detail"] or "digits" in r.json()["detail"]
 
 
 def test_duplicate_keys_take_the_last_value_as_pythons_json_does(client: TestClient) -> None:
@@ -85,9 +88,9 @@ def test_header_casing_and_repeats(fake: EdenFake) -> None:
         ("authorization", "Basic second"),
         ("content-type", "application/json"),
     ]
-    assert fake.handle(edenfake.FakeRequest("POST", URL, first_bearer, body)).status == 200
+    assert fake.answer(edenfake.FakeRequest("POST", URL, first_bearer, body)).status == 200
     first_basic = [("authorization", "Basic x"), ("authorization", "Bearer y"), ("content-type", "application/json")]
-    assert fake.handle(edenfake.FakeRequest("POST", URL, first_basic, body)).status == 401
+    assert fake.answer(edenfake.FakeRequest("POST", URL, first_basic, body)).status == 401
 
 
 def _raw_socket(port: int, payload: bytes, *, close_after: bool = True, pause: float = 0.0) -> bytes:

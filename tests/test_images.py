@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from edenfake import images
+from edenfake._store import ENTRY_OVERHEAD
 from edenfake.images import ImageCache, ImageFormat, ImageSpec, inspect_image, prompt_digest, render_image
 
 SPEC = ImageSpec(model="openai/gpt-image-1", prompt="a red fox", width=320, height=240)
@@ -251,7 +252,7 @@ def test_the_cache_counts_hits_and_misses() -> None:
     assert cache.get(SPEC) == render_image(SPEC)
     assert cache.get(dataclasses.replace(SPEC)) == render_image(SPEC)  # an equal spec is a hit
     assert (cache.hits, cache.misses, len(cache)) == (1, 1, 1)
-    assert cache.size_bytes == len(render_image(SPEC))
+    assert cache.size_bytes == len(render_image(SPEC)) + ENTRY_OVERHEAD
     cache.clear()
     assert (len(cache), cache.size_bytes) == (0, 0)
     cache.get(SPEC)
@@ -261,13 +262,14 @@ def test_the_cache_counts_hits_and_misses() -> None:
 def test_the_cache_evicts_the_least_recently_used_within_its_byte_cap() -> None:
     specs = [dataclasses.replace(SPEC, index=i) for i in range(3)]
     sizes = [len(render_image(s)) for s in specs]
-    cache = ImageCache(max_bytes=sizes[0] + sizes[1] + min(sizes) // 2)  # room for two, not three
+    # room for two, not three
+    cache = ImageCache(max_bytes=sizes[0] + sizes[1] + 2 * ENTRY_OVERHEAD + min(sizes) // 2)
     cache.get(specs[0])
     cache.get(specs[1])
     cache.get(specs[0])  # now specs[1] is the least recently used
     cache.get(specs[2])
     assert len(cache) == 2 and cache.size_bytes <= cache.max_bytes
-    assert cache.size_bytes == sizes[0] + sizes[2]
+    assert cache.size_bytes == sizes[0] + sizes[2] + 2 * ENTRY_OVERHEAD
     misses = cache.misses
     cache.get(specs[0])
     assert cache.misses == misses  # kept
@@ -287,27 +289,27 @@ def test_base64_is_encoded_once_counted_and_matches_the_bytes() -> None:
     first = cache.get_b64(SPEC)
     assert first is cache.get_b64(SPEC)
     assert base64.b64decode(first) == render_image(SPEC)
-    assert cache.size_bytes == len(render_image(SPEC)) + len(first)
+    assert cache.size_bytes == len(render_image(SPEC)) + len(first) + 2 * ENTRY_OVERHEAD
     # Room for the image but not its base64 as well: the image is kept, the text is not.
     data = render_image(SPEC)
-    small = ImageCache(max_bytes=len(data) + 10)
+    small = ImageCache(max_bytes=len(data) + ENTRY_OVERHEAD + 10)
     assert base64.b64decode(small.get_b64(SPEC)) == data
-    assert (len(small), small.size_bytes) == (1, len(data))
+    assert (len(small), small.size_bytes) == (1, len(data) + ENTRY_OVERHEAD)
 
 
 def test_the_cache_is_thread_safe() -> None:
     specs = [dataclasses.replace(SPEC, index=i % 7) for i in range(70)]
     expected = {s.key: render_image(s) for s in specs}
     one = len(next(iter(expected.values())))
-    cache = ImageCache(max_bytes=one * 5)  # fewer than the specs: eviction runs under contention too
+    # fewer than the specs: eviction runs under contention too
+    cache = ImageCache(max_bytes=(one + ENTRY_OVERHEAD) * 5)
     errors: list[str] = []
     barrier = threading.Barrier(8)
 
     def work(offset: int) -> None:
         barrier.wait()
         for s in specs[offset:] + specs[:offset]:
-            got = cache.get_b64(s) if offset % 2 else cache.get(s)
-            data = base64.b64decode(got) if isinstance(got, str) else got
+            data = base64.b64decode(cache.get_b64(s)) if offset % 2 else cache.get(s)
             if data != expected[s.key]:
                 errors.append(s.key)
 
@@ -319,7 +321,7 @@ def test_the_cache_is_thread_safe() -> None:
     assert errors == []
     assert cache.hits + cache.misses == 8 * 70
     assert cache.size_bytes <= cache.max_bytes
-    assert cache.size_bytes == sum(e.cost for e in cache._items.values())
+    assert cache.size_bytes == sum(e[3] for e in cache._store._items.values())
 
 
 def test_images_of_one_answer_share_label_rows_and_still_decode_exactly() -> None:

@@ -25,7 +25,7 @@ AUTH = [("authorization", "Bearer t"), ("content-type", "application/json")]
 
 
 def post(path: str, body: Any) -> tuple[int, Any]:
-    response = FAKE.handle(FakeRequest("POST", path, AUTH, json.dumps(body).encode(), "https://api.edenai.run"))
+    response = FAKE.answer(FakeRequest("POST", path, AUTH, json.dumps(body).encode(), "https://api.edenai.run"))
     return response.status, response.json()
 
 
@@ -97,7 +97,7 @@ def test_broken_files_are_refused_for_their_labelled_problem(broken: S.BrokenIma
         files={"image": (broken.filename, broken.data, "image/png")},
     )
     body = request.read()
-    response = FAKE.handle(
+    response = FAKE.answer(
         FakeRequest(
             "POST",
             "/v3/images/edits",
@@ -122,7 +122,7 @@ def test_masks_valid_and_invalid(data: st.DataObject) -> None:
         data={"model": "openai/gpt-image-1", "prompt": "x"},
         files=[("image", ("a.png", image, "image/png")), ("mask", ("m.png", mask, "image/png"))],
     )
-    response = FAKE.handle(
+    response = FAKE.answer(
         FakeRequest(
             "POST",
             "/v3/images/edits",

@@ -13,6 +13,8 @@ from starlette.testclient import TestClient
 
 import edenfake
 from edenfake import EdenFake, create_app
+from edenfake._core import Clock, UploadStore
+from edenfake._store import ENTRY_OVERHEAD
 from tests.conftest import AUTH, FROZEN
 from tests.test_edits import encoded, png
 
@@ -92,11 +94,12 @@ def test_upload_refusals_name_the_part(client: TestClient) -> None:
 
 
 def test_uploads_expire_are_bounded_and_reset() -> None:
-    fake = EdenFake(clock=FROZEN, upload_store_bytes=len(png()) * 2)
+    # room for two uploads and what each costs beside its bytes (name, types, a fixed overhead), not three
+    fake = EdenFake(clock=FROZEN, upload_store_bytes=2 * (len(png()) + ENTRY_OVERHEAD + 100))
     with TestClient(create_app(fake), headers=AUTH) as c:
         ids = [upload(c, name=f"{i}.png").json()["file_id"] for i in range(3)]
         assert len(fake.uploads) == 2 and fake.uploads.get(ids[0]) is None  # the oldest went first
-        assert fake.uploads.size_bytes == 2 * len(png())
+        assert 2 * len(png()) < fake.uploads.size_bytes <= 2 * (len(png()) + ENTRY_OVERHEAD + 100)
         edit = {"model": "openai/gpt-image-1", "prompt": "x", "images": [{"file_id": ids[2]}]}
         assert c.post("/v3/images/edits", json=edit).status_code == 200
         fake.clock.advance(30 * DAY)
@@ -107,11 +110,10 @@ def test_uploads_expire_are_bounded_and_reset() -> None:
 
 
 def test_the_store_caps_the_number_of_files() -> None:
-    fake = EdenFake(clock=FROZEN)
-    fake.uploads.max_files = 3
+    store = UploadStore(Clock(FROZEN), max_bytes=1024 * 1024, max_files=3)
     for i in range(5):
-        fake.uploads.put(f"{i}.txt", "text/plain", b"x")
-    assert len(fake.uploads) == 3
+        store.put(f"{i}.txt", "text/plain", b"x", "general")
+    assert len(store) == 3 and store.get(store.put("4.txt", "text/plain", b"x", "general").file_id) is not None
 
 
 def test_delete_files_by_ids(client: TestClient, fake: EdenFake) -> None:

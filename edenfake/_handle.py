@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from edenfake.fake import Clock, EdenFake
+from edenfake._core import Clock
+from edenfake.fake import EdenFake
 from edenfake.faults import Fault, FaultKind
 from edenfake.journal import Journal
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar, overload
 
+from edenfake._handle import Handle
 from edenfake._wire import FakeRequest, FakeResponse
 from edenfake.fake import EdenFake
-from edenfake.handle import Handle
 
 __all__ = ["DEFAULT_BASE_URLS", "MockHandle", "mock"]
 
@@ -88,7 +88,7 @@ class MockHandle(Handle):
                 return found
         return None
 
-    def answer(self, method: str, url: Any, headers: Iterable[tuple[str, str]], body: bytes) -> FakeResponse | None:
+    def dispatch(self, method: str, url: Any, headers: Iterable[tuple[str, str]], body: bytes) -> FakeResponse | None:
         """Hand a request to the core; None when its URL is not for the fake. ``url`` is an httpx(2).URL."""
         path = self.route(url.scheme, url.host, url.port, url.path)
         if path is None:
@@ -102,7 +102,7 @@ class MockHandle(Handle):
             base_url=f"{url.scheme}://{url.host}{port}",
             query=url.query.decode("ascii", "replace") if isinstance(url.query, bytes) else str(url.query),
         )
-        return self.fake.handle(request)
+        return self.fake.answer(request)
 
     # -- starting and stopping -----------------------------------------------------------------------
 
@@ -223,7 +223,7 @@ def _start_respx(handle: MockHandle) -> Any:
     router = Router(assert_all_called=False, assert_all_mocked=handle.assert_all_mocked, using="httpx")
 
     def side_effect(request: httpx.Request) -> httpx.Response | httpx.Request | None:
-        answer = handle.answer(request.method, request.url, request.headers.multi_items(), request.read())
+        answer = handle.dispatch(request.method, request.url, request.headers.multi_items(), request.read())
         if answer is None:
             # Not the fake's: None lets respx refuse it (assert_all_mocked), the request itself passes it on.
             return None if handle.assert_all_mocked else request
@@ -317,7 +317,7 @@ class _Httpx2Sync:
     def handle_request(self, request: Any) -> Any:
         import httpx2
 
-        answer = self.handle.answer(request.method, request.url, request.headers.multi_items(), request.read())
+        answer = self.handle.dispatch(request.method, request.url, request.headers.multi_items(), request.read())
         assert answer is not None  # _transport_for_url only picks this transport for the fake's URLs
         response = _to_response(httpx2, request, answer)
         if answer.delay:
@@ -343,7 +343,7 @@ class _Httpx2Async:
         import httpx2
 
         body = await request.aread()
-        answer = self.handle.answer(request.method, request.url, request.headers.multi_items(), body)
+        answer = self.handle.dispatch(request.method, request.url, request.headers.multi_items(), body)
         assert answer is not None
         response = _to_response(httpx2, request, answer)
         if answer.delay:

@@ -1,0 +1,320 @@
+"""The fake's state and the steps every route shares: authentication, faults, credits, the model lookup, the
+contract check, the stores and the journal. No HTTP framework and no route lives here; the routes use it."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+import uuid
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from edenfake import _options, contracts
+from edenfake._request import Exchange
+from edenfake._store import ByteStore
+from edenfake._wire import FakeRequest
+from edenfake.catalog import Catalog, ModelSpec
+from edenfake.errors import InsufficientCredit, InvalidModel, RequestValidationError, Unauthorized
+from edenfake.faults import Fault, FaultKind, FaultPlan, RateLimiter, RequestView
+from edenfake.images import ImageCache
+from edenfake.journal import Journal
+
+__all__ = ["Clock", "Core", "Upload", "UploadStore"]
+
+#: what the real service keeps an upload for
+UPLOAD_TTL = 30 * 24 * 3600.0
+#: bodies up to this size have their outcome remembered by their bytes
+MEMO_MAX_BODY = 16 * 1024
+
+
+def _time_bounds() -> tuple[float, float]:
+    schema = contracts.load("admin#/$defs/UnixTime")
+    return float(schema["minimum"]), float(schema["maximum"])
+
+
+class Clock:
+    """The fake's time. Real time by default; ``set()`` freezes it, ``advance()`` moves it. It stays within what
+    a date can show (``admin.schema.json#/$defs/UnixTime``): anything else is a ValueError."""
+
+    def __init__(self, at: float | None = None) -> None:
+        self._low, self._high = _time_bounds()
+        self._frozen: float | None = None
+        self.set(at)
+
+    def now(self) -> float:
+        return time.time() if self._frozen is None else self._frozen
+
+    def _checked(self, at: float, what: str) -> float:
+        if isinstance(at, bool) or not isinstance(at, (int, float)) or not math.isfinite(at):
+            raise ValueError(f"{what} must be a finite number of Unix seconds, got {at!r}")
+        if not self._low <= at <= self._high:
+            raise ValueError(f"{what} must be between {self._low:.0f} and {self._high:.0f} (Unix seconds), got {at!r}")
+        return float(at)
+
+    def set(self, at: float | None) -> None:
+        """Freeze the clock at ``at`` (Unix seconds); ``None`` returns to real time."""
+        self._frozen = None if at is None else self._checked(at, "the clock")
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward, freezing it first if it runs in real time."""
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < math.inf:
+            raise ValueError(f"advance takes a finite number of seconds >= 0, got {seconds!r}")
+        self._frozen = self._checked(self.now() + seconds, "the clock after advancing")
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file stored by ``POST /v3/upload``."""
+
+    file_id: str
+    filename: str
+    content_type: str
+    data: bytes
+    purpose: str
+    created_at: float
+    expires_at: float
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        """The answer of ``POST /v3/upload``: the API reference's fields, and the upload guide's names for two."""
+        return {
+            "file_id": self.file_id,
+            "file_name": self.filename,
+            "file_size": len(self.data),
+            "file_mimetype": self.content_type,
+            "purpose": self.purpose,
+            "metadata": {},
+            "created_at": _iso(self.created_at),
+            "expires_at": _iso(self.expires_at),
+            "filename": self.filename,
+            "bytes": len(self.data),
+        }
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class UploadStore:
+    """Uploaded files, each kept until it expires on the fake's clock, at most ``max_bytes`` and ``max_files`` in
+    all (the oldest go first)."""
+
+    def __init__(self, clock: Clock, *, max_bytes: int, max_files: int = 1000, ttl: float = UPLOAD_TTL) -> None:
+        self.clock = clock
+        self._store: ByteStore[str] = ByteStore(max_bytes=max_bytes, ttl=ttl, clock=clock.now, max_items=max_files)
+
+    def put(
+        self, filename: str, content_type: str, data: bytes | memoryview, purpose: str, *, ttl: float | None = None
+    ) -> Upload:
+        """Store a file (``ttl`` seconds, default 30 days); the same content and name get the same id."""
+        digest = hashlib.sha256(filename.encode("utf-8", "surrogatepass") + b"\0" + data).digest()
+        file_id = str(uuid.UUID(bytes=digest[:16], version=4))
+        now = self.clock.now()
+        kept = bytes(data)
+        self._store.put(file_id, kept, (filename, content_type, purpose, now), ttl=ttl)
+        expires = self._store.expires_at(file_id)
+        return Upload(file_id, filename, content_type, kept, purpose, now, expires if expires is not None else now)
+
+    def get(self, file_id: str) -> Upload | None:
+        """The upload, or None when unknown, evicted, deleted or expired."""
+        found = self._store.get(_canonical_uuid(file_id))
+        expires = self._store.expires_at(_canonical_uuid(file_id))
+        if found is None or expires is None:
+            return None
+        data, (filename, content_type, purpose, created) = found
+        assert isinstance(created, float)
+        return Upload(_canonical_uuid(file_id), str(filename), str(content_type), data, str(purpose), created, expires)
+
+    def delete(self, file_ids: Iterable[str]) -> int:
+        """Remove these files; the number that were there (unknown ids are ignored, as the real route does)."""
+        deleted = 0
+        for file_id in {_canonical_uuid(i) for i in file_ids}:
+            found = self._store.pop(file_id)
+            if found is not None and found[2] > self.clock.now():
+                deleted += 1
+        return deleted
+
+    def clear(self) -> None:
+        self._store.clear()
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._store.size_bytes
+
+
+def _canonical_uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return value
+
+
+class Core:
+    """The state of one fake and the steps its routes share. See :class:`edenfake.EdenFake` for the options."""
+
+    def __init__(self, **options: Any) -> None:
+        _options.check_names(options, [_options.FAKE], "EdenFake()")
+        o = {**_options.defaults(), **options}
+        catalog = o["catalog"]
+        self.catalog = catalog if isinstance(catalog, Catalog) else Catalog.load(catalog)
+        self.seed: int = o["seed"]
+        self.clock = Clock(o["clock"])
+        tokens: Collection[str] | None = o["tokens"]
+        self.tokens = frozenset(tokens) if tokens is not None else None
+        self.max_body_bytes: int = o["max_body_bytes"]
+        self.max_upload_bytes: int = o["max_upload_bytes"]
+        self.images = ImageCache(max_bytes=o["image_cache_bytes"])
+        #: image answers by plan: their JSON in pieces around `created`, and what the journal keeps of them
+        self.answers: ByteStore[tuple[Any, ...]] = ByteStore(max_bytes=o["answer_cache_bytes"])
+        #: outcomes of small bodies by their bytes: a plan, or the encoded refusal
+        self.outcomes: ByteStore[tuple[str, bytes]] = ByteStore(max_bytes=o["answer_cache_bytes"] // 4)
+        #: the images behind `url` results: bytes, with their media type
+        self.urls: ByteStore[str] = ByteStore(max_bytes=o["url_store_bytes"], ttl=o["url_ttl"], clock=self.clock.now)
+        self.uploads = UploadStore(self.clock, max_bytes=o["upload_store_bytes"])
+        self.calls = Journal(max_calls=o["journal_size"], max_bytes=o["journal_bytes"])
+        self.faults = FaultPlan()
+        self._initial = o
+        self._credits_lock = threading.Lock()
+        self.credits: float | None = None
+        self.rate_limiter: RateLimiter | None = None
+        self.set_credits(o["credits"])
+        self.set_rate_limit(o["rate_limit"])
+        self.set_latency(o["latency"], seed=o["fault_seed"])
+
+    # -- what tests drive ----------------------------------------------------------------------------
+
+    def fail(
+        self,
+        what: int | FaultKind,
+        *,
+        times: int | None = 1,
+        match: Any = None,
+        retry_after: float | None = None,
+        detail: str | None = None,
+        hang: float = 30.0,
+    ) -> Fault:
+        """Answer the next ``times`` matching API requests with ``what``: a status (401, 402, 429, 500, 502,
+        503, each in the real service's shape), ``"timeout"`` or ``"disconnect"``.
+
+        ``match`` narrows it: a path, a dict of request fields (``{"model": "openai/dall-e-3"}``; the key
+        ``"path"`` compares the path) or a callable taking a RequestView. ``times=None``: every request.
+        At most 1,000 faults wait at once (ValueError past that).
+        """
+        return self.faults.add(Fault(what, times=times, match=match, retry_after=retry_after, detail=detail, hang=hang))
+
+    def set_latency(self, seconds: float | tuple[float, float] | list[float], *, seed: int | None = None) -> None:
+        """Delay every API answer by ``seconds``, or by a seeded uniform draw from a ``(low, high)`` range."""
+        self.faults.set_latency(seconds, seed=seed)
+
+    def set_chaos(
+        self, rate: float, *, statuses: Iterable[int | FaultKind] = (429, 500, 502, 503), seed: int | None = None
+    ) -> None:
+        """Fail a seeded random ``rate`` (0..1) of API requests with one of ``statuses``."""
+        self.faults.set_chaos(rate, statuses=statuses, seed=seed)
+
+    def set_rate_limit(self, per_second: int | None) -> None:
+        """Refuse with 429 past ``per_second`` requests per token in one second of the fake's clock (None: off)."""
+        self.rate_limiter = None if per_second is None else RateLimiter(per_second, self.clock.now)
+
+    def set_credits(self, credits: float | None) -> None:
+        """The account's balance in USD; answers that cost more than what is left get 402 (None: unlimited)."""
+        if credits is not None and (isinstance(credits, bool) or not 0 <= credits < math.inf):
+            raise ValueError(f"credits must be a finite number >= 0 (or None), got {credits!r}")
+        with self._credits_lock:
+            self.credits = credits
+
+    def reset(self) -> None:
+        """Back to the state the fake was built with: journal, faults, latency, chaos, credits, rate limit,
+        hosted images and uploads cleared; the clock and catalog stay."""
+        self.calls.clear()
+        self.faults.clear()
+        self.set_credits(self._initial["credits"])
+        self.set_rate_limit(self._initial["rate_limit"])
+        self.set_latency(self._initial["latency"], seed=self._initial["fault_seed"])
+        self.urls.clear()
+        self.uploads.clear()
+
+    # -- steps the routes share ----------------------------------------------------------------------
+
+    def body_limit(self, route: contracts.Route | None) -> int:
+        """The largest body ``route`` takes: routes that carry images take ``max_upload_bytes``."""
+        return self.max_upload_bytes if route is not None and route.takes_files else self.max_body_bytes
+
+    def authenticate(self, request: FakeRequest) -> str:
+        """The bearer token, or Unauthorized when it is missing, empty, malformed or not accepted."""
+        value = request.header("authorization")
+        if value is None:
+            raise Unauthorized()
+        scheme, _, token = value.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or " " in token:
+            raise Unauthorized()
+        if self.tokens is not None and token not in self.tokens:
+            raise Unauthorized()
+        return token
+
+    def take_fault(self, exchange: Exchange) -> Fault | None:
+        """The queued (or chaos) fault that answers this request, if any."""
+        if not self.faults.armed:
+            return None
+        request = exchange.request
+        view = RequestView(request.method, request.path, exchange.fields(), dict(request.headers))
+        fault = self.faults.take(view)
+        if fault is not None:
+            exchange.fault = fault.name
+        return fault
+
+    def check_contract(self, contract: str, body: Any) -> None:
+        """RequestValidationError (422) listing every rule of ``contract`` that ``body`` breaks."""
+        found = contracts.violations(contract, body)
+        if found:
+            raise RequestValidationError([v.as_detail() for v in found])
+
+    def model_for(self, model_id: str, *, edits: bool = False) -> ModelSpec:
+        model = self.catalog.get(model_id)
+        route = "image editing" if edits else "image generation"
+        if model is None or (edits and not model.edits):
+            known = ", ".join(sorted(m.id for m in self.catalog if m.edits or not edits))
+            raise InvalidModel(
+                f"Model '{contracts.clip(model_id, 100)}' is not available for {route}. Available models: {known}"
+            )
+        return model
+
+    def charge(self, cost: float) -> None:
+        """Take ``cost`` from the credits; InsufficientCredit when they do not cover it."""
+        with self._credits_lock:
+            if self.credits is None:
+                return
+            if cost > self.credits + 1e-12:
+                raise InsufficientCredit(required=cost, available=round(self.credits, 6))
+            self.credits = round(self.credits - cost, 9)
+
+    def remembered(self, operation: str, body: bytes) -> tuple[Any, ...] | None:
+        """The outcome remembered for a small body on ``operation`` (a tuple of immutable values)."""
+        if len(body) > MEMO_MAX_BODY:
+            return None
+        found = self.outcomes.get((operation, body))
+        if found is None:
+            return None
+        outcome = found[1][0]
+        assert isinstance(outcome, tuple)
+        return outcome
+
+    def remember(self, operation: str, body: bytes, outcome: tuple[Any, ...]) -> None:
+        """Remember ``outcome``: a tuple of immutable values (plans, strings, bytes, encoded refusals)."""
+        if len(body) <= MEMO_MAX_BODY:
+            self.outcomes.put((operation, body), body, (outcome,))

@@ -1,0 +1,206 @@
+"""The admin routes under ``/_edenfake/``: read the journal, queue faults, set credits, move the clock, reset.
+
+They let tests in any language, and runs in another process, drive a fake they reach only over HTTP. Their
+bodies are checked against ``contracts/admin.schema.json``; a value the contract lets through but a setter
+refuses (a latency range with low > high, a clock moved past year 9999) is a 422 naming the field too.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+from edenfake import contracts
+from edenfake._core import Core
+from edenfake._request import Exchange
+from edenfake._wire import FakeResponse, json_response
+from edenfake.errors import RequestValidationError
+from edenfake.faults import Fault
+
+__all__ = ["HANDLERS", "state"]
+
+
+def _body(core: Core, exchange: Exchange) -> dict[str, Any]:
+    body = exchange.json()
+    assert exchange.route is not None and exchange.route.json_contract is not None
+    core.check_contract(exchange.route.json_contract, body)
+    return body
+
+
+def _applied(field: str, setter: Callable[[], object]) -> None:
+    """Run ``setter``; its ValueError becomes a 422 naming ``field``."""
+    try:
+        setter()
+    except ValueError as exc:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ["body", field], "msg": contracts.clip(str(exc), 300)}]
+        ) from None
+
+
+def _query(exchange: Exchange) -> dict[str, int]:
+    """The route's integer query parameters, checked against their schemas in the OpenAPI document."""
+    given = dict(urllib.parse.parse_qsl(exchange.request.query, keep_blank_values=True))
+    values: dict[str, int] = {}
+    problems: list[dict[str, Any]] = []
+    assert exchange.route is not None
+    for name, schema in exchange.route.query:
+        raw = given.get(name)
+        if raw is None:
+            values[name] = schema["default"]
+            continue
+        shown = contracts.clip(raw, 40)
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
+            problems.append(
+                {
+                    "type": "int_parsing",
+                    "loc": ["query", name],
+                    "msg": "Input should be a valid integer",
+                    "input": shown,
+                }
+            )
+            continue
+        value = int(raw)
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if low is not None and value < low:
+            problems.append(
+                {
+                    "type": "greater_than_equal",
+                    "loc": ["query", name],
+                    "msg": f"Input should be greater than or equal to {low}",
+                    "input": shown,
+                }
+            )
+        elif high is not None and value > high:
+            problems.append(
+                {
+                    "type": "less_than_equal",
+                    "loc": ["query", name],
+                    "msg": f"Input should be less than or equal to {high}",
+                    "input": shown,
+                }
+            )
+        else:
+            values[name] = value
+    if problems:
+        raise RequestValidationError(problems)
+    return values
+
+
+def _fault_dict(fault: Fault) -> dict[str, Any]:
+    match = fault.match if fault.match is None or isinstance(fault.match, (str, dict)) else repr(fault.match)
+    return {"fail": fault.what, "times": fault.times, "used": fault.used, "match": match}
+
+
+def state(core: Core) -> dict[str, Any]:
+    latency = core.faults.latency
+    return {
+        "calls": len(core.calls),
+        "faults": [_fault_dict(f) for f in core.faults.faults],
+        "credits": core.credits,
+        "rate_limit": core.rate_limiter.per_second if core.rate_limiter else None,
+        "latency": list(latency) if isinstance(latency, tuple) else latency,
+        "chaos_rate": core.faults.chaos_rate,
+        "clock": {"now": core.clock.now(), "frozen": core.clock.frozen},
+    }
+
+
+def admin_state(core: Core, exchange: Exchange) -> FakeResponse:
+    return json_response(200, state(core))
+
+
+def admin_calls(core: Core, exchange: Exchange) -> FakeResponse:
+    query = _query(exchange)
+    offset, limit = query["offset"], query["limit"]
+    calls = [c.as_dict() for c in core.calls.page(offset, limit)]
+    return json_response(
+        200, {"calls": calls, "count": len(core.calls), "dropped": core.calls.dropped, "offset": offset, "limit": limit}
+    )
+
+
+def admin_clear_calls(core: Core, exchange: Exchange) -> FakeResponse:
+    core.calls.clear()
+    return json_response(200, {"calls": [], "count": 0, "dropped": 0, "offset": 0, "limit": 100})
+
+
+def admin_faults(core: Core, exchange: Exchange) -> FakeResponse:
+    return json_response(200, {"faults": [_fault_dict(f) for f in core.faults.faults]})
+
+
+def admin_add_fault(core: Core, exchange: Exchange) -> FakeResponse:
+    body = _body(core, exchange)
+    added: list[Fault] = []
+    _applied(
+        "fail",
+        lambda: added.append(
+            core.fail(
+                body["fail"],
+                times=body.get("times", 1),
+                match=body.get("match"),
+                retry_after=body.get("retry_after"),
+                detail=body.get("detail"),
+                hang=body.get("hang", 30.0),
+            )
+        ),
+    )
+    return json_response(201, _fault_dict(added[0]))
+
+
+def admin_clear_faults(core: Core, exchange: Exchange) -> FakeResponse:
+    core.faults.clear_queue()
+    return json_response(200, {"faults": []})
+
+
+def admin_credits(core: Core, exchange: Exchange) -> FakeResponse:
+    body = _body(core, exchange)
+    _applied("credits", lambda: core.set_credits(body["credits"]))
+    return json_response(200, state(core))
+
+
+def admin_rate_limit(core: Core, exchange: Exchange) -> FakeResponse:
+    body = _body(core, exchange)
+    _applied("per_second", lambda: core.set_rate_limit(body["per_second"]))
+    return json_response(200, state(core))
+
+
+def admin_latency(core: Core, exchange: Exchange) -> FakeResponse:
+    body = _body(core, exchange)
+    _applied("seconds", lambda: core.set_latency(body["seconds"], seed=body.get("seed")))
+    return json_response(200, state(core))
+
+
+def admin_chaos(core: Core, exchange: Exchange) -> FakeResponse:
+    body = _body(core, exchange)
+    statuses = body.get("statuses", (429, 500, 502, 503))
+    _applied("rate", lambda: core.set_chaos(body["rate"], statuses=statuses, seed=body.get("seed")))
+    return json_response(200, state(core))
+
+
+def admin_clock(core: Core, exchange: Exchange) -> FakeResponse:
+    body = _body(core, exchange)
+    if "advance" in body:
+        _applied("advance", lambda: core.clock.advance(body["advance"]))
+    else:
+        _applied("at", lambda: core.clock.set(body["at"]))
+    return json_response(200, state(core))
+
+
+def admin_reset(core: Core, exchange: Exchange) -> FakeResponse:
+    core.reset()
+    return json_response(200, state(core))
+
+
+HANDLERS = {
+    "adminState": admin_state,
+    "adminCalls": admin_calls,
+    "adminClearCalls": admin_clear_calls,
+    "adminFaults": admin_faults,
+    "adminAddFault": admin_add_fault,
+    "adminClearFaults": admin_clear_faults,
+    "adminCredits": admin_credits,
+    "adminRateLimit": admin_rate_limit,
+    "adminLatency": admin_latency,
+    "adminChaos": admin_chaos,
+    "adminClock": admin_clock,
+    "adminReset": admin_reset,
+}

@@ -1,0 +1,275 @@
+"""``POST /v3/images/edits``, JSON or multipart: every input image is decoded and checked before the model
+sees it; each refusal is a 422 whose ``loc`` names the part (``["body", "image", 1]``,
+``["body", "images", 0, "file_id"]``, ``["body", "mask"]``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from edenfake import contracts
+from edenfake._answers import image_answer
+from edenfake._core import Core
+from edenfake._request import Exchange
+from edenfake._wire import FakeResponse
+from edenfake.catalog import ModelSpec
+from edenfake.errors import RequestValidationError
+from edenfake.routes.generations import plan_json
+
+__all__ = ["HANDLERS", "check_image", "problem"]
+
+#: the most pixels an input image may have: Pillow's decompression-bomb threshold (about 89 megapixels)
+_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+_FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
+_IMAGE_PARTS = ("image", "image[]")
+
+
+# -- checking input images ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """An input image that passed its checks (``width`` is None for a remote URL the fake does not fetch)."""
+
+    loc: tuple[str | int, ...]
+    digest: str
+    format: str | None
+    width: int | None
+    height: int | None
+    has_alpha: bool
+
+
+def problem(loc: tuple[str | int, ...], type_: str, msg: str) -> dict[str, Any]:
+    return {"type": type_, "loc": ["body", *loc], "msg": msg}
+
+
+def check_image(
+    data: bytes | memoryview, loc: tuple[str | int, ...], *, max_bytes: int, problems: list[dict[str, Any]]
+) -> InputImage | None:
+    """Decode ``data`` and check it is a PNG, JPEG or WebP within ``max_bytes``; a problem per failure."""
+    if not data:
+        problems.append(problem(loc, "image_empty", "the image is empty"))
+        return None
+    if len(data) > max_bytes:
+        problems.append(
+            problem(loc, "image_too_large", f"the image is {len(data)} bytes; this model takes at most {max_bytes}")
+        )
+        return None
+    try:
+        buffer = io.BytesIO(data)
+        image = Image.open(buffer)
+        fmt = _FORMATS.get(image.format or "")
+        if fmt is None:
+            problems.append(problem(loc, "image_format", f"the image is {image.format}; send PNG, JPEG or WebP"))
+            return None
+        if image.width * image.height > _MAX_PIXELS:
+            raise Image.DecompressionBombError(f"{image.width}x{image.height} pixels")
+        image.load()
+        if fmt == "png":
+            # Decoding tolerates a PNG cut after its pixel data; verify() walks every chunk to IEND, with CRCs.
+            buffer.seek(0)
+            Image.open(buffer).verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Decoding it would take gigabytes: refused before the pixels are read.
+        problems.append(
+            problem(loc, "image_too_large", f"the image has more than {_MAX_PIXELS} pixels ({exc}); send a smaller one")
+        )
+        return None
+    except Exception as exc:
+        problems.append(
+            problem(
+                loc,
+                "image_invalid",
+                f"the image cannot be decoded as PNG, JPEG or WebP: {contracts.clip(str(exc), 200)}",
+            )
+        )
+        return None
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    return InputImage(loc, hashlib.sha256(data).hexdigest(), fmt, image.width, image.height, has_alpha)
+
+
+def _check_set(
+    model: ModelSpec,
+    images: list[InputImage | None],
+    mask: InputImage | None,
+    mask_loc: tuple[str | int, ...],
+    problems: list[dict[str, Any]],
+) -> None:
+    # The rules that tie the images to the model and to each other.
+    if model.rule("square_inputs_only"):
+        for image in images:
+            if image is not None and image.width is not None and (image.format != "png" or image.width != image.height):
+                problems.append(problem(image.loc, "image_not_square_png", f"{model.id} edits one square PNG image"))
+    if mask is None:
+        return
+    if mask.width is not None and mask.format != "png":
+        problems.append(problem(mask_loc, "mask_not_png", f"the mask must be a PNG, not {(mask.format or '').upper()}"))
+    elif mask.width is not None and not mask.has_alpha:
+        problems.append(problem(mask_loc, "mask_no_alpha", "the mask needs an alpha channel (transparent = edit)"))
+    first = images[0] if images else None
+    canvas = (first.width, first.height) if first is not None and first.width is not None else None
+    if canvas is not None and mask.width is not None and canvas != (mask.width, mask.height):
+        problems.append(
+            problem(
+                mask_loc,
+                "mask_size_mismatch",
+                f"the mask is {mask.width}x{mask.height}; it must match the first image, {canvas[0]}x{canvas[1]}",
+            )
+        )
+
+
+def image_tokens(images: list[InputImage]) -> int:
+    """Input tokens for the images: 85 per image plus 170 per 512-pixel tile (85 for a URL not fetched)."""
+    total = 0
+    for image in images:
+        total += 85
+        if image.width is not None and image.height is not None:
+            total += 170 * math.ceil(image.width / 512) * math.ceil(image.height / 512)
+    return total
+
+
+# -- the edit route -----------------------------------------------------------------------------------------
+
+#: an input image's bytes, or a remote URL the fake does not fetch
+_Source = bytes | memoryview | str
+
+
+def edit_image(core: Core, exchange: Exchange) -> FakeResponse:
+    if exchange.kind == "multipart":
+        model, plan, prompt, images, mask = _from_multipart(core, exchange)
+    else:
+        model_id, plan, prompt, (refs, has_mask) = plan_json(core, exchange, "editImage", "edit-request", edits=True)
+        model = core.catalog[model_id]
+        images, mask = _from_refs(core, model, refs, has_mask)
+    inputs = tuple(i.digest for i in images) + ((mask.digest,) if mask is not None else ())
+    return image_answer(core, exchange, model, plan, prompt, inputs=inputs, image_tokens=image_tokens(images))
+
+
+def _from_multipart(core: Core, exchange: Exchange) -> tuple[ModelSpec, Any, str, list[InputImage], InputImage | None]:
+    parts = exchange.parts()
+    fields = exchange.form()
+    if isinstance(fields.get("model"), str):
+        exchange.model = fields["model"]
+    files = [p for p in parts if p.filename is not None or p.name in (*_IMAGE_PARTS, "mask")]
+    problems = [v.as_detail() for v in contracts.violations("edit-request#/$defs/EditForm", fields)]
+    images = [p for p in files if p.name in _IMAGE_PARTS]
+    masks = [p for p in files if p.name == "mask"]
+    for p in files:
+        if p.name not in (*_IMAGE_PARTS, "mask"):
+            problems.append(
+                problem(
+                    (contracts.clip(p.name, 60),),
+                    "unexpected_file",
+                    f"file part '{contracts.clip(p.name, 60)}' is not read by this route; send images "
+                    "as 'image' (or repeated 'image[]') and the mask as 'mask'",
+                )
+            )
+    if not images:
+        problems.append(problem(("image",), "missing", "Field required: send at least one file part named 'image'"))
+    if len(masks) > 1:
+        problems.append(problem(("mask",), "too_many_masks", "send at most one mask"))
+    if problems:
+        raise RequestValidationError(problems)
+    model = core.model_for(fields["model"], edits=True)
+    plan = model.plan(fields)
+    checked, mask = _check_inputs(
+        model,
+        [(p.data, (p.name, i) if len(images) > 1 else (p.name,)) for i, p in enumerate(images)],
+        (masks[0].data, ("mask",)) if masks else None,
+        images_loc=("image",),
+    )
+    return model, plan, fields["prompt"], checked, mask
+
+
+def _from_refs(
+    core: Core, model: ModelSpec, refs: tuple[tuple[str, str], ...], has_mask: bool
+) -> tuple[list[InputImage], InputImage | None]:
+    problems: list[dict[str, Any]] = []
+    count = len(refs) - 1 if has_mask else len(refs)
+    sources: list[tuple[_Source, tuple[str | int, ...]]] = []
+    for i, ref in enumerate(refs[:count]):
+        found = _resolve(core, model, ref, ("images", i), problems)
+        if found is not None:
+            sources.append(found)
+    mask_source = _resolve(core, model, refs[-1], ("mask",), problems) if has_mask else None
+    if problems:
+        raise RequestValidationError(problems)
+    return _check_inputs(model, sources, mask_source, images_loc=("images",))
+
+
+def _resolve(
+    core: Core,
+    model: ModelSpec,
+    ref: tuple[str, str],
+    loc: tuple[str | int, ...],
+    problems: list[dict[str, Any]],
+) -> tuple[_Source, tuple[str | int, ...]] | None:
+    """The bytes behind an image reference (or, for a remote URL, the URL itself)."""
+    kind, value = ref
+    if kind == "file_id":
+        upload = core.uploads.get(value)
+        if upload is None:
+            shown = contracts.clip(value, 64)
+            problems.append(
+                problem((*loc, "file_id"), "file_not_found", f"no uploaded file has id '{shown}' (or it expired)")
+            )
+            return None
+        return upload.data, loc
+    if value.startswith("https://"):
+        if not model.rule("remote_image_urls"):
+            problems.append(
+                problem(
+                    (*loc, "image_url"),
+                    "remote_url_refused",
+                    f"{model.id} does not take remote image URLs; "
+                    "send a data: URL, or upload the file and use its file_id",
+                )
+            )
+            return None
+        return value, loc
+    payload = value.partition(",")[2]
+    try:
+        return base64.b64decode("".join(payload.split()), validate=True), loc
+    except (binascii.Error, ValueError):
+        problems.append(problem((*loc, "image_url"), "data_url_invalid", "the data: URL is not valid base64"))
+        return None
+
+
+def _check_inputs(
+    model: ModelSpec,
+    sources: list[tuple[_Source, tuple[str | int, ...]]],
+    mask_source: tuple[_Source, tuple[str | int, ...]] | None,
+    *,
+    images_loc: tuple[str, ...],
+) -> tuple[list[InputImage], InputImage | None]:
+    problems: list[dict[str, Any]] = []
+    limit = model.rule("max_input_images")
+    if len(sources) > limit:
+        problems.append(
+            problem(images_loc, "too_many_images", f"{model.id} edits at most {limit} image(s); got {len(sources)}")
+        )
+    max_bytes = model.rule("max_image_bytes")
+    checked = [_check_source(source, loc, max_bytes, problems) for source, loc in sources]
+    mask = _check_source(mask_source[0], mask_source[1], max_bytes, problems) if mask_source is not None else None
+    _check_set(model, checked, mask, mask_source[1] if mask_source is not None else ("mask",), problems)
+    if problems:
+        raise RequestValidationError(problems)
+    return [c for c in checked if c is not None], mask
+
+
+def _check_source(
+    source: _Source, loc: tuple[str | int, ...], max_bytes: int, problems: list[dict[str, Any]]
+) -> InputImage | None:
+    if isinstance(source, str):  # a remote URL the fake does not fetch: its hash stands for its content
+        return InputImage(loc, hashlib.sha256(source.encode()).hexdigest(), None, None, None, False)
+    return check_image(source, loc, max_bytes=max_bytes, problems=problems)
+
+
+HANDLERS = {"editImage": edit_image}

@@ -1,0 +1,80 @@
+"""``POST /v3/upload`` (multipart) and ``POST /v3/upload/delete``: files that edits then name by ``file_id``."""
+
+from __future__ import annotations
+
+from edenfake import contracts
+from edenfake._core import Core
+from edenfake._request import Exchange
+from edenfake._wire import FakeResponse, json_response
+from edenfake.errors import RequestValidationError
+from edenfake.routes.edits import problem
+
+__all__ = ["HANDLERS", "sniff_mimetype"]
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+def sniff_mimetype(data: bytes | memoryview, declared: str | None) -> str:
+    """The MIME type of ``data`` from its first bytes (the real route detects it), else the declared one."""
+    head = bytes(data[:16])
+    for signature, media in _SIGNATURES:
+        if head.startswith(signature):
+            return media
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    media = (declared or "").partition(";")[0].strip().lower()
+    return contracts.clip(media, 100) or "application/octet-stream"
+
+
+def upload_file(core: Core, exchange: Exchange) -> FakeResponse:
+    parts = exchange.parts()
+    fields = exchange.form()
+    files = [p for p in parts if p.filename is not None]
+    problems = [v.as_detail() for v in contracts.violations("edit-request#/$defs/UploadForm", fields)]
+    named = [p for p in files if p.name == "file"]
+    if not named and any(p.name == "file" and p.filename is None for p in parts):
+        problems.append(
+            problem(("file",), "file_expected", "'file' came as a text field; send it as a file part (with a filename)")
+        )
+    elif not named:
+        problems.append(problem(("file",), "missing", "Field required: send the file as a multipart part named 'file'"))
+    problems += [
+        problem(
+            (contracts.clip(p.name, 60),),
+            "unexpected_file",
+            f"file part '{contracts.clip(p.name, 60)}' is not read by this route; name it 'file'",
+        )
+        for p in files
+        if p.name != "file"
+    ]
+    if len(named) > 1:
+        problems.append(problem(("file",), "too_many_files", "send one file per upload"))
+    elif len(named) == 1 and not named[0].data:
+        problems.append(problem(("file",), "file_empty", "the file is empty"))
+    if problems:
+        raise RequestValidationError(problems)
+    part = named[0]
+    days = fields.get("expires_in_days")
+    upload = core.uploads.put(
+        contracts.clip(part.filename or "upload", 255),
+        sniff_mimetype(part.data, part.content_type),
+        part.data,
+        fields.get("purpose") or "general",
+        ttl=None if days is None else days * 86400.0,
+    )
+    return json_response(200, upload.describe())
+
+
+def delete_files(core: Core, exchange: Exchange) -> FakeResponse:
+    body = exchange.json()
+    core.check_contract("edit-request#/$defs/DeleteFiles", body)
+    return json_response(200, {"deleted_count": core.uploads.delete(body["file_ids"])})
+
+
+HANDLERS = {"uploadFile": upload_file, "deleteFiles": delete_files}

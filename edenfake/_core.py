@@ -32,13 +32,13 @@ MEMO_MAX_BODY = 16 * 1024
 
 
 def _time_bounds() -> tuple[float, float]:
-    schema = contracts.load("admin#/$defs/UnixTime")
+    schema = contracts.load("admin#/$defs/ClockRequest/properties/at")
     return float(schema["minimum"]), float(schema["maximum"])
 
 
 class Clock:
     """The fake's time. Real time by default; ``set()`` freezes it, ``advance()`` moves it. It stays within what
-    a date can show (``admin.schema.json#/$defs/UnixTime``): anything else is a ValueError."""
+    a date can show (the admin contract's ``ClockRequest``): anything else is a ValueError."""
 
     def __init__(self, at: float | None = None) -> None:
         self._low, self._high = _time_bounds()

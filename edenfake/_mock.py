@@ -200,6 +200,11 @@ def _start_respx(handle: MockHandle) -> Any:
         return None
 
     class Router(respx.MockRouter):
+        def record(self, *args: Any, **kwargs: Any) -> None:
+            # respx keeps every request and response it routes (bodies included) for its own assertions; the
+            # fake's journal does that job, within its bounds, so nothing is kept here.
+            pass
+
         # respx calls one side effect for sync and async clients alike; the delay is applied here, where
         # the two paths part, so that an async client sleeps without blocking its event loop.
         def handler(self, request: httpx.Request) -> httpx.Response:

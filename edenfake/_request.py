@@ -187,11 +187,14 @@ class Exchange:
 
 #: JSON bodies up to this size are journalled as they came (when nothing in them needs hiding)
 JOURNAL_RAW_MAX = 64 * 1024
+#: longer strings are journalled cut, with their length and hash (a valid prompt is at most 32,000 characters)
+JOURNAL_STRING_MAX = 32_000
 
 
 def journal_json(raw: bytes, value: Any) -> bytes:
     """What the journal keeps of a JSON body: ``raw`` itself when it hides nothing, else ``value`` re-encoded
-    with credential headers' values hidden and long ``data:`` URLs replaced by their size and hash."""
+    with credential headers' values hidden, long ``data:`` URLs replaced by their size and hash, and other
+    strings longer than JOURNAL_STRING_MAX cut."""
     hides = (isinstance(value, dict) and value.get("extra_headers") is not None) or b'"data:' in raw
     if len(raw) <= JOURNAL_RAW_MAX and not hides:
         return raw
@@ -204,6 +207,9 @@ def summarize_data_urls(value: Any) -> Any:
         return {k: summarize_data_urls(v) for k, v in value.items()}
     if isinstance(value, list):
         return [summarize_data_urls(v) for v in value]
+    if isinstance(value, str) and len(value) > JOURNAL_STRING_MAX and not value.startswith("data:"):
+        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"{value[:1000]}...<cut: {len(value)} characters, sha256={digest}>"
     if isinstance(value, str) and value.startswith("data:") and len(value) > 100:
         head, _, payload = value.partition(",")
         try:  # the decoded bytes' hash: the one the image fingerprint records for this input

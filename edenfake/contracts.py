@@ -157,7 +157,7 @@ class Violation:
     def as_detail(self, prefix: str = "body") -> dict[str, Any]:
         """This violation as one entry of a FastAPI-style ``detail`` list."""
         entry: dict[str, Any] = {"type": self.type, "loc": [prefix, *self.loc], "msg": self.msg}
-        shown = echo(self.input, under_extra_headers=bool(self.loc) and self.loc[0] == "extra_headers")
+        shown = echo(redact_at(self.loc, self.input))
         if shown is not None:
             entry["input"] = shown
         if self.ctx:
@@ -537,13 +537,22 @@ def clip(text: str, limit: int = ECHO_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "\u2026"
 
 
-def echo(value: Any, *, under_extra_headers: bool = False) -> Any:
-    """What an answer may repeat of a client's ``value``: long strings cut, large values left out (None),
-    credential header values hidden."""
+def redact_at(loc: tuple[str | int, ...], value: Any) -> Any:
+    """``value``, found at ``loc`` in a request body, with what ``extra_headers`` must hide hidden."""
+    if not loc or loc[0] != "extra_headers":
+        return value
+    if len(loc) == 1:
+        return redact_extra_headers(value)
+    name = loc[1]
+    if isinstance(name, str) and _TOKEN.match(name) and not is_credential_header(name):
+        return value
+    return REDACTED
+
+
+def echo(value: Any) -> Any:
+    """What an answer may repeat of a client's ``value``: long strings cut, large values left out (None)."""
     if value is None:
         return None
-    if under_extra_headers:
-        value = redact_extra_headers(value) if isinstance(value, dict) else REDACTED
     if isinstance(value, str):
         return clip(value)
     if isinstance(value, (bool, int, float)):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar, overload
 
+from edenfake import _options
 from edenfake._handle import Handle
 from edenfake._wire import FakeRequest, FakeResponse
 from edenfake.fake import EdenFake
@@ -68,6 +69,7 @@ class MockHandle(Handle):
         assert_all_faults_used: bool = True,
         **options: Any,
     ) -> None:
+        _options.check_names(options, [_options.FAKE], "edenfake.mock()")
         if fake is not None and options:
             raise TypeError(f"pass options to EdenFake() or to mock(), not both: {sorted(options)}")
         super().__init__(fake if fake is not None else EdenFake(**options))

@@ -4,7 +4,6 @@ everywhere ("unknown option 'credit'; did you mean 'credits'?")."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -124,7 +123,7 @@ OPTIONS: tuple[Option, ...] = (
         live=True,
     ),
     Option("host", "127.0.0.1", "address to bind (loopback by default)", door=SERVE, cli="str"),
-    Option("port", 0, "port to bind (0: a free one)", door=SERVE, cli="int"),
+    Option("port", 0, "port to bind (0: a free one; the CLI's default is 8000)", door=SERVE, cli="int"),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
@@ -137,6 +136,8 @@ def defaults(door: str = FAKE) -> dict[str, Any]:
 
 def unknown_option(name: str, known: Iterable[str]) -> str:
     """``unknown option 'credit'; did you mean 'credits'?`` (or the list of known options)."""
+    import difflib  # only when a name is wrong: the plugin imports this module at start-up
+
     names = sorted(known)
     close = difflib.get_close_matches(name, names, n=1)
     hint = f"did you mean {close[0]!r}?" if close else f"known options: {', '.join(names)}"

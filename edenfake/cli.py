@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from edenfake import _options
 from edenfake.errors import CatalogError
 
 __all__ = ["main"]
@@ -20,22 +21,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edenfake", description="A fake Eden AI image API for offline work.")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the fake server (loopback by default)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
-    serve.add_argument("--catalog", metavar="FILE", help="catalog JSON merged over the built-in one")
+    for option in _options.OPTIONS:
+        if option.cli is not None:
+            _add_option(serve, option)
     serve.add_argument("--replace-catalog", action="store_true", help="use --catalog alone, not merged")
-    serve.add_argument("--seed", type=int, default=0, help="seed for the placeholder images (default 0)")
-    serve.add_argument(
-        "--clock", type=float, metavar="UNIX_TIME", help="freeze the clock (makes answers byte-identical)"
-    )
-    serve.add_argument("--url-ttl", type=float, default=3600.0, metavar="SECONDS", help="lifetime of url results")
-    serve.add_argument("--token", action="append", metavar="TOKEN", help="accept only this bearer token (repeatable)")
-    serve.add_argument("--max-body-bytes", type=int, default=1024 * 1024, help="largest JSON body accepted")
-    serve.add_argument("--credits", type=float, metavar="USD", help="account balance; past it, 402 (default unlimited)")
-    serve.add_argument(
-        "--rate-limit", type=int, metavar="PER_SECOND", help="requests per second per token; past it, 429 (real: 10)"
-    )
-    serve.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay added to every answer")
     serve.add_argument("--quiet", action="store_true", help="do not log requests")
     check = sub.add_parser(
         "validate",
@@ -53,6 +42,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--status", type=int, help="for errors: the status they came with")
     return parser
+
+
+#: the CLI's own defaults where they differ from the library's
+_CLI_DEFAULTS = {"port": 8000}
+
+
+def _latency(text: str) -> float | tuple[float, float]:
+    low, sep, high = text.partition(",")
+    return (float(low), float(high)) if sep else float(text)
+
+
+def _add_option(parser: argparse.ArgumentParser, option: _options.Option) -> None:
+    flag = "--" + ("token" if option.name == "tokens" else option.name.replace("_", "-"))
+    default = _CLI_DEFAULTS.get(option.name, option.default)
+    shown = f" (default {default})" if default not in (None, ()) else ""
+    kinds: dict[str, Any] = {"int": int, "float": float, "str": str, "latency": _latency}
+    if option.cli == "tokens":
+        parser.add_argument(
+            flag, dest=option.name, action="append", metavar=option.metavar, help=option.help + "; repeatable"
+        )
+    else:
+        parser.add_argument(
+            flag,
+            dest=option.name,
+            type=kinds[option.cli or "str"],
+            default=default,
+            metavar=option.metavar,
+            help=option.help + shown,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -154,17 +172,12 @@ def _serve(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         print(f"edenfake: {exc}", file=sys.stderr)
         return 2
-    fake = EdenFake(
-        catalog=catalog,
-        seed=args.seed,
-        clock=args.clock,
-        url_ttl=args.url_ttl,
-        tokens=args.token,
-        max_body_bytes=args.max_body_bytes,
-        credits=args.credits,
-        rate_limit=args.rate_limit,
-        latency=args.latency,
-    )
+    chosen = {o.name: getattr(args, o.name) for o in _options.OPTIONS if o.cli is not None and o.door == _options.FAKE}
+    try:
+        fake = EdenFake(**{**chosen, "catalog": catalog})
+    except ValueError as exc:
+        print(f"edenfake: {exc}", file=sys.stderr)
+        return 2
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
@@ -181,7 +194,7 @@ def _serve(args: argparse.Namespace) -> int:
         logger.setLevel(logging.INFO)
         logger.propagate = False
     # Never echo a configured token: the example names a placeholder instead.
-    token = "$EDEN_TOKEN" if args.token else "test-token"
+    token = "$EDEN_TOKEN" if args.tokens else "test-token"
     banner = (
         f"edenfake serving the Eden AI image API at {url} (OpenAI base_url: {url}/v3); Ctrl-C stops it\n"
         f'try: curl -s {url}/v3/images/generations -H "Authorization: Bearer {token}" '

@@ -14,17 +14,16 @@ if TYPE_CHECKING:
 
 _failed_key = pytest.StashKey[bool]()
 
-# Options that a running server can change per test; others need a fake of their own.
-_SERVER_OPTIONS = ("credits", "rate_limit", "latency", "clock", "assert_all_faults_used")
-
 
 def pytest_configure(config: pytest.Config) -> None:
+    from edenfake import _options  # small and framework-free: the marker's help is the options table
+
+    shown = ", ".join(f"{o.name}={o.default!r}" for o in _options.OPTIONS if o.door != _options.SERVE)
+    live = ", ".join(o.name for o in _options.OPTIONS if o.live)
     config.addinivalue_line(
         "markers",
-        "edenfake(*, base_urls=(), assert_all_mocked=False, assert_all_faults_used=True, credits=None, "
-        "rate_limit=None, latency=0.0, clock=None, seed=0, catalog=None, tokens=None, ...): options of "
-        "edenfake.mock() for the edenfake fixture (credits, rate_limit, latency, clock and "
-        "assert_all_faults_used also apply to edenfake_server)",
+        f"edenfake(*, {shown}): options of edenfake.mock() for the edenfake fixture ({live} also apply to "
+        "edenfake_server)",
     )
 
 
@@ -36,12 +35,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
+def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    from edenfake import _options
+
     options: dict[str, Any] = {}
     for marker in reversed(list(request.node.iter_markers("edenfake"))):  # the closest marker wins
         if marker.args:
             raise TypeError("@pytest.mark.edenfake takes keyword options only, e.g. @pytest.mark.edenfake(credits=1)")
         options.update(marker.kwargs)
+    _options.check_names(options, [_options.FAKE, _options.MOCK], "@pytest.mark.edenfake")
     return options
 
 
@@ -51,7 +53,7 @@ def edenfake(request: pytest.FixtureRequest) -> Iterator[MockHandle]:
     hosts reach it with no socket. Configure it with ``@pytest.mark.edenfake(...)``."""
     from edenfake._mock import MockHandle
 
-    handle = MockHandle(**_options(request)).start()
+    handle = MockHandle(**_marker_options(request)).start()
     try:
         yield handle
     finally:
@@ -73,11 +75,13 @@ def _edenfake_live_server() -> Iterator[LiveServer]:
 @pytest.fixture
 def edenfake_server(request: pytest.FixtureRequest, _edenfake_live_server: LiveServer) -> Iterator[LiveServer]:
     """A fake served on 127.0.0.1 for the whole session (``.url``, ``.base_url``), reset before each test."""
-    options = _options(request)
-    unknown = sorted(set(options) - set(_SERVER_OPTIONS))
-    if unknown:
+    from edenfake import _options
+
+    options = _marker_options(request)
+    fixed = sorted(name for name in options if not _options.option(name).live)
+    if fixed:
         raise TypeError(
-            f"edenfake_server is shared by the session and cannot take {unknown} from the marker; "
+            f"edenfake_server is shared by the session and cannot take {fixed} from the marker; "
             "use `with edenfake.serve(...)` in the test for a server of its own"
         )
     server = _edenfake_live_server

@@ -10,6 +10,7 @@ from typing import Any
 
 import uvicorn
 
+from edenfake import _options
 from edenfake._handle import Handle
 from edenfake.app import create_app
 from edenfake.fake import EdenFake
@@ -121,6 +122,7 @@ def serve(
     :class:`EdenFake` options. Leaving the block with a queued fault unanswered is an AssertionError unless
     ``assert_all_faults_used=False``.
     """
+    _options.check_names(options, [_options.FAKE], "edenfake.serve()")
     if fake is not None and options:
         raise TypeError(f"pass options to EdenFake() or to serve(), not both: {sorted(options)}")
     server = LiveServer(fake if fake is not None else EdenFake(**options), host=host, port=port).start()

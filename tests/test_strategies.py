@@ -7,7 +7,8 @@ import os
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 from edenfake import EdenFake, FakeRequest, contracts
@@ -67,17 +68,25 @@ def test_every_response_shape_is_one_the_contract_allows(body: dict[str, Any]) -
     contracts.validate_response(body)
 
 
-@settings(max_examples=EXAMPLES * 4, deadline=None)
-@given(S.image_responses())
-def test_the_response_shapes_cover_the_corner_cases(body: dict[str, Any]) -> None:
-    # Each shape a consumer must parse turns up: checked by hypothesis' own coverage through events.
-    from hypothesis import event
-
-    event(f"cost {'null' if body.get('cost') is None else 'number'}")
-    for item in body["data"]:
-        event("url and b64" if item.get("url") and item.get("b64_json") is not None else "one of url/b64")
-    if not body["data"]:
-        event("empty data")
+@pytest.mark.parametrize(
+    ("shape", "condition"),
+    [
+        ("null cost", lambda b: b.get("cost") is None),
+        ("a number cost", lambda b: isinstance(b.get("cost"), (int, float))),
+        ("empty data", lambda b: b["data"] == []),
+        ("url only", lambda b: any(i.get("url") and i.get("b64_json") is None for i in b["data"])),
+        ("b64 only", lambda b: any(i.get("b64_json") and not i.get("url") for i in b["data"])),
+        ("url and b64", lambda b: any(i.get("url") and i.get("b64_json") for i in b["data"])),
+        ("token usage", lambda b: isinstance(b.get("usage"), dict) and "total_tokens" in b["usage"]),
+        ("empty usage", lambda b: b.get("usage") == {}),
+    ],
+)
+def test_the_response_shapes_cover_the_corner_cases(shape: str, condition: Any) -> None:
+    # Each shape a consumer must parse turns up: hypothesis finds one, or the test fails (NoSuchExample).
+    quick = settings(max_examples=2000, database=None, deadline=None, phases=[Phase.generate])  # no shrinking
+    found = find(S.image_responses(), condition, settings=quick)
+    assert condition(found), shape
+    contracts.validate_response(found)
 
 
 @SETTINGS

@@ -38,9 +38,9 @@ class EdenFake(Core):
       fault_seed         seed of the latency and chaos draws
       max_body_bytes     larger bodies are refused with 413 (default 1 MiB), on routes without images
       max_upload_bytes   the same for the edit and upload routes (default 64 MiB)
-      image_cache_bytes  byte bound of the rendered-image cache (64 MiB)
-      answer_cache_bytes byte bound of the encoded-answer cache (32 MiB)
-      url_store_bytes    byte bound of the images kept for ``url`` results (128 MiB)
+      image_cache_bytes  byte bound of the rendered-image cache (32 MiB)
+      answer_cache_bytes byte bound of the encoded-answer cache (16 MiB)
+      url_store_bytes    byte bound of the images kept for ``url`` results (64 MiB)
       upload_store_bytes byte bound of the files kept by POST /v3/upload (128 MiB)
       journal_size       calls kept in the journal (10,000; oldest dropped first)
       journal_bytes      bytes the journal may hold (64 MiB; images are kept as digests)

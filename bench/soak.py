@@ -1,0 +1,542 @@
+"""Soak test: does ``edenfake serve`` keep its memory flat under sustained load, and after hostile bodies?
+
+    python bench/soak.py                          # 60 s of load at 50 connections
+    python bench/soak.py --seconds 120 --connections 20
+    python bench/soak.py --quick                  # 10 s smoke run
+
+1. starts ``edenfake serve --quiet`` on a free 127.0.0.1 port (same interpreter, so the same venv);
+2. runs ``wrk -t1`` against POST /v3/images/generations with a mix of requests, every prompt unique, while
+   sampling the server's RSS (/proc/<pid>/status VmRSS) once a second;
+3. sends eight 40 MiB bodies the fake must refuse, and compares RSS before and after.
+
+Prints a table, writes bench/results/soak.json. Exit status: 0 when every check passes, 1 when one fails,
+2 when the run could not be made (no wrk, the server did not start...). Everything has a time limit and the
+server is stopped (SIGINT, then SIGKILL) whatever happens. Only 127.0.0.1 is ever used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+CATALOG = ROOT / "edenfake" / "data" / "catalog.json"
+HOST = "127.0.0.1"
+TOKEN = "soak"
+MiB = 1024 * 1024
+
+PEAK_LIMIT_MIB = 400
+PLATEAU_RATIO = 0.10
+PLATEAU_SLACK_MIB = 20
+REJECTED_SLACK_MIB = 160
+HOSTILE_BYTES = 40 * MiB
+
+# The load mix, checked against the catalog before the run; LUA below says how it cycles through them.
+MIX: dict[str, dict[str, Any]] = {
+    "gpt-image-1 1024x1024 low (b64)": {
+        "model": "openai/gpt-image-1",
+        "size": "1024x1024",
+        "quality": "low",
+    },
+    "dall-e-2 512x512 url": {
+        "model": "openai/dall-e-2",
+        "size": "512x512",
+        "response_format": "url",
+    },
+    "gpt-image-1 n=10 1536x1024 low": {
+        "model": "openai/gpt-image-1",
+        "size": "1536x1024",
+        "quality": "low",
+        "n": 10,
+    },
+}
+
+# Per thread: request k (k = 0, 1, ...) is the n=10 request when k % 10 == 9 (1 in 10); otherwise the b64
+# request on even k and the url request on odd k. The prompt carries the thread id and k, so none repeats.
+LUA = """
+local threads = {}
+local next_id = 1
+
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  counter = 0
+  statuses = {}
+  bodies = {}
+  for i, template in ipairs({%(templates)s}) do bodies[i] = template end
+end
+
+function request()
+  local k = counter
+  counter = counter + 1
+  local which
+  if k %% 10 == 9 then which = 3 elseif k %% 2 == 0 then which = 1 else which = 2 end
+  local prompt = "soak t" .. id .. " r" .. k .. " a red fox in the snow"
+  local body = string.format(bodies[which], prompt)
+  return wrk.format("POST", "/v3/images/generations", {
+    ["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer %(token)s",
+  }, body)
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local total = {}
+  for _, thread in ipairs(threads) do
+    local s = thread:get("statuses")
+    for code, count in pairs(s) do total[code] = (total[code] or 0) + count end
+  end
+  for code, count in pairs(total) do io.write("soak-status " .. code .. " " .. count .. "\\n") end
+end
+"""
+
+
+def lua_script() -> str:
+    templates = []
+    for body in MIX.values():
+        # A JSON body with "%s" where the prompt goes (prompts are plain ASCII: no escaping needed).
+        text = json.dumps({**body, "prompt": "@PROMPT@"}).replace("%", "%%").replace('"@PROMPT@"', '"%s"')
+        templates.append(json.dumps(text))  # a JSON string literal is a valid Lua string literal here
+    return LUA % {"templates": ", ".join(templates), "token": TOKEN}
+
+
+def check_mix_against_catalog() -> list[str]:
+    """Each mix entry must be one the catalog accepts (model, size, quality, n, response_format)."""
+    models = json.loads(CATALOG.read_text())["models"]
+    problems = []
+    for name, body in MIX.items():
+        model = models.get(body["model"])
+        if model is None:
+            problems.append(f"{name}: no model {body['model']} in the catalog")
+            continue
+        if body["size"] not in model["sizes"]:
+            problems.append(f"{name}: {body['model']} has no size {body['size']}")
+        if "quality" in body and body["quality"] not in model.get("qualities", []):
+            problems.append(f"{name}: {body['model']} has no quality {body['quality']}")
+        if body.get("n", 1) > model.get("n_max", 1):
+            problems.append(f"{name}: {body['model']} allows n <= {model.get('n_max')}")
+        if "response_format" in body and body["response_format"] not in model.get("response_formats", []):
+            problems.append(f"{name}: {body['model']} has no response_format {body['response_format']}")
+    return problems
+
+
+# -- the server and its memory ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def rss_kib(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def mib(kib: float | None) -> float | None:
+    return None if kib is None else round(kib / 1024, 1)
+
+
+def wait_healthy(proc: subprocess.Popen[bytes], port: int, timeout: float = 30.0) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with status {proc.returncode} before answering")
+        try:
+            conn = http.client.HTTPConnection(HOST, port, timeout=1)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return time.monotonic() - started
+            conn.close()
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"the server did not answer GET /healthz within {timeout:.0f} s")
+
+
+class Sampler(threading.Thread):
+    """VmRSS once a second, each sample tagged with the phase it was taken in."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.phase = "idle"
+        self.samples: list[dict[str, Any]] = []
+        self.started = time.monotonic()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            kib = rss_kib(self.pid)
+            if kib is not None:
+                self.samples.append({"t": round(time.monotonic() - self.started, 2), "phase": self.phase, "kib": kib})
+            self._halt.wait(1.0)
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self.is_alive():
+            self.join(5)
+
+    def of(self, phase: str) -> list[dict[str, Any]]:
+        return [s for s in self.samples if s["phase"] == phase]
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> str:
+    if proc.poll() is not None:
+        return f"had exited with status {proc.returncode}"
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(10)
+        return f"stopped by SIGINT (status {proc.returncode})"
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+        return "did not stop on SIGINT within 10 s: killed"
+
+
+# -- load ---------------------------------------------------------------------------------------------------
+
+
+def preflight(port: int) -> dict[str, int]:
+    """One request of each kind before the load: a mix the fake refuses would make the soak meaningless."""
+    statuses = {}
+    for i, (name, body) in enumerate(MIX.items()):
+        conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        payload = json.dumps({**body, "prompt": f"soak preflight {i} a red fox"})
+        conn.request(
+            "POST",
+            "/v3/images/generations",
+            payload,
+            {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+        )
+        response = conn.getresponse()
+        response.read()
+        statuses[name] = response.status
+        conn.close()
+    return statuses
+
+
+def run_wrk(port: int, seconds: int, connections: int) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(lua_script())
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        f.name,
+        f"http://{HOST}:{port}/v3/images/generations",
+    ]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    finally:
+        os.unlink(f.name)
+    out = done.stdout
+    if done.returncode != 0 or "requests in" not in out:
+        raise RuntimeError(f"wrk failed (status {done.returncode}): {done.stderr.strip() or out.strip()}")
+
+    def number(pattern: str) -> float | None:
+        m = re.search(pattern, out)
+        return float(m.group(1)) if m else None
+
+    def latency_ms(label: str) -> float | None:
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+        if not m:
+            return None
+        return round(float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)], 2)
+
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    statuses = {int(code): int(n) for code, n in re.findall(r"^soak-status (\d+) (\d+)$", out, re.M)}
+    return {
+        "command": " ".join([*command[:-3], "-s", "<script>", command[-1]]),
+        "requests": int(number(r"(\d+) requests in") or 0),
+        "requests_per_s": number(r"Requests/sec:\s+([\d.]+)"),
+        "non_2xx_3xx": int(number(r"Non-2xx or 3xx responses:\s+(\d+)") or 0),
+        "socket_errors": dict(zip(["connect", "read", "write", "timeout"], map(int, sock.groups()), strict=True))
+        if sock
+        else {"connect": 0, "read": 0, "write": 0, "timeout": 0},
+        "statuses": dict(sorted(statuses.items())),
+        "latency_ms": {p: latency_ms(p) for p in ("50", "90", "99")},
+        "output": out,
+    }
+
+
+# -- hostile bodies -----------------------------------------------------------------------------------------
+
+
+def send_big(port: int, path: str, body_head: bytes, filler: int, body_tail: bytes) -> dict[str, Any]:
+    """POST a body of ``head + filler * b"a" + tail`` over a raw socket; the server may answer (and close)
+    before it has all of it, so stop sending as soon as an answer is readable."""
+    length = len(body_head) + filler + len(body_tail)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {TOKEN}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    chunk = b"a" * MiB
+    sent = 0
+    note = ""
+    started = time.monotonic()
+    with socket.create_connection((HOST, port), timeout=30) as s:
+        try:
+            s.sendall(head + body_head)
+            left = filler
+            while left > 0:
+                if select.select([s], [], [], 0)[0]:
+                    note = "answered before the whole body was sent"
+                    break
+                piece = chunk if left >= len(chunk) else chunk[:left]
+                s.sendall(piece)
+                sent += len(piece)
+                left -= len(piece)
+            else:
+                s.sendall(body_tail)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            note = f"send stopped: {exc.__class__.__name__}"
+        answer = b""
+        try:
+            while b"\r\n" not in answer and len(answer) < 65536:
+                data = s.recv(65536)
+                if not data:
+                    break
+                answer += data
+        except (ConnectionResetError, TimeoutError, OSError) as exc:
+            note = (note + "; " if note else "") + f"read failed: {exc.__class__.__name__}"
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", answer)
+    return {
+        "path": path,
+        "bytes": length,
+        "filler_sent": sent,
+        "status": int(m.group(1)) if m else None,
+        "seconds": round(time.monotonic() - started, 2),
+        "note": note,
+    }
+
+
+def rejected_bodies(port: int) -> list[dict[str, Any]]:
+    results = []
+    for i in range(4):
+        head = json.dumps({"model": "openai/gpt-image-1", "prompt": "@"}).split('"@"')[0].encode() + b'"'
+        tail = f' {i}"}}'.encode()  # the prompt: 40 MiB of "a", then a number
+        outcome = send_big(port, "/v3/images/generations", head, HOSTILE_BYTES, tail)
+        outcome["expected"] = "413"
+        outcome["ok"] = outcome["status"] == 413
+        results.append(outcome)
+    for i in range(4):
+        head = json.dumps({"model": "openai/gpt-image-1", "prompt": f"edit {i}", "images": "@"}).split('"@"')[0]
+        outcome = send_big(port, "/v3/images/edits", head.encode() + b'"', HOSTILE_BYTES, b'"}')
+        outcome["expected"] = "4xx"
+        outcome["ok"] = outcome["status"] is not None and 400 <= outcome["status"] < 500
+        results.append(outcome)
+    return results
+
+
+# -- the run ------------------------------------------------------------------------------------------------
+
+
+def window_max(samples: list[dict[str, Any]], start: float, end: float) -> int | None:
+    values = [s["kib"] for s in samples if start <= s["t"] < end]
+    return max(values) if values else None
+
+
+def slope_mib_per_s(samples: list[dict[str, Any]], start: float, end: float) -> float | None:
+    """Least-squares growth rate of RSS over [start, end): a leak shows as a steady positive slope even when
+    the plateau check's relative margin (10% of a large RSS) hides it."""
+    points = [(s["t"], s["kib"] / 1024) for s in samples if start <= s["t"] < end]
+    if len(points) < 3:
+        return None
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_m = sum(m for _, m in points) / len(points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    return round(sum((t - mean_t) * (m - mean_m) for t, m in points) / spread, 2) if spread else None
+
+
+def soak(report: dict[str, Any], command: list[str], port: int, seconds: int, connections: int) -> str | None:
+    """Run the server, the load and the rejected bodies, filling ``report``; the reason it stopped early, if so."""
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        sampler: Sampler | None = None
+        failure: str | None = None
+        try:
+            report["startup_s"] = round(wait_healthy(proc, port), 2)
+            report["preflight_statuses"] = preflight(port)
+            sampler = Sampler(proc.pid)
+            start_kib = rss_kib(proc.pid)
+            sampler.phase = "load"
+            sampler.start()
+            load = run_wrk(port, seconds, connections)
+            sampler.phase = "after-load"
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server died during the load (status {proc.returncode})")
+            load_samples = sampler.of("load")
+            t0 = load_samples[0]["t"] if load_samples else 0.0
+            t_end = load_samples[-1]["t"] + 0.5 if load_samples else 0.0
+            window = 10.0 if seconds >= 20 else seconds / 2
+            last = window_max(load_samples, t_end - window, t_end)
+            previous = window_max(load_samples, t_end - 2 * window, t_end - window)
+            peak = max([s["kib"] for s in load_samples] + [start_kib or 0])
+            allowed = None if previous is None else max(previous * PLATEAU_RATIO, PLATEAU_SLACK_MIB * 1024)
+            plateaus = previous is not None and last is not None and last - previous <= allowed
+            report["load"] = {
+                **{k: v for k, v in load.items() if k != "output"},
+                "rss_start_mib": mib(start_kib),
+                "rss_peak_mib": mib(peak),
+                "rss_end_mib": mib(load_samples[-1]["kib"]) if load_samples else None,
+                "plateau_window_s": window,
+                "rss_last_window_max_mib": mib(last),
+                "rss_previous_window_max_mib": mib(previous),
+                "rss_slope_last_2_windows_mib_per_s": slope_mib_per_s(load_samples, t_end - 2 * window, t_end),
+                "rss_curve": [{"t": round(s["t"] - t0, 1), "mib": mib(s["kib"])} for s in load_samples],
+                "wrk_output": load["output"],
+            }
+            checks = {
+                f"peak RSS < {PEAK_LIMIT_MIB} MiB": peak < PEAK_LIMIT_MIB * 1024,
+                f"RSS plateaus (last {window:g} s max within max(10%, {PLATEAU_SLACK_MIB} MiB) of the {window:g} s "
+                "before)": plateaus,
+            }
+
+            sampler.phase = "rejected-bodies"
+            before = rss_kib(proc.pid)
+            outcomes = rejected_bodies(port)
+            time.sleep(1.0)
+            after = rss_kib(proc.pid)
+            phase_peak = max([s["kib"] for s in sampler.of("rejected-bodies")] + [before or 0, after or 0])
+            report["rejected_bodies"] = {
+                "rss_before_mib": mib(before),
+                "rss_after_mib": mib(after),
+                "rss_phase_peak_mib": mib(phase_peak),
+                "requests": outcomes,
+            }
+            checks[f"rejected 40 MiB bodies answered as expected ({sum(o['ok'] for o in outcomes)}/8)"] = all(
+                o["ok"] for o in outcomes
+            )
+            checks[f"RSS after rejected bodies within {REJECTED_SLACK_MIB} MiB of before"] = (
+                before is not None and after is not None and after - before <= REJECTED_SLACK_MIB * 1024
+            )
+            report["checks"] = checks
+        except (RuntimeError, OSError, http.client.HTTPException, subprocess.TimeoutExpired) as exc:
+            failure = f"{exc.__class__.__name__}: {exc}"
+            report["error"] = failure
+        finally:
+            report["server_stop"] = stop_server(proc)  # first, so nothing below can leave the server running
+            if sampler is not None:
+                sampler.stop()
+                report["rss_samples"] = [
+                    {"t": s["t"], "phase": s["phase"], "mib": mib(s["kib"])} for s in sampler.samples
+                ]
+            log.seek(0)
+            report["server_log_tail"] = log.read()[-4000:].decode(errors="replace")
+    return failure
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=int, default=60, help="seconds of load (default 60)")
+    parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
+    parser.add_argument("--quick", action="store_true", help="10 s of load: a smoke run")
+    parser.add_argument("--out", type=Path, default=RESULTS / "soak.json", help="where to write the results")
+    args = parser.parse_args(argv)
+    seconds = 10 if args.quick else args.seconds
+    if seconds < 2 or args.connections < 1:
+        parser.error("need --seconds >= 2 and --connections >= 1")
+    if shutil.which("wrk") is None:
+        print("soak: wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
+        return 2
+    problems = check_mix_against_catalog()
+    if problems:
+        print("soak: the load mix does not fit the catalog:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 2
+
+    port = free_port()
+    command = [sys.executable, "-m", "edenfake", "serve", "--quiet", "--host", HOST, "--port", str(port)]
+    report: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "server_command": " ".join(command[1:]),
+        "seconds": seconds,
+        "connections": args.connections,
+        "mix": {**MIX, "cycle": "per wrk thread: every 10th request is the n=10 one; else b64 / url alternately"},
+    }
+    failure = soak(report, command, port, seconds, args.connections)
+    tail = report["server_log_tail"]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print_table(report)
+    print(f"\nwritten: {args.out}")
+    if failure:
+        print(f"soak: could not finish: {failure}", file=sys.stderr)
+        if tail.strip():
+            print(f"server output (tail):\n{tail}", file=sys.stderr)
+        return 2
+    return 0 if all(report["checks"].values()) else 1
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print(f"\nedenfake soak: {report['seconds']} s at {report['connections']} connections (wrk -t1)")
+    if "preflight_statuses" in report:
+        shown = ", ".join(f"{k}: {v}" for k, v in report["preflight_statuses"].items())
+        print(f"  preflight           {shown}")
+    load = report.get("load")
+    if load:
+        lat = load["latency_ms"]
+        print(f"  requests            {load['requests']} ({load['requests_per_s']} req/s)")
+        print(f"  latency ms          p50 {lat['50']}  p90 {lat['90']}  p99 {lat['99']}")
+        print(f"  non-2xx/3xx         {load['non_2xx_3xx']}   statuses {load['statuses']}")
+        print(f"  socket errors       {load['socket_errors']}")
+        print(f"  RSS start           {load['rss_start_mib']} MiB")
+        print(f"  RSS peak            {load['rss_peak_mib']} MiB")
+        w = load["plateau_window_s"]
+        print(
+            f"  RSS max last {w:g} s   {load['rss_last_window_max_mib']} MiB   "
+            f"(the {w:g} s before: {load['rss_previous_window_max_mib']} MiB)"
+        )
+        print(f"  RSS growth rate     {load['rss_slope_last_2_windows_mib_per_s']} MiB/s over the last {2 * w:g} s")
+    rejected = report.get("rejected_bodies")
+    if rejected:
+        print(
+            f"  rejected bodies     RSS {rejected['rss_before_mib']} -> {rejected['rss_after_mib']} MiB "
+            f"(phase peak {rejected['rss_phase_peak_mib']} MiB)"
+        )
+        for o in rejected["requests"]:
+            note = f"  [{o['note']}]" if o["note"] else ""
+            print(f"    {o['path']:24} -> {o['status']} (expected {o['expected']}) {o['seconds']} s{note}")
+    for name, ok in report.get("checks", {}).items():
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+    if "error" in report:
+        print(f"  ERROR {report['error']}")
+    print(f"  server              {report['server_stop']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

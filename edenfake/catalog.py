@@ -52,8 +52,9 @@ class Plan:
 class ModelSpec:
     """One catalog entry, with the provider's checks and the price and usage arithmetic."""
 
-    def __init__(self, model_id: str, entry: Mapping[str, Any]) -> None:
+    def __init__(self, model_id: str, entry: Mapping[str, Any], *, refusal_status: int = 400) -> None:
         self.id = model_id
+        self.refusal_status = refusal_status
         self.entry = entry
         self.provider: str = entry["provider"]
         self.n_max: int = entry["n_max"]
@@ -77,6 +78,7 @@ class ModelSpec:
     def _refuse(self, param: str, value: Any, allowed: list[Any] | None, why: str) -> ProviderError:
         return ProviderError(
             f"{self.provider} refused the request: {why}",
+            status=self.refusal_status,
             provider=self.provider,
             param=param,
             value=value,
@@ -255,7 +257,12 @@ class Catalog:
             raise CatalogError(f"{source} is not a valid edenfake catalog:\n{lines}")
         self.data = data
         self.source = source
-        self.models: dict[str, ModelSpec] = {mid: ModelSpec(mid, entry) for mid, entry in data["models"].items()}
+        default = contracts.load("catalog")["properties"]["refusal_status"]["default"]
+        #: the status of a model's refusal of a value it lacks
+        self.refusal_status: int = data.get("refusal_status", default)
+        self.models: dict[str, ModelSpec] = {
+            mid: ModelSpec(mid, entry, refusal_status=self.refusal_status) for mid, entry in data["models"].items()
+        }
         for spec in self.models.values():
             _check_entry(spec, source)
 
@@ -285,6 +292,7 @@ class Catalog:
         if not isinstance(user, Mapping) or not isinstance(user.get("models", {}), Mapping):
             raise CatalogError(f"{source}: a catalog is an object with a 'models' object")
         merged = copy.deepcopy(dict(_default_data()))
+        merged.update({k: v for k, v in user.items() if k != "models"})
         for mid, entry in user.get("models", {}).items():
             if entry is None:  # {"models": {"x/y": null}} removes a built-in model
                 merged["models"].pop(mid, None)

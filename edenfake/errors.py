@@ -13,8 +13,9 @@ EdenfakeError
  │    ├── RequestValidationError 422 {"detail": [{"loc", "msg", "type"}, ...]}
  │    ├── RateLimited            429 RATE_LIMITED (+ Retry-After)
  │    ├── InternalError          500 INTERNAL_ERROR
- │    ├── ProviderError          502 PROVIDER_ERROR
+ │    ├── ProviderError          502 PROVIDER_ERROR (a refusal of a value: 400 by default, see the catalog)
  │    └── ServiceUnavailable     503 SERVICE_UNAVAILABLE
+ ├── InvalidSetting              a control set to a value it cannot take (a ValueError naming the field)
  ├── ContractError               a document breaks a contract (raised by edenfake.contracts)
  └── CatalogError                a catalog file is not valid
 """
@@ -152,6 +153,7 @@ class ProviderError(ApiError):
         detail: str,
         *,
         provider: str,
+        status: int = 502,
         param: str | None = None,
         value: Any = None,
         allowed: list[Any] | None = None,
@@ -162,11 +164,21 @@ class ProviderError(ApiError):
         if allowed is not None:
             extra["allowed"] = allowed
         super().__init__(detail, **extra)
+        self.status = status
 
 
 class ServiceUnavailable(ApiError):
     status = 503
     error_code = "SERVICE_UNAVAILABLE"
+
+
+class InvalidSetting(EdenfakeError, ValueError):
+    """A control (a fault, the latency, the clock, the credits) set to a value it cannot take; ``field`` names
+    it as the admin API does."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ContractError(EdenfakeError, ValueError):

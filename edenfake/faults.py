@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 from collections import defaultdict, deque
@@ -10,10 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from edenfake import contracts
+from edenfake._options import unknown_option
 from edenfake.errors import (
     ApiError,
     InsufficientCredit,
     InternalError,
+    InvalidSetting,
     ProviderError,
     RateLimited,
     ServiceUnavailable,
@@ -43,9 +46,24 @@ def _kinds() -> tuple[tuple[int, ...], tuple[str, ...]]:
 FAULT_STATUSES, FAULT_NAMES = _kinds()
 
 
+@functools.cache
+def request_fields() -> frozenset[str]:
+    """The names a fault's ``match`` may compare: every field of every request contract, and ``path``."""
+    names = {"path"}
+    for contract in (
+        "generation-request",
+        "edit-request",
+        "edit-request#/$defs/EditForm",
+        "edit-request#/$defs/UploadForm",
+        "edit-request#/$defs/DeleteFiles",
+    ):
+        names.update(contracts.load(contract).get("properties", {}))
+    return frozenset(names)
+
+
 def _seconds(value: Any, what: str, limit: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= limit:
-        raise ValueError(f"{what} must be a number of seconds from 0 to {limit:g}, got {value!r}")
+        raise InvalidSetting(what, f"{what} must be a number of seconds from 0 to {limit:g}, got {value!r}")
     return float(value)
 
 
@@ -78,9 +96,10 @@ class Fault:
     def __post_init__(self) -> None:
         what = self.what
         if isinstance(what, bool) or (isinstance(what, int) and what not in FAULT_STATUSES):
-            raise ValueError(
+            raise InvalidSetting(
+                "fail",
                 f"fail({what!r}): the status must be one of {', '.join(map(str, FAULT_STATUSES))}, "
-                f"or one of {', '.join(map(repr, FAULT_NAMES))}"
+                f"or one of {', '.join(map(repr, FAULT_NAMES))}",
             )
         if not isinstance(what, int) and what not in FAULT_NAMES:
             raise ValueError(
@@ -89,14 +108,20 @@ class Fault:
         if self.times is not None and (
             isinstance(self.times, bool) or not isinstance(self.times, int) or not 1 <= self.times <= 1_000_000
         ):
-            raise ValueError(
-                f"times must be an integer from 1 to 1000000 (or None for every request), got {self.times!r}"
+            raise InvalidSetting(
+                "times", f"times must be an integer from 1 to 1000000 (or None for every request), got {self.times!r}"
             )
         if self.retry_after is not None:
             self.retry_after = _seconds(self.retry_after, "retry_after", MAX_RETRY_AFTER)
         self.hang = _seconds(self.hang, "hang", MAX_HANG)
         if self.detail is not None and (not isinstance(self.detail, str) or not 1 <= len(self.detail) <= 1000):
-            raise ValueError("detail must be a string of 1 to 1000 characters")
+            raise InvalidSetting("detail", "detail must be a string of 1 to 1000 characters")
+        if isinstance(self.match, Mapping):
+            known = request_fields()
+            for name in self.match:
+                if name not in known:
+                    hint = unknown_option(str(name), known).replace("unknown option", "unknown request field")
+                    raise InvalidSetting("match", f"fail(match=...): {hint}")
 
     @property
     def name(self) -> str:
@@ -179,7 +204,7 @@ class FaultPlan:
     def add(self, fault: Fault) -> Fault:
         with self._lock:
             if len(self.faults) >= MAX_QUEUED:
-                raise ValueError(f"{MAX_QUEUED} faults are queued already; clear some (or reset) first")
+                raise InvalidSetting("fail", f"{MAX_QUEUED} faults are queued already; clear some (or reset) first")
             self.faults.append(fault)
         return fault
 

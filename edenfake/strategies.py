@@ -42,7 +42,8 @@ class InvalidRequest:
     """A request body that breaks one rule, and how the fake answers it.
 
     ``status`` is 422 (the contract; ``error`` is the detail ``type`` and ``field`` its ``loc`` after "body"),
-    400 (``error`` is the ``error_code``) or 502 (the model's own rule; ``field`` is the ``param``)."""
+    400 (``error`` is the ``error_code``; for the model's own rules it is ``PROVIDER_ERROR`` and ``field`` is the
+    ``param``; the catalog's ``refusal_status`` may make those 502)."""
 
     body: JSON
     rule: str
@@ -284,7 +285,7 @@ def _model_rule_breaks(model: ModelSpec) -> st.SearchStrategy[InvalidRequest]:
             base,
             "size the model refuses",
             ("size",),
-            502,
+            model.refusal_status,
             "PROVIDER_ERROR",
             _set("size"),
             st.tuples(st.integers(1, 15), st.integers(1, 15)).map(lambda wh: f"{wh[0]}x{wh[1]}"),
@@ -293,7 +294,7 @@ def _model_rule_breaks(model: ModelSpec) -> st.SearchStrategy[InvalidRequest]:
             base,
             "quality the model lacks",
             ("quality",),
-            502,
+            model.refusal_status,
             "PROVIDER_ERROR",
             _set("quality"),
             st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=8).filter(lambda q: q not in model.qualities),
@@ -306,7 +307,7 @@ def _model_rule_breaks(model: ModelSpec) -> st.SearchStrategy[InvalidRequest]:
                 base,
                 "n over the model's limit",
                 ("n",),
-                502,
+                model.refusal_status,
                 "PROVIDER_ERROR",
                 _set("n"),
                 st.integers(model.n_max + 1, n_high),
@@ -318,7 +319,7 @@ def _model_rule_breaks(model: ModelSpec) -> st.SearchStrategy[InvalidRequest]:
                 base,
                 "prompt over the model's limit",
                 ("prompt",),
-                502,
+                model.refusal_status,
                 "PROVIDER_ERROR",
                 _set("prompt"),
                 st.just("p" * (model.prompt_max + 1)),

@@ -183,7 +183,7 @@ def test_models_that_cannot_edit_are_invalid_model(client: TestClient) -> None:
 
 def test_the_models_own_rules_apply_as_for_generations(client: TestClient) -> None:
     r = multipart(client, [("image", ("a.png", png(), "image/png"))], size="640x480")
-    assert r.status_code == 502 and r.json()["param"] == "size"
+    assert r.status_code == 400 and r.json()["error_code"] == "PROVIDER_ERROR" and r.json()["param"] == "size"
 
 
 def test_a_malformed_multipart_body_is_400(client: TestClient) -> None:

@@ -305,7 +305,7 @@ def test_what_the_provider_refuses_is_a_provider_error_naming_field_and_value(
     client: TestClient, fields: dict[str, Any], param: str, value: Any
 ) -> None:
     r = gen(client, **fields)
-    assert r.status_code == 502
+    assert r.status_code == 400  # an input problem: clients do not retry it
     body = r.json()
     assert body["error_code"] == "PROVIDER_ERROR"
     assert body["param"] == param and body["value"] == value
@@ -499,3 +499,12 @@ def test_paths_with_control_characters_get_the_apis_404(client: TestClient) -> N
     r = client.get("/_edenfake/images/a%0Ab.png")
     assert r.status_code == 404 and r.json() == {"detail": "Image not found or expired"}
     assert client.get("/v3/%0A").json() == {"detail": "Not Found"}
+
+
+def test_a_catalog_can_make_refusals_502_as_some_recordings_show() -> None:
+    fake = EdenFake(clock=FROZEN, catalog=Catalog.from_data({"refusal_status": 502}))
+    assert fake.catalog.refusal_status == 502
+    with TestClient(create_app(fake), headers=AUTH) as c:
+        r = c.post(URL, json={"model": "openai/dall-e-3", "prompt": "x", "size": "640x480"})
+    assert r.status_code == 502 and r.json()["error_code"] == "PROVIDER_ERROR" and r.json()["param"] == "size"
+    assert EdenFake().catalog.refusal_status == 400  # the default

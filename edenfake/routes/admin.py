@@ -15,7 +15,7 @@ from edenfake import contracts
 from edenfake._core import Core
 from edenfake._request import Exchange
 from edenfake._wire import FakeResponse, json_response
-from edenfake.errors import RequestValidationError
+from edenfake.errors import InvalidSetting, RequestValidationError
 from edenfake.faults import Fault
 
 __all__ = ["HANDLERS", "state"]
@@ -33,8 +33,9 @@ def _applied(field: str, setter: Callable[[], object]) -> None:
     try:
         setter()
     except ValueError as exc:
+        named = exc.field if isinstance(exc, InvalidSetting) else field
         raise RequestValidationError(
-            [{"type": "value_error", "loc": ["body", field], "msg": contracts.clip(str(exc), 300)}]
+            [{"type": "value_error", "loc": ["body", named], "msg": contracts.clip(str(exc), 300)}]
         ) from None
 
 

@@ -21,7 +21,10 @@ __all__ = ["LiveServer", "bind", "make_server", "serve"]
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A listening socket on ``host:port`` (port 0: a free one), ready to hand to uvicorn."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only when their protocol says TCP.
+    # Without it every answer on a kept-alive connection waits for the client's delayed ACK (~40 ms) unless
+    # uvloop is installed.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -65,11 +68,13 @@ class LiveServer(Handle):
     """A fake served by uvicorn in a background thread on 127.0.0.1: ``url``, ``base_url``, and the same
     controls as the in-process mock (``calls``, ``fail()``, ``credits``, ``clock``, ``reset()``)."""
 
-    def __init__(self, fake: EdenFake, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, fake: EdenFake, *, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
+        """``config``: uvicorn settings, e.g. ``loop="asyncio", http="h11"`` (the default picks uvloop and
+        httptools when they are installed)."""
         super().__init__(fake)
         self._sock = bind(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
-        self._server = make_server(fake)
+        self._server = make_server(fake, **config)
         self._thread = threading.Thread(target=self._run, name="edenfake-server", daemon=True)
 
     @property

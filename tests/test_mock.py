@@ -291,3 +291,28 @@ def test_the_journal_is_bounded_and_counts_what_it_dropped() -> None:
     assert [call.prompt for call in eden.calls] == ["2", "3", "4"]
     assert eden.calls.dropped == 2
     assert [call.prompt for call in eden.calls[-2:]] == ["3", "4"] and eden.calls[0].prompt == "2"
+
+
+# -- what the openai SDK's retries cost -------------------------------------------------------------------
+
+
+def test_a_refused_size_is_one_request_with_the_sdks_default_retries() -> None:
+    with edenfake.mock() as eden:
+        started = time.perf_counter()
+        with pytest.raises(openai.BadRequestError) as info:
+            sdk().images.generate(model="openai/dall-e-3", prompt="a fox", size="640x480")  # type: ignore[arg-type]
+        elapsed = time.perf_counter() - started
+    assert info.value.body["param"] == "size"  # type: ignore[index]
+    assert eden.calls.count == 1  # a 400 is not retried
+    assert elapsed < 0.5  # a 5xx would have cost the SDK's backoff, over a second
+
+
+def test_retry_after_zero_makes_the_sdks_retries_immediate() -> None:
+    with edenfake.mock() as eden:
+        eden.fail(502, times=2, retry_after=0)
+        started = time.perf_counter()
+        result = sdk().images.generate(model="openai/gpt-image-1", prompt="a fox", quality="low")
+        elapsed = time.perf_counter() - started
+    assert len(result.data or []) == 1
+    assert [c.status for c in eden.calls] == [502, 502, 200]
+    assert elapsed < 0.5  # without retry-after-ms the SDK backs off about 1.4 s over two retries

@@ -148,3 +148,28 @@ async def test_async_sdk_and_httpx2_against_the_live_server() -> None:
             r = await c.post(server.base_url + "/images/generations", json={**BODY, "n": 11})
             assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "n"]
         assert [c.status for c in server.calls] == [503, 503, 200, 422]
+
+
+def test_kept_alive_connections_are_not_held_by_delayed_acks_without_uvloop() -> None:
+    # A plain `pip install edenfake` has no uvloop: asyncio sets TCP_NODELAY only on sockets whose protocol is
+    # IPPROTO_TCP. Without it each answer on a kept-alive connection waits ~40 ms for the client's delayed ACK.
+    import http.client
+    import socket
+    import statistics
+
+    server = LiveServer(EdenFake(), loop="asyncio", http="h11").start()
+    try:
+        assert server._sock.proto == socket.IPPROTO_TCP
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        body = json.dumps(BODY)
+        headers = {**AUTH, "Content-Type": "application/json"}
+        times = []
+        for _ in range(21):
+            started = time.perf_counter()
+            conn.request("POST", "/v3/images/generations", body, headers)
+            assert conn.getresponse().read()
+            times.append(time.perf_counter() - started)
+        conn.close()
+    finally:
+        server.stop()
+    assert statistics.median(times[1:]) < 0.02  # ~0.001 s here; 0.04 s with the delayed-ACK stall

@@ -4,6 +4,7 @@ contract check, the stores and the journal. No HTTP framework and no route lives
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import threading
 import time
@@ -175,6 +176,7 @@ class Core:
         self.clock = Clock(o["clock"])
         tokens: Collection[str] | None = o["tokens"]
         self.tokens = frozenset(tokens) if tokens is not None else None
+        self.admin_token: str | None = o["admin_token"]
         self.max_body_bytes: int = o["max_body_bytes"]
         self.max_upload_bytes: int = o["max_upload_bytes"]
         self.images = ImageCache(max_bytes=o["image_cache_bytes"])
@@ -266,6 +268,14 @@ class Core:
         if self.tokens is not None and token not in self.tokens:
             raise Unauthorized()
         return token
+
+    def authenticate_admin(self, request: FakeRequest) -> None:
+        """Unauthorized unless the admin token (when one is set) comes as a bearer token."""
+        if self.admin_token is None:
+            return
+        scheme, _, token = (request.header("authorization") or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.admin_token.encode()):
+            raise Unauthorized("The admin API needs 'Authorization: Bearer <admin token>' (set by --admin-token)")
 
     def take_fault(self, exchange: Exchange) -> Fault | None:
         """The queued (or chaos) fault that answers this request, if any."""

@@ -113,6 +113,13 @@ OPTIONS: tuple[Option, ...] = (
         cli="int",
         metavar="BYTES",
     ),
+    Option(
+        "admin_token",
+        None,
+        "a token the admin API (/_edenfake/) then requires as 'Authorization: Bearer TOKEN' (None: open)",
+        cli="str",
+        metavar="TOKEN",
+    ),
     Option("base_urls", (), "more hosts or gateway URLs to route to the fake", door=MOCK),
     Option("assert_all_mocked", False, "a request to any other host fails loudly instead of going out", door=MOCK),
     Option(

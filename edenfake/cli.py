@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
 import json
 import logging
 import sys
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edenfake import _options
+from edenfake import __version__, _options
 from edenfake.errors import CatalogError
 
 __all__ = ["main"]
@@ -19,7 +20,8 @@ __all__ = ["main"]
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edenfake", description="A fake Eden AI image API for offline work.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the fake server (loopback by default)")
     for option in _options.OPTIONS:
         if option.cli is not None:
@@ -74,7 +76,11 @@ def _add_option(parser: argparse.ArgumentParser, option: _options.Option) -> Non
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     if args.command == "serve":
         return _serve(args)
     if args.command == "validate":
@@ -184,6 +190,14 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"edenfake: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     host, port = sock.getsockname()[:2]
+    if not ipaddress.ip_address(host).is_loopback and args.admin_token is None:
+        print(
+            f"edenfake: warning: listening on {host}, beyond this machine: anyone who reaches port {port} can drive "
+            "the admin API (/_edenfake/: faults, credits, clock, the journal). Pass --admin-token TOKEN to require "
+            "a token for it.",
+            file=sys.stderr,
+            flush=True,
+        )
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
     if not args.quiet:
@@ -200,17 +214,24 @@ def _serve(args: argparse.Namespace) -> int:
         f'try: curl -s {url}/v3/images/generations -H "Authorization: Bearer {token}" '
         '-H \'Content-Type: application/json\' -d \'{"model": "openai/gpt-image-1", "prompt": "a red fox"}\''
     )
-    server = make_server(fake, on_started=lambda: print(banner, flush=True))
+    stopped: list[bool] = []
+
+    def closing() -> None:
+        if not stopped:
+            stopped.append(True)
+            print("edenfake stopped", flush=True)
+
+    server = make_server(fake, on_started=lambda: print(banner, flush=True), on_stopped=closing)
     # Everything built so far lives as long as the server: keep it out of the collector's full passes.
     gc.collect()
     gc.freeze()
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # pragma: no cover - uvicorn normally handles SIGINT itself
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT that stopped it, once it has shut down
         pass
     finally:
         sock.close()
-    print("edenfake stopped", flush=True)
+        closing()
     return 0
 
 

@@ -44,6 +44,7 @@ class EdenFake(Core):
       upload_store_bytes byte bound of the files kept by POST /v3/upload (128 MiB)
       journal_size       calls kept in the journal (10,000; oldest dropped first)
       journal_bytes      bytes the journal may hold (64 MiB; images are kept as digests)
+      admin_token        a token the admin API then requires as a bearer token (None: open, for loopback)
     A misspelt option is a TypeError that names the closest one.
     """
 
@@ -81,6 +82,8 @@ class EdenFake(Core):
                 token = self.authenticate(request)
                 if self.rate_limiter is not None:
                     self.rate_limiter.check(token)
+            elif route.admin:
+                self.authenticate_admin(request)
             response = HANDLERS[route.operation_id](self, exchange)
         except _Answered as answered:
             response = answered.response

@@ -37,9 +37,21 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_started: Callable[[], None] | None,
+        on_stopped: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(config)
         self._on_started = on_started
+        self._on_stopped = on_stopped
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets=sockets)
+        # Before uvicorn re-raises the signal that stopped it: SIGTERM's default action ends the process at once.
+        if self._on_stopped is not None:
+            self._on_stopped()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
@@ -50,7 +62,12 @@ class _Server(uvicorn.Server):
 
 
 def make_server(
-    fake: EdenFake, *, log_level: str = "warning", on_started: Callable[[], None] | None = None, **config: Any
+    fake: EdenFake,
+    *,
+    log_level: str = "warning",
+    on_started: Callable[[], None] | None = None,
+    on_stopped: Callable[[], None] | None = None,
+    **config: Any,
 ) -> uvicorn.Server:
     """A uvicorn server for ``fake``, without access logs (the fake logs its own one line per request)."""
     cfg = uvicorn.Config(
@@ -61,7 +78,7 @@ def make_server(
         server_header=False,
         **config,
     )
-    return _Server(cfg, on_started)
+    return _Server(cfg, on_started, on_stopped)
 
 
 class LiveServer(Handle):

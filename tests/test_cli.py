@@ -122,3 +122,68 @@ def test_serve_takes_credits_rate_limit_and_latency() -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=15)
+
+
+def test_sigterm_stops_with_the_same_closing_line_as_ctrl_c() -> None:
+    proc, _ = _start("--quiet")
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=15)
+    assert "edenfake stopped" in out
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    import edenfake
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"edenfake {edenfake.__version__}"
+    assert main([]) == 0  # no command: the help, not an argparse error
+    shown = capsys.readouterr().out
+    assert "serve" in shown and "validate" in shown and "usage: edenfake" in shown
+
+
+def test_an_admin_token_guards_the_admin_api_and_nothing_else() -> None:
+    from starlette.testclient import TestClient
+
+    from edenfake import EdenFake, create_app
+
+    with TestClient(create_app(EdenFake(admin_token="adm1n")), headers={"Authorization": "Bearer t"}) as c:
+        assert c.get("/_edenfake/state").status_code == 401
+        assert c.get("/_edenfake/state", headers={"Authorization": "Bearer adm1n"}).status_code == 200
+        assert c.post("/v3/images/generations", json={"model": "openai/gpt-image-1", "prompt": "x"}).status_code == 200
+    proc, url = _start("--quiet", "--admin-token", "adm1n")
+    try:
+        assert urllib.request.urlopen(urllib.request.Request(url + "/healthz"), timeout=10).status == 200
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "/_edenfake/state", timeout=10)
+        assert refused.value.code == 401
+        refused.value.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+
+
+def test_binding_beyond_loopback_warns(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # The server is never started on a public address in tests: bind() is replaced by a loopback socket that
+    # reports 0.0.0.0, and the run stops at once.
+    from edenfake import server
+
+    real = server.bind
+
+    class Reported:
+        def __init__(self) -> None:
+            self.sock = real("127.0.0.1", 0)
+
+        def getsockname(self) -> tuple[str, int]:
+            return ("0.0.0.0", self.sock.getsockname()[1])
+
+        def close(self) -> None:
+            self.sock.close()
+
+    monkeypatch.setattr(server, "bind", lambda host, port: Reported())
+    monkeypatch.setattr(server._Server, "run", lambda self, sockets=None: None)
+    assert main(["serve", "--host", "0.0.0.0", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: listening on 0.0.0.0" in err and "--admin-token" in err
+    assert main(["serve", "--host", "0.0.0.0", "--quiet", "--admin-token", "x"]) == 0
+    assert "warning" not in capsys.readouterr().err

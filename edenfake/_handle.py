@@ -70,14 +70,23 @@ class Handle:
         self.fake.reset()
 
     def unused_faults(self) -> list[Fault]:
-        """Queued faults that did not answer all the requests they were queued for."""
+        """Queued faults that never answered a request (one that answered at least once was used)."""
         return self.fake.faults.unused()
 
-    def assert_all_faults_used(self) -> None:
-        unused = self.unused_faults()
-        if unused:
-            listing = "\n".join(f"  {f.describe()}" for f in unused)
-            raise AssertionError(
-                f"{len(unused)} queued fault(s) never answered a request:\n{listing}\n"
-                "Remove them, fix the requests they were meant for, or pass assert_all_faults_used=False."
-            )
+    def assert_all_faults_used(self, *, switch_off: str = "pass assert_all_faults_used=False") -> None:
+        """AssertionError listing the queued faults that never answered a request; ``switch_off`` says how to
+        turn the check off where it runs."""
+        message = unused_faults_message(self.unused_faults(), switch_off)
+        if message:
+            raise AssertionError(message)
+
+
+def unused_faults_message(unused: list[Fault], switch_off: str) -> str | None:
+    """What to say of faults queued and never used, or None when there are none."""
+    if not unused:
+        return None
+    listing = "\n".join(f"  {f.describe()}" for f in unused)
+    return (
+        f"{len(unused)} queued fault(s) never answered a request:\n{listing}\n"
+        f"Remove them, fix the requests they were meant for, or {switch_off}."
+    )

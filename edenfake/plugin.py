@@ -57,7 +57,9 @@ def edenfake(request: pytest.FixtureRequest) -> Iterator[MockHandle]:
     try:
         yield handle
     finally:
-        handle.stop(check=not request.node.stash.get(_failed_key, False))
+        handle.stop(check=False)
+        if handle.check_faults and not request.node.stash.get(_failed_key, False):
+            _fail_on_unused(handle.unused_faults())
 
 
 @pytest.fixture(scope="session")
@@ -101,11 +103,13 @@ def edenfake_server(request: pytest.FixtureRequest, _edenfake_live_server: LiveS
         unused = server.unused_faults()
         server.reset()
         server.clock.set(None)
-        if check and not failed and unused:
-            listing = "\n".join(f"  {f.describe()}" for f in unused)
-            pytest.fail(
-                f"{len(unused)} queued fault(s) never answered a request:\n{listing}\n"
-                "Remove them, fix the requests they were meant for, or mark the test "
-                "@pytest.mark.edenfake(assert_all_faults_used=False).",
-                pytrace=False,
-            )
+        if check and not failed:
+            _fail_on_unused(unused)
+
+
+def _fail_on_unused(unused: list[Any]) -> None:
+    from edenfake._handle import unused_faults_message
+
+    message = unused_faults_message(unused, "mark the test @pytest.mark.edenfake(assert_all_faults_used=False)")
+    if message:
+        pytest.fail(message, pytrace=False)

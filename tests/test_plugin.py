@@ -83,10 +83,14 @@ def test_a_misspelt_marker_option_is_a_type_error(pytester: pytest.Pytester) -> 
 @pytest.mark.edenfake(credit=1)
 def test_x(edenfake):
     pass
+
+@pytest.mark.edenfake(credit=1)
+def test_y(edenfake_server):
+    pass
 """,
     )
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*TypeError*credit*"])
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*TypeError*unknown option 'credit'; did you mean 'credits'?*"] * 2)
 
 
 def test_an_unused_fault_fails_at_teardown_and_says_how_to_switch_it_off(pytester: pytest.Pytester) -> None:
@@ -181,9 +185,71 @@ def test_a_suite_that_does_not_use_the_plugin_imports_nothing_heavy(pytester: py
 import sys
 def test_nothing_heavy():
     # (respx is imported by its own pytest plugin, not by edenfake's)
-    heavy = {"edenfake.fake", "edenfake.mock", "starlette", "jsonschema", "PIL", "uvicorn"}
+    heavy = {"edenfake.fake", "edenfake._mock", "starlette", "jsonschema", "PIL", "uvicorn"}
     assert not heavy & set(sys.modules), heavy & set(sys.modules)
 """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
     result.assert_outcomes(passed=1)
+
+
+def test_a_fault_that_answered_some_of_its_requests_was_used(pytester: pytest.Pytester) -> None:
+    # fail(500, times=10) answered twice (a client that gave up retrying): used, as pytest-httpx counts it.
+    result = run(
+        pytester,
+        """
+def test_retried_twice(edenfake):
+    edenfake.fail(500, times=10)
+    for _ in range(2):
+        assert httpx.post(EDEN + "/images/generations", json=BODY, headers=AUTH).status_code == 500
+
+def test_server_retried_twice(edenfake_server):
+    edenfake_server.fail(500, times=10)
+    for _ in range(2):
+        assert httpx.post(edenfake_server.base_url + "/images/generations", json=BODY, headers=AUTH).status_code == 500
+
+def test_forgot(edenfake):
+    edenfake.fail(503)
+
+def test_server_forgot(edenfake_server):
+    edenfake_server.fail(503)
+""",
+    )
+    result.assert_outcomes(passed=4, errors=2)
+    result.stdout.fnmatch_lines(
+        ["*never answered a request*", "*mark the test @pytest.mark.edenfake(assert_all_faults_used=False)*"] * 2
+    )
+
+
+def test_both_fixtures_and_the_mock_function_under_xdist(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    result = run(
+        pytester,
+        """
+import os
+import edenfake
+
+def test_fixture_first(edenfake):
+    assert httpx.post(EDEN + "/images/generations", json=BODY, headers=AUTH).status_code == 200
+    assert edenfake.calls.count == 1
+
+def test_then_the_function(edenfake_server):
+    import edenfake as ef
+    with ef.mock() as eden:  # the public function, not a module, after the fixture imported the mock
+        assert httpx.post(EDEN + "/images/generations", json=BODY, headers=AUTH).status_code == 200
+        assert eden.calls.count == 1
+    r = httpx.post(edenfake_server.base_url + "/images/generations", json=BODY, headers=AUTH)
+    assert r.status_code == 200 and edenfake_server.calls.count == 1  # this worker's journal only
+
+@pytest.mark.parametrize("i", range(6))
+def test_each_worker_has_its_own_server(edenfake_server, i):
+    r = httpx.post(edenfake_server.base_url + "/images/generations", json={**BODY, "prompt": str(i)}, headers=AUTH)
+    assert r.status_code == 200
+    assert [c.prompt for c in edenfake_server.calls] == [str(i)]
+    print("worker", os.environ.get("PYTEST_XDIST_WORKER"), edenfake_server.url)
+""",
+        "-n",
+        "2",
+        "-s",
+    )
+    result.assert_outcomes(passed=8)

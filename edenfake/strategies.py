@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ModuleNotFoundError as missing:  # pragma: no cover - exercised in a venv without hypothesis
+    raise ModuleNotFoundError(
+        "edenfake.strategies needs hypothesis, which a plain install leaves out: pip install 'edenfake[hypothesis]'",
+        name=missing.name,
+    ) from None
 
 from edenfake import contracts
 from edenfake.catalog import Catalog, ModelSpec
@@ -150,7 +156,8 @@ def generation_requests(
 ) -> st.SearchStrategy[JSON]:
     """Generation request bodies the fake answers with 200, for ``models`` (default: every catalog model)."""
     cat = _catalog(catalog)
-    chosen = models if models is not None else model_ids(catalog=cat)
+    picked = _models(models)
+    chosen = picked if picked is not None else model_ids(catalog=cat)
     return chosen.flatmap(lambda mid: _request_for(_spec(cat, mid)))
 
 
@@ -159,8 +166,22 @@ def edit_requests(
 ) -> st.SearchStrategy[JSON]:
     """JSON edit request bodies (images as data: URLs) the fake answers with 200."""
     cat = _catalog(catalog)
-    chosen = models if models is not None else model_ids(catalog=cat, edits=True)
+    picked = _models(models)
+    chosen = picked if picked is not None else model_ids(catalog=cat, edits=True)
     return chosen.flatmap(lambda mid: _request_for(_spec(cat, mid), edit=True))
+
+
+def _models(models: Any) -> st.SearchStrategy[str] | None:
+    # Options take strategies, never plain values (hypothesis' own style): say so instead of failing later.
+    if models is None or isinstance(models, st.SearchStrategy):
+        return models
+    shown = (
+        models if isinstance(models, str) else list(models)[:3] if isinstance(models, (list, tuple, set)) else models
+    )
+    raise TypeError(
+        f"models= takes a hypothesis strategy, not {type(models).__name__} {shown!r}: "
+        f"pass st.sampled_from({shown!r}) (with `from hypothesis import strategies as st`)"
+    )
 
 
 def _spec(catalog: Catalog, model_id: str) -> ModelSpec:
@@ -216,7 +237,8 @@ def invalid_generation_requests(
 ) -> st.SearchStrategy[InvalidRequest]:
     """Generation requests that each break one rule, labelled with the rule, the field and the answer."""
     cat = _catalog(catalog)
-    chosen = models if models is not None else model_ids(catalog=cat)
+    picked = _models(models)
+    chosen = picked if picked is not None else model_ids(catalog=cat)
     base = generation_requests(models=chosen, catalog=cat)
     low, high = _prompt_bounds()
     n_low, n_high = _n_bounds()

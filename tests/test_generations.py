@@ -508,3 +508,10 @@ def test_a_catalog_can_make_refusals_502_as_some_recordings_show() -> None:
         r = c.post(URL, json={"model": "openai/dall-e-3", "prompt": "x", "size": "640x480"})
     assert r.status_code == 502 and r.json()["error_code"] == "PROVIDER_ERROR" and r.json()["param"] == "size"
     assert EdenFake().catalog.refusal_status == 400  # the default
+
+
+def test_a_base_url_without_v3_gets_a_404_that_says_where_the_api_lives(client: TestClient) -> None:
+    r = client.post("/images/generations", json={"model": "openai/gpt-image-1", "prompt": "x"})
+    assert r.status_code == 404
+    assert "/v3" in r.json()["detail"] and "/openapi.json" in r.json()["detail"]
+    assert client.get("/v3/nowhere").json() == {"detail": "Not Found"}  # inside the API: the plain answer

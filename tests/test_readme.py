@@ -58,3 +58,19 @@ def test_there_are_examples_for_each_door() -> None:
     for door in ("edenfake.mock(", "edenfake.serve(", "create_app(", "/_edenfake"):
         assert door in joined
     assert blocks("python test")
+
+
+def test_every_example_together_in_one_pytest_session(pytester: pytest.Pytester) -> None:
+    # Users mix the fixtures with `edenfake.mock()` in one session: the examples must pass side by side, in
+    # file order (the fixtures' examples first), not only each alone.
+    tests = blocks("python test")
+    for line, code in tests:
+        pytester.makepyfile(**{f"test_a_readme_line{line}": code})
+    plain = "\n\n".join(
+        f"def test_readme_line{line}():\n    exec(compile({code!r}, 'README.md:{line}', 'exec'), {{'__name__': 'x'}})"
+        for line, code in PYTHON
+    )
+    pytester.makepyfile(test_b_plain_examples=plain)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    expected = sum(code.count("\ndef test_") + code.startswith("def test_") for _, code in tests) + len(PYTHON)
+    result.assert_outcomes(passed=expected)

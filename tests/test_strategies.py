@@ -148,3 +148,20 @@ def test_masks_valid_and_invalid(data: st.DataObject) -> None:
 def test_strategies_have_readable_reprs() -> None:
     assert "sampled_from" in repr(S.model_ids())
     assert repr(S.image_files()).startswith("builds(")
+
+
+def test_a_list_where_a_strategy_belongs_says_how_to_pass_one() -> None:
+    with pytest.raises(TypeError, match=r"st\.sampled_from\(\['openai/gpt-image-1'\]\)"):
+        S.generation_requests(models=["openai/gpt-image-1"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="hypothesis strategy"):
+        S.edit_requests(models="openai/gpt-image-1")  # type: ignore[arg-type]
+
+
+def test_without_hypothesis_the_import_says_which_extra_to_install() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['hypothesis'] = None\nfrom edenfake import strategies"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "pip install 'edenfake[hypothesis]'" in result.stderr

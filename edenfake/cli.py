@@ -27,6 +27,12 @@ def _parser() -> argparse.ArgumentParser:
         if option.cli is not None:
             _add_option(serve, option)
     serve.add_argument("--replace-catalog", action="store_true", help="use --catalog alone, not merged")
+    serve.add_argument(
+        "--loop", choices=["auto", "asyncio", "uvloop"], default="auto", help="uvicorn's event loop (default auto)"
+    )
+    serve.add_argument(
+        "--http", choices=["auto", "h11", "httptools"], default="auto", help="uvicorn's HTTP parser (default auto)"
+    )
     serve.add_argument("--quiet", action="store_true", help="do not log requests")
     check = sub.add_parser(
         "validate",
@@ -221,7 +227,9 @@ def _serve(args: argparse.Namespace) -> int:
             stopped.append(True)
             print("edenfake stopped", flush=True)
 
-    server = make_server(fake, on_started=lambda: print(banner, flush=True), on_stopped=closing)
+    server = make_server(
+        fake, on_started=lambda: print(banner, flush=True), on_stopped=closing, loop=args.loop, http=args.http
+    )
     # Everything built so far lives as long as the server: keep it out of the collector's full passes.
     gc.collect()
     gc.freeze()

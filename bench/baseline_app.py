@@ -28,11 +28,15 @@ def build(size: int) -> Starlette:
 
 if __name__ == "__main__":
     port, size = int(sys.argv[1]), int(sys.argv[2])
+    config = sys.argv[3] if len(sys.argv) > 3 else "standard"
+    loop, http = ("asyncio", "h11") if config == "plain" else ("uvloop", "httptools")
     os.environ.setdefault("PYTHONHASHSEED", "0")
     uvicorn.run(
         build(size),
         host="127.0.0.1",
         port=port,
+        loop=loop,
+        http=http,
         log_level="warning",
         access_log=False,
         lifespan="off",

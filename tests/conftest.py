@@ -11,12 +11,11 @@ from starlette.testclient import TestClient
 
 from edenfake import EdenFake, FakeRequest, FakeResponse, create_app
 from edenfake.contracts import validate_exchange
+from tests.helpers import AUTH, FROZEN, TOKEN
 
 pytest_plugins = ["pytester"]
 
-FROZEN = 1_779_792_103
-TOKEN = "test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+__all__ = ["AUTH", "FROZEN", "SDK_ERRORS", "TOKEN", "check_against_contract"]
 
 #: each status a fault can answer with, and the openai SDK's exception class for it
 SDK_ERRORS = [

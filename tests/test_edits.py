@@ -13,33 +13,10 @@ from starlette.testclient import TestClient
 
 import edenfake
 from edenfake import EdenFake, create_app, inspect_image
-from tests.conftest import AUTH
+from tests.helpers import AUTH, MASK, data_url, encoded, png
 
 URL = "/v3/images/edits"
 GPT = "openai/gpt-image-1"
-
-
-def png(width: int = 64, height: int = 64, *, mode: str = "RGB", colour: Any = (10, 120, 200)) -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new(mode, (width, height), colour).save(out, "PNG")
-    return out.getvalue()
-
-
-def encoded(fmt: str, width: int = 64, height: int = 64) -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 10, 10)).save(out, fmt)
-    return out.getvalue()
-
-
-MASK = png(mode="RGBA", colour=(0, 0, 0, 0))
-
-
-def data_url(data: bytes, kind: str = "png") -> str:
-    return f"data:image/{kind};base64," + base64.b64encode(data).decode()
 
 
 def multipart(client: TestClient, files: list[tuple[str, tuple[str, bytes, str]]], **fields: Any) -> Any:

@@ -9,7 +9,6 @@ JSON (no NaN or Infinity). Each test stands alone: none reads what another one l
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from typing import Any
@@ -25,10 +24,9 @@ from schemathesis import GenerationMode  # noqa: E402
 
 from edenfake import EdenFake, create_app  # noqa: E402
 from edenfake.contracts import validate_exchange  # noqa: E402
+from tests.helpers import AUTH, FROZEN, strict_json  # noqa: E402
 
 LONG = os.environ.get("EDENFAKE_FUZZ") == "long"
-FROZEN = 1_779_792_103
-AUTH = {"Authorization": "Bearer fuzz"}
 MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 SETTINGS = settings(
     deadline=None,
@@ -138,10 +136,6 @@ def test_the_fuzz_reached_every_route_and_both_kinds_of_input() -> None:
     assert total(GenerationMode.POSITIVE) + total(GenerationMode.NEGATIVE) >= 40, summary
 
 
-def reject_constant(name: str) -> Any:
-    raise ValueError(f"not strict JSON: {name}")
-
-
 @admin_schema.parametrize()
 @SETTINGS
 def test_no_input_breaks_the_admin_routes(case: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,6 +148,6 @@ def test_no_input_breaks_the_admin_routes(case: Any, monkeypatch: pytest.MonkeyP
     assert response.status_code < 500, (response.status_code, response.text[:2000])
     if media_type_of(response).startswith("application/json"):
         try:
-            json.loads(response.content, parse_constant=reject_constant)
+            strict_json(response.content)
         except ValueError as exc:
             raise AssertionError(f"{case.method} {case.path} answered {response.status_code}: {exc}") from None

@@ -11,7 +11,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from edenfake import Catalog, EdenFake, create_app, inspect_image
-from tests.conftest import AUTH, FROZEN
+from tests.helpers import AUTH, FROZEN, decode_item
 
 URL = "/v3/images/generations"
 
@@ -24,12 +24,6 @@ def gen(client: TestClient, **fields: Any) -> Any:
 def detail_locs(response: Any) -> list[list[Any]]:
     assert response.status_code == 422, response.text
     return [d["loc"] for d in response.json()["detail"]]
-
-
-def decode(item: dict[str, Any]) -> Image.Image:
-    image = Image.open(io.BytesIO(base64.b64decode(item["b64_json"])))
-    image.load()
-    return image
 
 
 # -- a valid request ------------------------------------------------------------------------------------
@@ -48,7 +42,7 @@ def test_generation_answers_with_images_cost_provider_and_usage(client: TestClie
     assert len(body["data"]) == 2
     for item in body["data"]:
         assert item["url"] is None and item["revised_prompt"] is None
-        assert decode(item).size == (1024, 1024)
+        assert decode_item(item).size == (1024, 1024)
 
 
 def test_unknown_fields_are_accepted_as_the_real_service_forwards_them(client: TestClient) -> None:
@@ -334,14 +328,14 @@ def test_sizes_ratios_and_auto_become_the_providers_pixel_sizes(
 ) -> None:
     r = gen(client, model=model, size=size, response_format="b64_json")
     assert r.status_code == 200, r.text
-    assert decode(r.json()["data"][0]).size == expected
+    assert decode_item(r.json()["data"][0]).size == expected
 
 
 @pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])
 def test_output_format_is_honoured(client: TestClient, fmt: str) -> None:
     r = gen(client, output_format=fmt, size="1536x1024")
     assert r.status_code == 200
-    image = decode(r.json()["data"][0])
+    image = decode_item(r.json()["data"][0])
     assert image.format == {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}[fmt]
     assert image.size == (1536, 1024)
     assert r.json()["output_format"] == fmt

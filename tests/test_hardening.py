@@ -12,10 +12,8 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
-import io
 import json
 import logging
-import math
 import subprocess
 import sys
 import tracemalloc
@@ -29,7 +27,8 @@ from starlette.testclient import TestClient
 
 import edenfake
 from edenfake import EdenFake, create_app
-from tests.conftest import AUTH, FROZEN, check_against_contract
+from tests.conftest import check_against_contract
+from tests.helpers import AUTH, FROZEN, png, strict_json
 
 GEN = "/v3/images/generations"
 EDITS = "/v3/images/edits"
@@ -42,25 +41,9 @@ MiB = 1024 * 1024
 # -- strict JSON ------------------------------------------------------------------------------------------
 
 
-def _refuse(token: str) -> Any:
-    raise ValueError(f"not standard JSON: {token}")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"not a finite number: {text}")
-    return value
-
-
-def strict(text: str | bytes) -> Any:
-    """``text`` as standard JSON, or ValueError: NaN, Infinity, -Infinity and 1e400 are refused."""
-    return json.loads(text, parse_constant=_refuse, parse_float=_finite)
-
-
 def strict_call(call: Any) -> Any:
     """A journal entry as strict JSON (it must encode without NaN or Infinity, and read back the same)."""
-    return strict(json.dumps(dataclasses.asdict(call), allow_nan=False))
+    return strict_json(json.dumps(dataclasses.asdict(call), allow_nan=False))
 
 
 # -- the two doors ----------------------------------------------------------------------------------------
@@ -91,13 +74,13 @@ class Door:
         """The answer's body, strictly parsed; every answer is JSON and no answer is a 5xx."""
         assert response.status_code < 500, response.text[:500]
         assert response.headers["content-type"].startswith("application/json"), response.headers
-        return strict(response.text)
+        return strict_json(response.text)
 
     def calls_text(self, query: str = "") -> str:
         """``GET /_edenfake/calls``: answered 200, strict JSON; its text."""
         r = self.send("GET", "/_edenfake/calls" + query)
         assert r.status_code == 200, r.text[:500]
-        strict(r.text)
+        strict_json(r.text)
         return r.text
 
 
@@ -105,7 +88,7 @@ def answered_in_standard_json(response: httpx.Response) -> None:
     """Every answer either door gives is strict JSON, and no 422 echoes more than ~300 characters of input."""
     response.read()
     if response.headers.get("content-type", "").startswith("application/json"):
-        body = strict(response.content)
+        body = strict_json(response.content)
         if response.status_code == 422 and isinstance(body, dict):
             assert_inputs_are_short(body)
 
@@ -145,14 +128,6 @@ def assert_inputs_are_short(answer: Any) -> None:
         if "input" in entry:
             shown = json.dumps(entry["input"])
             assert len(shown) <= 300, f"{entry['loc']}: input echoed with {len(shown)} characters"
-
-
-def _png() -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (64, 64), (10, 120, 200)).save(out, "PNG")
-    return out.getvalue()
 
 
 def nested(depth: int, leaf: str = "1", open_: str = '{"a":', close: str = "}") -> str:
@@ -251,24 +226,24 @@ def test_journal_bytes_bounds_the_journal(open_door: Callable[..., Door]) -> Non
     kept = len(door.fake.calls)
     assert 1 <= kept < 50
     assert door.fake.calls.dropped == 50 - kept
-    listing = strict(door.calls_text())
+    listing = strict_json(door.calls_text())
     assert listing["count"] == kept and listing["dropped"] == 50 - kept
 
 
 def test_the_admin_journal_is_read_in_pages(door: Door) -> None:
     for i in range(3):
         door.generate(prompt=f"p{i}")
-    page = strict(door.calls_text("?limit=2&offset=1"))
+    page = strict_json(door.calls_text("?limit=2&offset=1"))
     assert [c["json"]["prompt"] for c in page["calls"]] == ["p1", "p2"]
     assert (page["count"], page["dropped"], page["offset"], page["limit"]) == (3, 0, 1, 2)
-    beyond = strict(door.calls_text("?limit=2&offset=5"))
+    beyond = strict_json(door.calls_text("?limit=2&offset=5"))
     assert beyond["calls"] == [] and beyond["count"] == 3
 
 
 def test_the_admin_journal_pages_by_100_by_default(door: Door) -> None:
     for _ in range(101):
         door.generate()
-    page = strict(door.calls_text())
+    page = strict_json(door.calls_text())
     assert len(page["calls"]) == 100
     assert (page["count"], page["offset"], page["limit"]) == (101, 0, 100)
 
@@ -319,7 +294,7 @@ def still_works(door: Door) -> None:
     r = door.generate()
     assert r.status_code == 200, r.text[:300]
     door.answer(r)
-    up = door.post("/v3/upload", files={"file": ("fox.png", _png(), "image/png")})
+    up = door.post("/v3/upload", files={"file": ("fox.png", png(), "image/png")})
     assert up.status_code == 200, up.text[:300]
     door.answer(up)
 
@@ -538,7 +513,7 @@ def _multipart(disposition: bytes) -> tuple[bytes, str]:
     parts = [
         (b'form-data; name="model"', None, GPT.encode()),
         (b'form-data; name="prompt"', None, b"add a hat"),
-        (b'form-data; name="image"; filename="fox.png"', b"image/png", _png()),
+        (b'form-data; name="image"; filename="fox.png"', b"image/png", png()),
         (disposition, None, b"whatever"),
     ]
     out = b""

@@ -15,10 +15,10 @@ from starlette.testclient import TestClient
 
 import edenfake
 from edenfake import EdenFake, create_app
+from tests.helpers import AUTH
 
 URL = "/v3/images/generations"
 BODY = {"model": "openai/gpt-image-1", "prompt": "a fox", "quality": "low"}
-AUTH = {"Authorization": "Bearer t"}
 
 
 def raw(client: TestClient, data: bytes, **headers: str) -> Any:

@@ -18,18 +18,13 @@ from PIL import Image
 from edenfake import images
 from edenfake._store import ENTRY_OVERHEAD
 from edenfake.images import ImageCache, ImageFormat, ImageSpec, inspect_image, prompt_digest, render_image
+from tests.helpers import decode_image
 
 SPEC = ImageSpec(model="openai/gpt-image-1", prompt="a red fox", width=320, height=240)
 FORMATS: list[ImageFormat] = ["png", "jpeg", "webp"]
 PIL_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 SIZES = [(16, 16), (47, 20), (64, 64), (256, 256), (1024, 1024), (1792, 1024), (320, 4096), (3840, 2160)]
 ODD_PROMPTS = ["", " ", "x", "p" * 32000, "🦊 emoji ✨", "nul \x00 byte", "lone \ud800 surrogate", "\n\t\r"]
-
-
-def decode(data: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
 
 
 def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -53,7 +48,7 @@ def expected_pixels(spec: ImageSpec) -> Image.Image:
 @pytest.mark.parametrize("size", [*SIZES, (4096, 4096)])
 def test_every_image_decodes_at_exactly_the_size_and_format(fmt: ImageFormat, size: tuple[int, int]) -> None:
     data = render_image(dataclasses.replace(SPEC, width=size[0], height=size[1], format=fmt))
-    image = decode(data)
+    image = decode_image(data)
     assert image.size == size
     assert image.format == PIL_NAMES[fmt]
     assert image.mode == "RGB"
@@ -80,11 +75,11 @@ def test_the_handmade_png_decodes_to_exactly_the_intended_pixels(spec: ImageSpec
     stride = 1 + spec.width * (4 if spec.transparent else 3)
     assert len(raw) == spec.height * stride
     assert all(raw[y * stride] == 0 for y in range(spec.height))  # filter type 0 on every scanline
-    assert decode(data).tobytes() == expected_pixels(spec).tobytes()
+    assert decode_image(data).tobytes() == expected_pixels(spec).tobytes()
 
 
 def test_the_picture_is_a_flat_colour_with_a_label_band() -> None:
-    image = decode(render_image(dataclasses.replace(SPEC, width=400, height=400))).convert("RGB")
+    image = decode_image(render_image(dataclasses.replace(SPEC, width=400, height=400))).convert("RGB")
     corner = image.getpixel((0, 0))
     assert image.getpixel((399, 399)) == corner and image.getpixel((200, 5)) == corner
     middle_row = {image.getpixel((x, 200)) for x in range(400)}
@@ -92,15 +87,15 @@ def test_the_picture_is_a_flat_colour_with_a_label_band() -> None:
 
 
 def test_tiny_images_are_flat_and_large_ones_carry_text() -> None:
-    tiny = decode(render_image(dataclasses.replace(SPEC, width=16, height=16)))
+    tiny = decode_image(render_image(dataclasses.replace(SPEC, width=16, height=16)))
     assert len(tiny.getcolors() or []) == 1
-    big = decode(render_image(dataclasses.replace(SPEC, width=1024, height=1024)))
+    big = decode_image(render_image(dataclasses.replace(SPEC, width=1024, height=1024)))
     assert len(big.crop((0, 400, 1024, 624)).getcolors(1 << 16) or []) > 10  # antialiased text on the band
 
 
 @pytest.mark.parametrize("fmt", ["png", "webp"])
 def test_transparent_background_gives_alpha(fmt: ImageFormat) -> None:
-    image = decode(render_image(dataclasses.replace(SPEC, format=fmt, background="transparent")))
+    image = decode_image(render_image(dataclasses.replace(SPEC, format=fmt, background="transparent")))
     assert image.mode == "RGBA"
     alpha = image.getchannel("A")
     assert alpha.getpixel((0, 0)) == 0  # the background
@@ -109,8 +104,8 @@ def test_transparent_background_gives_alpha(fmt: ImageFormat) -> None:
 
 def test_transparent_jpeg_and_other_backgrounds_are_opaque() -> None:
     jpeg = dataclasses.replace(SPEC, format="jpeg", background="transparent")
-    assert decode(render_image(jpeg)).mode == "RGB"
-    assert decode(render_image(dataclasses.replace(SPEC, background="opaque"))).mode == "RGB"
+    assert decode_image(render_image(jpeg)).mode == "RGB"
+    assert decode_image(render_image(dataclasses.replace(SPEC, background="opaque"))).mode == "RGB"
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -151,7 +146,7 @@ def test_every_field_changes_the_bytes(fmt: ImageFormat, change: dict[str, objec
 
 def test_format_changes_the_bytes_and_n_images_differ_in_colour() -> None:
     assert len({render_image(dataclasses.replace(SPEC, format=f)) for f in FORMATS}) == 3
-    corners = {decode(render_image(dataclasses.replace(SPEC, index=i))).getpixel((0, 0)) for i in range(10)}
+    corners = {decode_image(render_image(dataclasses.replace(SPEC, index=i))).getpixel((0, 0)) for i in range(10)}
     assert len(corners) == 10
 
 
@@ -327,4 +322,4 @@ def test_the_cache_is_thread_safe() -> None:
 def test_images_of_one_answer_share_label_rows_and_still_decode_exactly() -> None:
     specs = [dataclasses.replace(SPEC, width=900, height=600, index=i) for i in range(4)]
     for spec in specs + specs:  # the second round takes every line of text from the shared rows
-        assert decode(render_image(spec)).tobytes() == expected_pixels(spec).tobytes()
+        assert decode_image(render_image(spec)).tobytes() == expected_pixels(spec).tobytes()

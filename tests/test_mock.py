@@ -16,10 +16,10 @@ import pytest
 import edenfake
 from edenfake import inspect_image
 from tests.conftest import SDK_ERRORS
+from tests.helpers import AUTH
 
 EDEN = "https://api.edenai.run"
 BODY = {"model": "openai/gpt-image-1", "prompt": "a red fox", "quality": "low"}
-AUTH = {"Authorization": "Bearer test-token"}
 
 
 def sdk(**kwargs: Any) -> openai.OpenAI:

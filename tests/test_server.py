@@ -17,9 +17,9 @@ import edenfake
 from edenfake import EdenFake
 from edenfake.server import LiveServer
 from tests.conftest import SDK_ERRORS
+from tests.helpers import AUTH
 
 BODY = {"model": "openai/gpt-image-1", "prompt": "a red fox", "quality": "low"}
-AUTH = {"Authorization": "Bearer test-token"}
 
 
 def post(url: str, body: dict[str, Any], *, timeout: float = 10) -> tuple[int, dict[str, str], Any]:

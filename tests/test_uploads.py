@@ -15,8 +15,7 @@ import edenfake
 from edenfake import EdenFake, create_app
 from edenfake._core import Clock, UploadStore
 from edenfake._store import ENTRY_OVERHEAD
-from tests.conftest import AUTH, FROZEN
-from tests.test_edits import encoded, png
+from tests.helpers import AUTH, FROZEN, encoded, png
 
 DAY = 24 * 3600
 

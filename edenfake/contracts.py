@@ -191,17 +191,24 @@ def validate_response(body: Any) -> None:
 
 
 @functools.cache
-def _error_defs_by_status() -> dict[int, str]:
-    found: dict[int, str] = {}
+def _error_defs_by_status() -> dict[int, tuple[str, ...]]:
+    found: dict[int, list[str]] = {}
     for name, schema in _load_file(CONTRACTS["errors"])["$defs"].items():
         for status in schema.get("x-statuses", ()):
-            found[status] = name
-    return found
+            found.setdefault(status, []).append(name)
+    return {status: tuple(names) for status, names in found.items()}
+
+
+def error_definitions(status: int) -> tuple[str, ...]:
+    """Every kind of error body (under errors.schema.json's $defs) that ``status`` may carry, the most general
+    first; empty when the contract describes none."""
+    return _error_defs_by_status().get(status, ())
 
 
 def error_definition(status: int) -> str:
     """The name of the error body (under errors.schema.json's $defs) that ``status`` carries."""
-    kind = _error_defs_by_status().get(status)
+    kinds = _error_defs_by_status().get(status)
+    kind = kinds[0] if kinds else None
     if kind is None:
         raise KeyError(f"the contract describes no error body for status {status}")
     return kind

@@ -449,32 +449,17 @@ def image_responses(*, extra_fields: bool = True) -> st.SearchStrategy[JSON]:
     return _from_schema(contracts.load("image-response"), "image-response", extra_fields=extra_fields)
 
 
-_STATUS_KINDS = {
-    400: ["InvalidModel", "BadRequest"],
-    401: ["Unauthorized"],
-    402: ["InsufficientCredit"],
-    404: ["PlainError"],
-    405: ["PlainError"],
-    413: ["PayloadTooLarge"],
-    415: ["UnsupportedMediaType"],
-    422: ["HTTPValidationError"],
-    429: ["RateLimited"],
-    500: ["ServerError"],
-    502: ["ProviderError"],
-    503: ["ServerError"],
-}
-
-
 def error_bodies(*, status: int | None = None) -> st.SearchStrategy[tuple[int, JSON]]:
     """``(status, body)`` for every error the fake sends (or those of one ``status``), from errors.schema.json."""
-    statuses = [status] if status is not None else sorted(_STATUS_KINDS)
-    if any(s not in _STATUS_KINDS for s in statuses):
-        raise ValueError(f"no error body is documented for status {status}; known: {sorted(_STATUS_KINDS)}")
+    known = sorted(s for s in range(400, 600) if contracts.error_definitions(s))
+    statuses = [status] if status is not None else known
+    if any(s not in known for s in statuses):
+        raise ValueError(f"no error body is documented for status {status}; known: {known}")
     return st.one_of(
         [
             st.tuples(st.just(s), _from_schema(contracts.load(f"errors#/$defs/{kind}"), "errors", extra_fields=False))
             for s in statuses
-            for kind in _STATUS_KINDS[s]
+            for kind in contracts.error_definitions(s)
         ]
     )
 

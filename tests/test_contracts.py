@@ -126,3 +126,27 @@ def test_exchange_checks_route_status_and_media_type() -> None:
     [v] = contracts.exchange_violations("POST", "/v3/other", 200, ok)
     assert v.type == "undocumented_route"
     assert contracts.exchange_violations("GET", "/_edenfake/images/abc.png", 200, None, media_type="image/png") == []
+
+
+def test_each_error_class_answers_a_status_its_contract_kind_carries() -> None:
+    # The statuses are stated in errors.schema.json ("x-statuses"); each class must agree with it.
+    from edenfake import errors
+
+    kinds = {
+        errors.BadRequest: "BadRequest",
+        errors.InvalidModel: "InvalidModel",
+        errors.Unauthorized: "Unauthorized",
+        errors.InsufficientCredit: "InsufficientCredit",
+        errors.NotFound: "PlainError",
+        errors.MethodNotAllowed: "PlainError",
+        errors.PayloadTooLarge: "PayloadTooLarge",
+        errors.UnsupportedMediaType: "UnsupportedMediaType",
+        errors.RequestValidationError: "HTTPValidationError",
+        errors.RateLimited: "RateLimited",
+        errors.InternalError: "ServerError",
+        errors.ProviderError: "ProviderError",
+        errors.ServiceUnavailable: "ServerError",
+    }
+    for cls, kind in kinds.items():
+        assert kind in contracts.error_definitions(cls.status), (cls.__name__, cls.status, kind)
+    assert contracts.error_definition(400) == "EdenError"  # the most general kind of a status comes first

@@ -316,3 +316,16 @@ def test_retry_after_zero_makes_the_sdks_retries_immediate() -> None:
     assert len(result.data or []) == 1
     assert [c.status for c in eden.calls] == [502, 502, 200]
     assert elapsed < 0.5  # without retry-after-ms the SDK backs off about 1.4 s over two retries
+
+
+def test_a_fault_matching_a_field_no_request_has_is_refused_naming_the_closest() -> None:
+    from starlette.testclient import TestClient
+
+    fake = edenfake.EdenFake()
+    with pytest.raises(ValueError, match="unknown request field 'modle'; did you mean 'model'"):
+        fake.fail(500, match={"modle": "openai/dall-e-3"})
+    fake.fail(500, match={"model": "openai/dall-e-3", "n": 2, "path": "/v3/images/generations"})  # known: fine
+    with TestClient(edenfake.create_app(fake), headers=AUTH) as c:
+        r = c.post("/_edenfake/faults", json={"fail": 500, "match": {"promt": "x"}})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "match"]
+    assert "did you mean 'prompt'" in r.json()["detail"][0]["msg"]

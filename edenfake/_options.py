@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FAKE", "MOCK", "OPTIONS", "SERVE", "Option", "check_names", "defaults", "unknown_option"]
+__all__ = ["FAKE", "MOCK", "OPTIONS", "PYTEST", "SERVE", "Option", "check_names", "defaults", "unknown_option"]
 
 MiB = 1024 * 1024
 
@@ -16,6 +16,7 @@ MiB = 1024 * 1024
 FAKE = "fake"  # EdenFake() and everything built on one
 MOCK = "mock"  # edenfake.mock() and the edenfake fixture
 SERVE = "serve"  # edenfake.serve() and the CLI
+PYTEST = "pytest"  # the @pytest.mark.edenfake marker alone
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Option:
     metavar: str | None = None
     #: a running server can take it per test (the session-wide edenfake_server fixture)
     live: bool = False
+    #: the values it may take, where they are a fixed few (the CLI offers them as choices)
+    choices: tuple[str, ...] | None = None
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -120,6 +123,22 @@ OPTIONS: tuple[Option, ...] = (
         cli="str",
         metavar="TOKEN",
     ),
+    Option(
+        "replay",
+        None,
+        "a cassette directory (from `edenfake record`): /v3 requests that match a recorded one get its answer",
+        cli="str",
+        metavar="DIR",
+    ),
+    Option(
+        "unmatched",
+        "fake",
+        "with replay: a request no recording matches gets the fake's own answer ('fake') or a 404 NOT_RECORDED "
+        "naming the closest recorded request ('error')",
+        cli="str",
+        metavar="fake|error",
+        choices=("fake", "error"),
+    ),
     Option("base_urls", (), "more hosts or gateway URLs to route to the fake", door=MOCK),
     Option("assert_all_mocked", False, "a request to any other host fails loudly instead of going out", door=MOCK),
     Option(
@@ -128,6 +147,13 @@ OPTIONS: tuple[Option, ...] = (
         "leaving with a queued fault that never answered is an error",
         door=MOCK,
         live=True,
+    ),
+    Option(
+        "cassette",
+        None,
+        "replay cassettes/<module>/<test>/ beside the test file (True), or cassettes/<module>/<name>/ (a name); "
+        "--edenfake-record=once|rewrite records it",
+        door=PYTEST,
     ),
     Option("host", "127.0.0.1", "address to bind (loopback by default)", door=SERVE, cli="str"),
     Option("port", 0, "port to bind (0: a free one; the CLI's default is 8000)", door=SERVE, cli="int"),

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from edenfake import contracts
 from edenfake._core import Clock, Core
+from edenfake._replay import Source, source_for
 from edenfake._request import Exchange, read
 from edenfake._wire import FakeRequest, FakeResponse, Refusal, encode_error
 from edenfake.errors import ApiError, MethodNotAllowed, NotFound
@@ -45,12 +46,24 @@ class EdenFake(Core):
       journal_size       calls kept in the journal (10,000; oldest dropped first)
       journal_bytes      bytes the journal may hold (64 MiB; images are kept as digests)
       admin_token        a token the admin API then requires as a bearer token (None: open, for loopback)
+      replay             a cassette directory (``edenfake record``): /v3 requests that match a recorded one get
+                         the recorded answer, before any rule of the fake's own but an injected fault
+      unmatched          with ``replay``: "fake" (default) answers other requests as usual; "error" answers them
+                         404 NOT_RECORDED, naming the closest recorded request and the fields that differ
     A misspelt option is a TypeError that names the closest one.
     """
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._routes = contracts.route_table()
+        #: where /v3 answers come from before the fake's own rules (a cassette to replay), or None
+        self.replay: Source | None = source_for(self._initial["replay"], self._initial["unmatched"])
+
+    def reset(self) -> None:
+        """As :meth:`Core.reset`; a replay starts again from the first of each recorded request."""
+        super().reset()
+        if self.replay is not None:
+            self.replay.rewind()
 
     def limit_for(self, method: str, path: str) -> int:
         """The largest body a request to ``method path`` may have (doors stop reading past it)."""
@@ -65,11 +78,13 @@ class EdenFake(Core):
         exchange = read(request, route, self.body_limit(route))
         api = request.path.startswith(API_PREFIX)
         delay = 0.0
+        replayed = False
         try:
-            if methods is None:
-                raise NotFound(_not_found_hint(request.path))
             if route is None:
-                raise MethodNotAllowed(sorted(methods))
+                if api and self.replay is not None:
+                    # a cassette answers every /v3 request it holds, on routes the document lacks too
+                    self._from_cassette(request, exchange)
+                _refuse_route(request.path, methods)
             if api:
                 delay = self.faults.delay()
                 fault = self.take_fault(exchange)
@@ -79,6 +94,8 @@ class EdenFake(Core):
                         raise _Answered(response)
                     spec = self.catalog.get(str(exchange.fields().get("model")))
                     raise fault.error(spec.provider if spec else None)
+                if self.replay is not None:
+                    self._from_cassette(request, exchange)
                 token = self.authenticate(request)
                 if self.rate_limiter is not None:
                     self.rate_limiter.check(token)
@@ -87,6 +104,7 @@ class EdenFake(Core):
             response = HANDLERS[route.operation_id](self, exchange)
         except _Answered as answered:
             response = answered.response
+            replayed = answered.replayed
         except Refusal as refusal:
             response = refusal.answer.response()
         except ApiError as exc:
@@ -97,10 +115,10 @@ class EdenFake(Core):
         elapsed = time.perf_counter() - started
         response.delay = delay
         if api:
-            self._record(exchange, response, elapsed)
+            self._record(exchange, response, elapsed, replayed=replayed)
         if log.isEnabledFor(logging.INFO):
             model = f" model={_escaped(exchange.model)}" if exchange.model else ""
-            fault_note = f" fault={exchange.fault}" if exchange.fault else ""
+            fault_note = f" fault={exchange.fault}" if exchange.fault else " replayed" if replayed else ""
             status = response.status if response.fault is None else response.fault
             log.info(
                 "%s %s %s %.1fms%s%s",
@@ -113,7 +131,18 @@ class EdenFake(Core):
             )
         return response
 
-    def _record(self, exchange: Exchange, response: FakeResponse, elapsed: float) -> None:
+    def _from_cassette(self, request: FakeRequest, exchange: Exchange) -> None:
+        """Raise _Answered with the cassette's answer, if it has one for ``request``."""
+        assert self.replay is not None
+        found = self.replay.answer(self, request)
+        if found is not None:
+            # A recorded answer stands for every check the fake would make itself (the token, the rate limit,
+            # credits): it is what the real service did. Only an injected fault comes before it.
+            exchange.journal_answer = found.journal
+            exchange.model = found.model
+            raise _Answered(found.response, replayed=found.replayed)
+
+    def _record(self, exchange: Exchange, response: FakeResponse, elapsed: float, *, replayed: bool = False) -> None:
         # Whatever happened to the request, it is journalled; a fault in journalling never reaches the client.
         try:
             request = exchange.request
@@ -133,17 +162,26 @@ class EdenFake(Core):
                 fault=exchange.fault,
                 at=self.clock.now(),
                 duration=elapsed,
+                replayed=replayed,
             )
         except Exception:  # pragma: no cover - a bug; the answer still goes out
             log.exception("edenfake: could not journal %s %s", exchange.request.method, _escaped(exchange.request.path))
 
 
-class _Answered(Exception):
-    """Raised with a response that is not an error (a dropped connection), to leave the checks early."""
+def _refuse_route(path: str, methods: dict[str, contracts.Route] | None) -> NoReturn:
+    if methods is None:
+        raise NotFound(_not_found_hint(path))
+    raise MethodNotAllowed(sorted(methods))
 
-    def __init__(self, response: FakeResponse) -> None:
+
+class _Answered(Exception):
+    """Raised with a response that is not an error (a dropped connection, a recorded answer), to leave the
+    checks early."""
+
+    def __init__(self, response: FakeResponse, *, replayed: bool = False) -> None:
         super().__init__()
         self.response = response
+        self.replayed = replayed
 
 
 def _escaped(value: str | None, limit: int = 200) -> str:

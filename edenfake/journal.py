@@ -45,6 +45,8 @@ class Call:
     at: float = 0.0
     #: seconds the core took, injected latency excluded
     duration: float = 0.0
+    #: the answer came from a cassette (``replay=``), not from the fake's own rules
+    replayed: bool = False
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -94,6 +96,7 @@ _Entry = tuple[
     str | None,
     float,
     float,
+    bool,
     int,
 ]
 
@@ -130,6 +133,7 @@ class Journal:
         fault: str | None = None,
         at: float = 0.0,
         duration: float = 0.0,
+        replayed: bool = False,
     ) -> None:
         """Record a call: its request ``body``, ``answer`` and multipart ``form`` and ``files`` as JSON bytes.
         Credentials are redacted when a call is read."""
@@ -144,7 +148,7 @@ class Journal:
             + len(form or b"")
             + len(files)
         )
-        entry = (method, path, kept, body, status, answer, form, files, fault, at, duration, cost)
+        entry = (method, path, kept, body, status, answer, form, files, fault, at, duration, replayed, cost)
         with self._lock:
             self._calls.append(entry)
             self._bytes += cost
@@ -154,7 +158,7 @@ class Journal:
 
     @staticmethod
     def _build(entry: _Entry) -> Call:
-        method, path, headers, body, status, answer, form, files, fault, at, duration, _ = entry
+        method, path, headers, body, status, answer, form, files, fault, at, duration, replayed, _ = entry
         form_fields = _loads(form)
         return Call(
             method=method,
@@ -168,6 +172,7 @@ class Journal:
             fault=fault,
             at=at,
             duration=duration,
+            replayed=replayed,
         )
 
     def page(self, offset: int = 0, limit: int | None = None) -> list[Call]:

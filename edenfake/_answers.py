@@ -2,7 +2,8 @@
 
 An answer depends on its plan, prompt, inputs and (for URLs) host alone, so its JSON is built once and kept
 as bytes in two pieces that ``created`` goes between; the journal's copy replaces each image's base64 by its
-digest and size.
+digest and size. Every image answered is hosted under ``/_edenfake/images/``: ``url`` ones by name, base64
+ones by ``{sha256}.{ext}``.
 """
 
 from __future__ import annotations
@@ -52,10 +53,15 @@ def image_answer(
         core.answers.put(key, head, extras)
     else:
         head, extras = found
-    tail, journal_head, journal_tail, hosted = extras[:4]
+    tail, journal_head, journal_tail, hosted, _, kept = extras[:6]
     for name, spec in hosted:  # type: ignore[attr-defined]
         # each answer hands out its URLs afresh, with a fresh expiry
         core.urls.put(name, core.images.get(spec), (MEDIA_TYPES[spec.format],))
+    for name, spec in kept:  # type: ignore[attr-defined]
+        # base64 images are hosted too, by their sha256, so that a reader of the journal (which keeps their
+        # digest, never their bytes) can show them; within the store's byte bound, like URLs
+        if core.urls.get(name) is None:
+            core.urls.put(name, core.images.get(spec), (MEDIA_TYPES[spec.format],))
     created = str(int(core.clock.now())).encode()
     exchange.journal_answer = journal_head + created + journal_tail  # type: ignore[operator]
     return FakeResponse(200, {"content-type": JSON_MEDIA}, head + created + tail)  # type: ignore[operator]
@@ -73,6 +79,7 @@ def _build(
     items: list[bytes] = []
     journal_items: list[bytes] = []
     hosted: list[tuple[str, ImageSpec]] = []
+    kept: list[tuple[str, ImageSpec]] = []
     revised = json.dumps(revise_prompt(prompt)).encode() if plan.revised_prompt else b"null"
     for index in range(plan.n):
         spec = ImageSpec(
@@ -96,13 +103,11 @@ def _build(
         else:
             # Base64 needs no JSON escaping and runs to megabytes: spliced in as it is, never scanned.
             b64 = core.images.get_b64(spec)
+            digest = _digest(b64, spec)
+            kept.append((f"{digest['sha256']}.{_EXTENSIONS[plan.output_format]}", spec))
             items.append(b'{"url":null,"b64_json":"' + b64 + b'","revised_prompt":' + revised + b"}")
             journal_items.append(
-                b'{"url":null,"b64_json":'
-                + compact_json(_digest(b64, spec)).encode()
-                + b',"revised_prompt":'
-                + revised
-                + b"}"
+                b'{"url":null,"b64_json":' + compact_json(digest).encode() + b',"revised_prompt":' + revised + b"}"
             )
     fixed: dict[str, Any] = {
         "usage": model.usage(plan, prompt, image_tokens=image_tokens),
@@ -121,7 +126,7 @@ def _build(
     head = b'{"data":[' + b",".join(items) + b'],"created":'
     journal_head = b'{"data":[' + b",".join(journal_items) + b'],"created":'
     # The prompt is part of the key: counted here, as the store counts extras' strings.
-    return head, (tail, journal_head, tail, tuple(hosted), prompt)
+    return head, (tail, journal_head, tail, tuple(hosted), prompt, tuple(kept))
 
 
 def _digest(b64: bytes, spec: ImageSpec) -> dict[str, Any]:

@@ -184,7 +184,7 @@ class Core:
         self.answers: ByteStore[tuple[Any, ...]] = ByteStore(max_bytes=o["answer_cache_bytes"])
         #: outcomes of small bodies by their bytes: a plan, or the encoded refusal
         self.outcomes: ByteStore[tuple[str, bytes]] = ByteStore(max_bytes=o["answer_cache_bytes"] // 4)
-        #: the images behind `url` results: bytes, with their media type
+        #: the images answered, bytes with their media type: `url` results by name, base64 ones by sha256
         self.urls: ByteStore[str] = ByteStore(max_bytes=o["url_store_bytes"], ttl=o["url_ttl"], clock=self.clock.now)
         self.uploads = UploadStore(self.clock, max_bytes=o["upload_store_bytes"])
         self.calls = Journal(max_calls=o["journal_size"], max_bytes=o["journal_bytes"])
@@ -210,7 +210,8 @@ class Core:
         hang: float = 30.0,
     ) -> Fault:
         """Answer the next ``times`` matching API requests with ``what``: a status (401, 402, 429, 500, 502,
-        503, each in the real service's shape), ``"timeout"`` or ``"disconnect"``.
+        503, each in the real service's shape), ``"timeout"``, ``"disconnect"`` or ``"content_policy"`` (the
+        model's provider refusing the content: a 400 with its own code and message, from the catalog).
 
         ``match`` narrows it: a path, a dict of request fields (``{"model": "openai/dall-e-3"}``; the key
         ``"path"`` compares the path) or a callable taking a RequestView. ``times=None``: every request.

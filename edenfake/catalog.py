@@ -19,7 +19,7 @@ from typing import Any, Literal
 from edenfake import contracts
 from edenfake.errors import CatalogError, ProviderError
 
-__all__ = ["Catalog", "ModelSpec", "Plan"]
+__all__ = ["Catalog", "ModelSpec", "Plan", "content_policy_error"]
 
 _DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "catalog.json"
 
@@ -84,6 +84,12 @@ class ModelSpec:
             value=value,
             allowed=allowed,
         )
+
+    def content_policy_error(self) -> ProviderError:
+        """The provider's refusal of content its policy forbids, as Eden passes it on: a 400 whatever the
+        catalog's ``refusal_status`` (the request is well formed; retrying it cannot help), carrying the
+        provider's own ``code`` and ``message`` (the openai SDK reads ``code`` into ``APIStatusError.code``)."""
+        return content_policy_error(self.provider, self.rule("content_policy"))
 
     def resolve_size(self, size: str | None) -> tuple[int, int]:
         """The pixel size ``size`` means for this model; ProviderError when the model refuses it."""
@@ -260,6 +266,10 @@ class Catalog:
         default = contracts.load("catalog")["properties"]["refusal_status"]["default"]
         #: the status of a model's refusal of a value it lacks
         self.refusal_status: int = data.get("refusal_status", default)
+        #: prompts containing it are refused as the provider's content policy refuses them (None: none are)
+        self.blocked_marker: str | None = data.get(
+            "blocked_marker", contracts.load("catalog")["properties"]["blocked_marker"]["default"]
+        )
         self.models: dict[str, ModelSpec] = {
             mid: ModelSpec(mid, entry, refusal_status=self.refusal_status) for mid, entry in data["models"].items()
         }
@@ -320,6 +330,10 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.models)
 
+    def blocks(self, prompt: str) -> bool:
+        """Whether ``prompt`` carries the catalog's ``blocked_marker``, and so is refused for content."""
+        return self.blocked_marker is not None and self.blocked_marker in prompt
+
     def models_list(self) -> dict[str, Any]:
         """The body of GET /v3/images/models."""
         return {
@@ -331,7 +345,17 @@ class Catalog:
         }
 
 
-@cache
+def content_policy_error(provider: str, policy: Mapping[str, str] | None = None) -> ProviderError:
+    """A 400 PROVIDER_ERROR carrying ``provider``'s own code and message for content it refuses (``policy``;
+    None: the catalog contract's default, for a model the catalog lacks)."""
+    if policy is None:
+        policy = _model_defaults()["content_policy"]
+    exc = ProviderError(f"{provider} refused the request: {policy['message']}", status=400, provider=provider)
+    # Beside Eden's fields, the provider's own, under the names OpenAI's errors use: clients branch on `code`.
+    exc.extra.update(code=policy["code"], message=policy["message"])
+    return exc
+
+
 @cache
 def _model_defaults() -> dict[str, Any]:
     properties = contracts.load("catalog#/$defs/Model")["properties"]

@@ -89,11 +89,10 @@ class EdenFake(Core):
                 delay = self.faults.delay()
                 fault = self.take_fault(exchange)
                 if fault is not None:
-                    if isinstance(fault.what, str):
-                        response = FakeResponse(0, {}, b"", fault=fault.what, hang=fault.hang)
+                    if fault.breaks_connection:
+                        response = FakeResponse(0, {}, b"", fault=fault.name, hang=fault.hang)
                         raise _Answered(response)
-                    spec = self.catalog.get(str(exchange.fields().get("model")))
-                    raise fault.error(spec.provider if spec else None)
+                    raise fault.error(self.catalog.get(str(exchange.fields().get("model"))))
                 if self.replay is not None:
                     self._from_cassette(request, exchange)
                 token = self.authenticate(request)

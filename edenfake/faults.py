@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from edenfake import contracts
 from edenfake._options import unknown_option
+from edenfake.catalog import ModelSpec, content_policy_error
 from edenfake.errors import (
     ApiError,
     InsufficientCredit,
@@ -26,7 +27,9 @@ from edenfake.errors import (
 
 __all__ = ["Fault", "FaultPlan", "RateLimiter", "RequestView"]
 
-FaultKind = Literal["timeout", "disconnect"]
+FaultKind = Literal["timeout", "disconnect", "content_policy"]
+#: the faults that break the connection instead of answering
+CONNECTION_FAULTS = ("timeout", "disconnect")
 #: at most this many faults wait at once
 MAX_QUEUED = 1000
 #: the longest a timeout holds a request, an answer asks a client to wait, or latency delays an answer (seconds)
@@ -128,6 +131,11 @@ class Fault:
         return str(self.what)
 
     @property
+    def breaks_connection(self) -> bool:
+        """Whether it drops the connection (a timeout, a disconnect) rather than answering."""
+        return self.what in CONNECTION_FAULTS
+
+    @property
     def remaining(self) -> int | None:
         return None if self.times is None else self.times - self.used
 
@@ -147,10 +155,17 @@ class Fault:
             )
         return bool(m(request))
 
-    def error(self, provider: str | None) -> ApiError:
-        """The error this fault answers with, in the real service's shape."""
+    def error(self, model: ModelSpec | None) -> ApiError:
+        """The error this fault answers with, in the real service's shape, for a request naming ``model``."""
         status = self.what
+        provider = model.provider if model is not None else None
         exc: ApiError
+        if status == "content_policy":
+            # The catalog knows each provider's refusal; a model it lacks gets the contract's default one.
+            exc = model.content_policy_error() if model is not None else content_policy_error("unknown")
+            if self.detail:
+                exc.detail = self.detail
+            return exc
         if status == 429:
             exc = RateLimited(
                 self.retry_after if self.retry_after is not None else 1.0, self.detail or "Rate limit exceeded"

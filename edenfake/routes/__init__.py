@@ -8,7 +8,7 @@ from collections.abc import Callable
 from edenfake._core import Core
 from edenfake._request import Exchange
 from edenfake._wire import FakeResponse
-from edenfake.routes import admin, edits, generations, images, service, uploads
+from edenfake.routes import admin, console, edits, generations, images, service, uploads
 
 __all__ = ["HANDLERS", "Handler"]
 
@@ -22,4 +22,5 @@ HANDLERS: dict[str, Handler] = {
     **images.HANDLERS,
     **service.HANDLERS,
     **admin.HANDLERS,
+    **console.HANDLERS,
 }

@@ -179,6 +179,8 @@ def _from_multipart(core: Core, exchange: Exchange) -> tuple[ModelSpec, Any, str
         raise RequestValidationError(problems)
     model = core.model_for(fields["model"], edits=True)
     plan = model.plan(fields)
+    if core.catalog.blocks(fields["prompt"]):  # the marker: a content-policy refusal needing no control
+        raise model.content_policy_error()
     checked, mask = _check_inputs(
         model,
         [(p.data, (p.name, i) if len(images) > 1 else (p.name,)) for i, p in enumerate(images)],

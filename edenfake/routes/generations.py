@@ -45,6 +45,8 @@ def _plan(core: Core, exchange: Exchange, contract: str, edits: bool) -> tuple[A
         core.check_contract(contract, body)
         model = core.model_for(body["model"], edits=edits)
         plan = model.plan(body)
+        if core.catalog.blocks(body["prompt"]):  # the marker: a content-policy refusal needing no control
+            raise model.content_policy_error()
     except ApiError as exc:
         refusal = encode_error(exc)
         return (refusal, journal_body, model_id)

@@ -217,6 +217,7 @@ def _serve(args: argparse.Namespace) -> int:
     token = "$EDEN_TOKEN" if args.tokens else "test-token"
     banner = (
         f"edenfake serving the Eden AI image API at {url} (OpenAI base_url: {url}/v3); Ctrl-C stops it\n"
+        f"console: {url}/_edenfake/{'#token=<admin token>' if args.admin_token else ''}\n"
         f'try: curl -s {url}/v3/images/generations -H "Authorization: Bearer {token}" '
         '-H \'Content-Type: application/json\' -d \'{"model": "openai/gpt-image-1", "prompt": "a red fox"}\''
     )

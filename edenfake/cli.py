@@ -217,9 +217,10 @@ def _serve(args: argparse.Namespace) -> int:
     token = "$EDEN_TOKEN" if args.tokens else "test-token"
     banner = (
         f"edenfake serving the Eden AI image API at {url} (OpenAI base_url: {url}/v3); Ctrl-C stops it\n"
-        f"console: {url}/_edenfake/{'#token=<admin token>' if args.admin_token else ''}\n"
         f'try: curl -s {url}/v3/images/generations -H "Authorization: Bearer {token}" '
-        '-H \'Content-Type: application/json\' -d \'{"model": "openai/gpt-image-1", "prompt": "a red fox"}\''
+        '-H \'Content-Type: application/json\' -d \'{"model": "openai/gpt-image-1", "prompt": "a red fox"}\'\n'
+        f"console (journal, money, controls, catalog): {url}/_edenfake/"
+        f"{'#token=<admin token>' if args.admin_token else ''}"
     )
     stopped: list[bool] = []
 

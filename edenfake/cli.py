@@ -49,7 +49,50 @@ def _parser() -> argparse.ArgumentParser:
         help="what the documents are (default: guessed from their fields)",
     )
     check.add_argument("--status", type=int, help="for errors: the status they came with")
+    _add_record_and_drift(sub)
     return parser
+
+
+def _add_record_and_drift(sub: Any) -> None:
+    record = sub.add_parser(
+        "record",
+        help="record exchanges with the real service into a cassette (a recording proxy)",
+        description="Serve the fake's routes, forwarding every /v3 request to the upstream (the caller's "
+        "Authorization passed through, never stored) and appending each exchange to the cassette directory as it "
+        "completes; the upstream's answer goes back unchanged. Replay the cassette with `edenfake serve --replay "
+        "DIR`; compare the fake with it with `edenfake drift DIR`.",
+    )
+    record.add_argument(
+        "--cassette", required=True, metavar="DIR", help="the cassette directory (created, or added to)"
+    )
+    record.add_argument(
+        "--upstream",
+        default="https://api.edenai.run",
+        metavar="URL",
+        help="the service to record (default %(default)s)",
+    )
+    record.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    record.add_argument("--port", type=int, default=8000, help="port to bind (0: a free one; default %(default)s)")
+    record.add_argument(
+        "--timeout", type=float, default=300.0, metavar="SECONDS", help="for each upstream answer (default %(default)s)"
+    )
+    record.add_argument("--quiet", action="store_true", help="print only the recorded exchanges, not every request")
+    drift = sub.add_parser(
+        "drift",
+        help="compare the fake with a cassette of the real service's answers",
+        description="Send every request of a cassette to a fresh fake and report how its answers differ from the "
+        "recorded ones, grouped by kind (docs/drift.md). Exit 0 when they agree, 1 on drift, 2 when the cassette "
+        "or the catalog cannot be read.",
+    )
+    drift.add_argument("cassette", metavar="DIR", help="a cassette directory (edenfake record)")
+    drift.add_argument("--json", action="store_true", help="print the report as JSON")
+    drift.add_argument("--catalog", metavar="FILE", help="a catalog file merged over the built-in one")
+    drift.add_argument(
+        "--suggest-catalog",
+        metavar="FILE",
+        help="write the catalog overlay that explains what a catalog can (prices, sizes, n limits, revised_prompt, "
+        "response formats, the refusal status); run again with --catalog FILE",
+    )
 
 
 #: the CLI's own defaults where they differ from the library's
@@ -76,6 +119,7 @@ def _add_option(parser: argparse.ArgumentParser, option: _options.Option) -> Non
             dest=option.name,
             type=kinds[option.cli or "str"],
             default=default,
+            choices=option.choices,
             metavar=option.metavar,
             help=option.help + shown,
         )
@@ -91,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "validate":
         return _validate(args)
+    if args.command == "record":
+        return _record(args)
+    if args.command == "drift":
+        return _drift(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
@@ -243,6 +291,101 @@ def _serve(args: argparse.Namespace) -> int:
         sock.close()
         closing()
     return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    from edenfake._cassette import Writer
+    from edenfake._record import Recording, Upstream, describe_line, recording_app
+    from edenfake.fake import EdenFake
+    from edenfake.server import bind, make_server
+
+    try:
+        upstream = Upstream(args.upstream, timeout=args.timeout)
+        writer = Writer(args.cassette)
+    except (OSError, ValueError) as exc:
+        print(f"edenfake record: {exc}", file=sys.stderr)
+        return 2
+
+    def recorded(*what: Any) -> None:
+        print(describe_line(*what), flush=True)
+
+    def failed(problem: str) -> None:
+        print(f"edenfake record: {problem}", file=sys.stderr, flush=True)
+
+    fake = EdenFake(replay=Recording(upstream, writer, on_record=recorded, on_error=failed))
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        print(f"edenfake: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}"
+    if not args.quiet:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger = logging.getLogger("edenfake")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    banner = (
+        f"edenfake recording {upstream.base_url} into {writer.directory} at {url} (OpenAI base_url: {url}/v3); "
+        "Ctrl-C stops it"
+    )
+    stopped: list[bool] = []
+
+    def closing() -> None:
+        if not stopped:
+            stopped.append(True)
+            print(f"edenfake stopped: {writer.count} exchange(s) recorded in {writer.directory}", flush=True)
+
+    server = make_server(
+        fake, app=recording_app(fake), on_started=lambda: print(banner, flush=True), on_stopped=closing
+    )
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT that stopped it, once it has shut down
+        pass
+    finally:
+        sock.close()
+        upstream.close()
+        closing()
+    return 0
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from edenfake._cassette import Cassette, CassetteError
+    from edenfake._drift import drift
+    from edenfake.catalog import Catalog
+
+    try:
+        cassette = Cassette.load(args.cassette)
+    except CassetteError as exc:
+        print(f"edenfake drift: {exc}", file=sys.stderr)
+        return 2
+    overlay = None
+    catalog = None
+    if args.catalog:
+        try:
+            overlay = json.loads(Path(args.catalog).read_text(encoding="utf-8"))
+            catalog = Catalog.from_data(overlay, source=args.catalog)
+        except (OSError, ValueError, CatalogError) as exc:
+            print(f"edenfake drift: cannot use the catalog {args.catalog}: {exc}", file=sys.stderr)
+            return 2
+    report = drift(cassette, catalog=catalog, overlay=overlay)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+    else:
+        print(report.table())
+    if args.suggest_catalog:
+        try:
+            Catalog.from_data(report.suggestion, source=args.suggest_catalog)
+            Path(args.suggest_catalog).write_text(json.dumps(report.suggestion, indent=2) + "\n", encoding="utf-8")
+        except (OSError, CatalogError) as exc:
+            print(f"edenfake drift: could not write the suggested catalog: {exc}", file=sys.stderr)
+            return 2
+        print(f"catalog overlay written to {args.suggest_catalog}", file=sys.stderr)
+    return 1 if report.drifted else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,5 +1,8 @@
 """The pytest plugin: the ``edenfake`` (in-process) and ``edenfake_server`` (live server) fixtures and the
-``@pytest.mark.edenfake(...)`` marker. edenfake itself is imported only when a test asks for a fixture."""
+``@pytest.mark.edenfake(...)`` marker. edenfake itself is imported only when a test asks for a fixture.
+
+``@pytest.mark.edenfake(cassette=True)`` makes the ``edenfake`` fixture replay the test's cassette;
+``--edenfake-record=once|rewrite`` records it from ``--edenfake-upstream`` (the real service by default)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import pytest
 
 if TYPE_CHECKING:
     from edenfake._mock import MockHandle
+    from edenfake._record import CassetteSession
     from edenfake.server import LiveServer
 
 _failed_key = pytest.StashKey[bool]()
@@ -24,6 +28,23 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"edenfake(*, {shown}): options of edenfake.mock() for the edenfake fixture ({live} also apply to "
         "edenfake_server)",
+    )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("edenfake")
+    group.addoption(
+        "--edenfake-record",
+        choices=("none", "once", "rewrite"),
+        default="none",
+        help="for tests marked @pytest.mark.edenfake(cassette=...): 'none' replays their cassettes and never "
+        "reaches the network (default); 'once' records what a cassette lacks; 'rewrite' records them afresh",
+    )
+    group.addoption(
+        "--edenfake-upstream",
+        default="https://api.edenai.run",
+        metavar="URL",
+        help="the service --edenfake-record records (default: the real one, https://api.edenai.run)",
     )
 
 
@@ -43,7 +64,7 @@ def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
         if marker.args:
             raise TypeError("@pytest.mark.edenfake takes keyword options only, e.g. @pytest.mark.edenfake(credits=1)")
         options.update(marker.kwargs)
-    _options.check_names(options, [_options.FAKE, _options.MOCK], "@pytest.mark.edenfake")
+    _options.check_names(options, [_options.FAKE, _options.MOCK, _options.PYTEST], "@pytest.mark.edenfake")
     return options
 
 
@@ -53,13 +74,38 @@ def edenfake(request: pytest.FixtureRequest) -> Iterator[MockHandle]:
     hosts reach it with no socket. Configure it with ``@pytest.mark.edenfake(...)``."""
     from edenfake._mock import MockHandle
 
-    handle = MockHandle(**_marker_options(request)).start()
+    options = _marker_options(request)
+    session = _cassette_session(request, options)
+    handle = MockHandle(**options).start()
     try:
         yield handle
     finally:
         handle.stop(check=False)
-        if handle.check_faults and not request.node.stash.get(_failed_key, False):
+        failed = request.node.stash.get(_failed_key, False)
+        if session is not None:
+            session.finish(passed=not failed)
+        if handle.check_faults and not failed:
             _fail_on_unused(handle.unused_faults())
+
+
+def _cassette_session(request: pytest.FixtureRequest, options: dict[str, Any]) -> CassetteSession | None:
+    """The test's cassette (``cassette=`` taken out of ``options``, ``replay=`` put in), or None."""
+    cassette = options.pop("cassette", None)
+    if cassette is None or cassette is False:
+        return None
+    if "replay" in options:
+        raise TypeError("@pytest.mark.edenfake takes cassette= or replay=, not both")
+    from edenfake._record import CassetteSession, cassette_dir
+
+    session = CassetteSession(
+        cassette_dir(request.node.path, request.node.name, cassette),
+        request.config.getoption("edenfake_record"),
+        request.config.getoption("edenfake_upstream"),
+        # a request the cassette lacks fails loudly: a silent answer from the fake would hide it
+        unmatched=options.pop("unmatched", "error"),
+    )
+    options["replay"] = session.source()
+    return session
 
 
 @pytest.fixture(scope="session")

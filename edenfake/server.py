@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from edenfake import _options
 from edenfake._handle import Handle
@@ -64,14 +65,16 @@ class _Server(uvicorn.Server):
 def make_server(
     fake: EdenFake,
     *,
+    app: ASGIApp | None = None,
     log_level: str = "warning",
     on_started: Callable[[], None] | None = None,
     on_stopped: Callable[[], None] | None = None,
     **config: Any,
 ) -> uvicorn.Server:
-    """A uvicorn server for ``fake``, without access logs (the fake logs its own one line per request)."""
+    """A uvicorn server for ``fake`` (or for ``app``, an app built on it), without access logs (the fake logs its
+    own one line per request)."""
     cfg = uvicorn.Config(
-        create_app(fake),
+        app if app is not None else create_app(fake),
         log_level=log_level,
         access_log=False,
         lifespan="off",

@@ -143,10 +143,13 @@ def test_a_request_the_contract_refuses_is_422_before_the_marker() -> None:
 
 
 def test_through_the_live_server_the_admin_api_and_the_marker() -> None:
-    with edenfake.serve() as server, httpx.Client(base_url=server.url + "/_edenfake") as admin:
+    with (
+        edenfake.serve() as server,
+        httpx.Client(base_url=server.url + "/_edenfake") as admin,
+        _sdk(server.base_url) as client,
+    ):
         queued = admin.post("/faults", json={"fail": "content_policy", "match": {"model": "openai/dall-e-2"}})
         assert queued.status_code == 201 and queued.json()["fail"] == "content_policy"
-        client = _sdk(server.base_url)
         with pytest.raises(openai.BadRequestError) as info:
             client.images.generate(model="openai/dall-e-2", prompt="a boat", size="256x256")
         assert info.value.code == "content_policy_violation"

@@ -1,0 +1,511 @@
+"""The console at /_edenfake/: the page and what it reads (the catalog, images hosted by their sha256), then
+the page itself in headless Chromium against a live server, driven as a developer would drive it.
+
+The browser tests need Debian's ``chromium`` and playwright's Python package (never a downloaded browser);
+without them they are skipped, saying so. ``EDENFAKE_UPDATE_SCREENSHOT=1`` writes the README's screenshot,
+``docs/console.png``, from the run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import openai
+import pytest
+from starlette.testclient import TestClient
+
+import edenfake
+from edenfake import EdenFake, contracts, create_app
+from edenfake.faults import FAULT_NAMES, FAULT_STATUSES
+from edenfake.routes.console import page
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+    from edenfake.server import LiveServer
+
+GENERATE = "/v3/images/generations"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+# -- the page and the routes it reads (no browser) ----------------------------------------------------------
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.fault_options: list[str] = []
+        self.ids: set[str] = set()
+        self.labelled: set[str] = set()
+        self.controls: list[str] = []
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.links += [v for k, v in attrs if k in ("src", "href", "action") and v is not None]
+        if a.get("id"):
+            self.ids.add(str(a["id"]))
+        if tag == "select":
+            self._select = a.get("id")
+        if tag == "option" and self._select == "fault-what":
+            self.fault_options.append(str(a["value"]))
+        if tag == "label" and a.get("for"):
+            self.labelled.add(str(a["for"]))
+        if tag in ("input", "select") and a.get("type") != "checkbox":
+            self.controls.append(str(a.get("id")))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+
+
+def _parsed() -> _Page:
+    parser = _Page()
+    parser.feed(page().decode())
+    return parser
+
+
+def test_the_page_is_served_small_and_self_contained(client: TestClient) -> None:
+    r = client.get("/_edenfake/", headers={"Authorization": ""})
+    assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
+    assert r.content == page() and len(r.content) < 64 * 1024
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "connect-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    # Nothing loaded from elsewhere: every link is this page, this fake, or an empty data: icon.
+    assert all(link.startswith(("#", "/", "data:")) for link in _parsed().links), _parsed().links
+    assert not re.search(r"https?://", r.text)
+
+
+def test_the_page_without_its_slash_redirects_to_it(client: TestClient) -> None:
+    r = client.get("/_edenfake", follow_redirects=False)
+    assert r.status_code == 308 and r.headers["location"] == "/_edenfake/"
+
+
+def test_the_page_offers_every_fault_kind_and_labels_every_control() -> None:
+    parsed = _parsed()
+    assert sorted(parsed.fault_options) == sorted([*map(str, FAULT_STATUSES), *FAULT_NAMES])
+    unlabelled = [c for c in parsed.controls if c not in parsed.labelled]
+    assert not unlabelled, f"controls without a visible label: {unlabelled}"
+
+
+def test_the_page_calls_only_routes_of_the_admin_api() -> None:
+    paths = set(re.findall(r"/_edenfake/[a-z-]*", page().decode()))
+    table = contracts.route_table()
+    for path in {p for p in paths if not p.startswith("/_edenfake/images")} - {"/_edenfake/"}:
+        methods = table.methods(path)
+        assert methods is not None and all(r.admin for r in methods.values()), path
+
+
+def test_the_catalog_is_read_without_an_api_token_and_leaves_no_call(client: TestClient) -> None:
+    r = client.get("/_edenfake/catalog", headers={"Authorization": ""})
+    assert r.status_code == 200
+    assert contracts.violations("catalog", r.json()) == []
+    assert r.json()["blocked_marker"] == "[edenfake:blocked]"
+    assert r.json()["models"]["openai/gpt-image-1"]["prices"]["low"]["1024x1024"] == 0.011
+    assert client.get("/_edenfake/state").json()["calls"] == 0
+
+
+def test_with_an_admin_token_the_catalog_needs_it_and_the_page_does_not() -> None:
+    with TestClient(create_app(EdenFake(admin_token="s3cret"))) as c:
+        assert c.get("/_edenfake/").status_code == 200
+        assert c.get("/_edenfake/catalog").status_code == 401
+        assert c.get("/_edenfake/catalog", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("output_format", "ext", "media"), [("png", "png", "image/png"), ("jpeg", "jpg", "image/jpeg")]
+)
+def test_base64_images_are_hosted_by_the_sha256_the_journal_keeps(
+    client: TestClient, output_format: str, ext: str, media: str
+) -> None:
+    body = {"model": "openai/gpt-image-1", "prompt": "a fox", "quality": "low", "n": 2, "output_format": output_format}
+    answer = client.post(GENERATE, json=body).json()
+    digests = [d["b64_json"] for d in client.get("/_edenfake/calls").json()["calls"][0]["response"]["data"]]
+    for item, digest in zip(answer["data"], digests, strict=True):
+        image = client.get(f"/_edenfake/images/{digest['sha256']}.{ext}")
+        assert image.status_code == 200 and image.headers["content-type"] == media
+        assert hashlib.sha256(image.content).hexdigest() == digest["sha256"]
+        assert image.content == __import__("base64").b64decode(item["b64_json"])
+
+
+def test_hosted_images_stay_within_the_stores_bound_and_go_with_reset() -> None:
+    fake = EdenFake(url_store_bytes=100_000)  # room for about four placeholders of 20 kB
+    with TestClient(create_app(fake), headers={"Authorization": "Bearer t"}) as c:
+        names = []
+        for i in range(12):
+            c.post(GENERATE, json={"model": "openai/gpt-image-1", "prompt": f"fox {i}", "quality": "low"})
+            digest = c.get("/_edenfake/calls", params={"offset": i}).json()["calls"][0]["response"]["data"][0]
+            names.append(f"{digest['b64_json']['sha256']}.png")
+        assert fake.urls.size_bytes <= 100_000
+        assert c.get(f"/_edenfake/images/{names[0]}").status_code == 404  # the oldest went first
+        assert c.get(f"/_edenfake/images/{names[-1]}").status_code == 200
+        c.post("/_edenfake/reset")
+        assert c.get(f"/_edenfake/images/{names[-1]}").status_code == 404
+
+
+# -- the page in a browser ----------------------------------------------------------------------------------
+
+#: Without the background-networking switches Chromium calls home, which a closed network answers slowly.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: the page reads the journal every 150 ms here (every second by default), so each test takes a moment
+FAST = "poll=150"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[BrowserContext]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("no Chromium: apt-get install chromium (Debian's package; no downloaded browser is used)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright's Python package is not installed: pip install playwright")
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1440, "height": 900},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LiveServer]:
+    with edenfake.serve() as live:
+        yield live
+
+
+@pytest.fixture
+def console(browser: BrowserContext, server: LiveServer) -> Iterator[Page]:
+    server.reset()
+    tab = browser.new_page()
+    problems: list[str] = []
+    tab.on("pageerror", lambda error: problems.append(str(error)))
+    # A refused resource or inline code (the CSP) is a console error; a thumbnail gone with a reset is not.
+    tab.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+    tab.goto(f"{server.url}/_edenfake/#{FAST}")
+    _until(tab, "() => document.getElementById('status-line').textContent.startsWith('live')")
+    yield tab
+    tab.close()
+    server.reset()
+    assert not problems, problems  # no script error, no refused resource (the CSP holds)
+
+
+def _until(tab: Page, predicate: str, timeout: float = 5.0) -> Any:
+    # Polled from here: the page's CSP forbids the string evaluation playwright's wait_for_function uses.
+    deadline = time.monotonic() + timeout
+    while True:
+        value = tab.evaluate(predicate)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout}s: {predicate}")
+        time.sleep(0.03)
+
+
+def _rows(tab: Page) -> list[list[str]]:
+    result: list[list[str]] = tab.evaluate(
+        "() => [...document.querySelectorAll('#calls tr')].filter(r => !r.hidden)"
+        ".map(r => [...r.cells].map(c => c.innerText.trim()))"
+    )
+    return result
+
+
+def _sdk(server: LiveServer) -> openai.OpenAI:
+    return openai.OpenAI(api_key="t", base_url=server.base_url, max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def sdk(server: LiveServer) -> Iterator[openai.OpenAI]:
+    with _sdk(server) as client:
+        yield client
+
+
+def _rows_at_least(n: int) -> str:
+    return f"() => document.querySelectorAll('#calls tr').length >= {n}"
+
+
+def _thumbnails_loaded(n: int) -> str:
+    return (
+        "() => { const images = [...document.querySelectorAll('#calls img')];"
+        f" return images.length >= {n} && images.every(i => i.complete && i.naturalWidth > 0); }}"
+    )
+
+
+def test_sdk_requests_appear_without_a_reload_with_their_thumbnails(
+    console: Page, server: LiveServer, sdk: openai.OpenAI
+) -> None:
+    client = sdk
+    client.images.generate(model="openai/gpt-image-1", prompt="a red fox in the snow", quality="low", n=2)
+    client.images.generate(model="openai/dall-e-2", prompt="a boat", size="256x256")  # a url answer
+    _until(console, _rows_at_least(2))
+    newest, oldest = _rows(console)
+    assert newest[1:5] == ["generations", "openai/dall-e-2", "a boat", "200"]
+    assert oldest[2:5] == ["openai/gpt-image-1", "a red fox in the snow", "200"]
+    assert (newest[7], oldest[7]) == ("$0.016", "$0.022")
+    _until(console, _thumbnails_loaded(3))
+    # Served by the fake, never inlined from the journal.
+    sources = console.evaluate("() => [...document.querySelectorAll('#calls img')].map(i => i.getAttribute('src'))")
+    assert all(re.fullmatch(r"/_edenfake/images/[0-9a-f]+\.png", s) for s in sources), sources
+    assert console.text_content("#spent") == "$0.038"
+    # A thumbnail opens the full image.
+    with console.context.expect_page() as opened:
+        console.click("#calls tr:last-child a")
+    full = opened.value
+    full.wait_for_load_state()
+    assert (
+        full.url.startswith(server.url + "/_edenfake/images/")
+        and full.evaluate("() => document.images[0].naturalWidth") == 1024
+    )
+    full.close()
+
+
+def test_a_long_prompt_is_shortened_and_shown_whole_on_demand(
+    console: Page, server: LiveServer, sdk: openai.OpenAI
+) -> None:
+    prompt = " ".join(["a lighthouse on a cliff at dusk, waves breaking below, gulls overhead, in thick oils"] * 3)
+    sdk.images.generate(model="openai/gpt-image-1", prompt=prompt, quality="low")
+    _until(console, _rows_at_least(1))
+    summary = console.locator("#calls details.prompt summary")
+    assert len(summary.inner_text()) <= 58
+    summary.focus()
+    console.keyboard.press("Enter")
+    assert console.locator("#calls details.prompt p").inner_text() == prompt
+
+
+def test_a_fault_queued_from_the_page_answers_the_next_request(
+    console: Page, server: LiveServer, sdk: openai.OpenAI
+) -> None:
+    console.select_option("#fault-what", "content_policy")
+    console.select_option("#fault-model", "openai/gpt-image-1")
+    call = console.locator("#form-fault pre.call").inner_text()
+    assert call.splitlines() == [
+        "POST /_edenfake/faults",
+        json.dumps(
+            {"fail": "content_policy", "times": 1, "match": {"model": "openai/gpt-image-1"}}, separators=(",", ":")
+        ),
+    ]
+    console.click("text=Queue fault")
+    _until(console, "() => document.querySelector('#form-fault output').textContent.startsWith('201')")
+    with pytest.raises(openai.BadRequestError) as info:
+        sdk.images.generate(model="openai/gpt-image-1", prompt="a fox")
+    assert info.value.code == "moderation_blocked"
+    _until(console, _rows_at_least(1))
+    row = _rows(console)[0]
+    assert row[4:7] == ["400", "PROVIDER_ERROR (moderation_blocked)", "content_policy"]
+    assert server.calls.count == 1
+
+
+def test_the_controls_are_usable_from_the_keyboard(console: Page, server: LiveServer) -> None:
+    console.focus("#fault-what")
+    console.keyboard.press("End")  # the last kind: disconnect
+    console.keyboard.press("Tab")  # times
+    console.keyboard.press("Tab")  # every request
+    console.keyboard.press("Space")
+    for _ in range(3):  # model, retry-after, then the button
+        console.keyboard.press("Tab")
+    assert console.evaluate("() => document.activeElement.textContent") == "Queue fault"
+    console.keyboard.press("Enter")
+    _until(console, "() => document.querySelector('#form-fault output').textContent.startsWith('201')")
+    assert [(f.what, f.times) for f in server.fake.faults.faults] == [("disconnect", None)]
+
+
+def test_controls_show_their_call_and_set_credits_latency_chaos_rate_limit_and_clock(
+    console: Page, server: LiveServer
+) -> None:
+    steps = [
+        ("#credits", "0.5", "form-credits", "PUT /_edenfake/credits", {"credits": 0.5}),
+        ("#latency", "0.01", "form-latency", "PUT /_edenfake/latency", {"seconds": 0.01}),
+        ("#chaos", "0.25", "form-chaos", "PUT /_edenfake/chaos", {"rate": 0.25}),
+        ("#rate", "7", "form-rate", "PUT /_edenfake/rate-limit", {"per_second": 7}),
+        ("#clock-value", "60", "form-clock", "PUT /_edenfake/clock", {"advance": 60}),
+    ]
+    before = server.clock.now()
+    for selector, value, form, call, body in steps:
+        console.fill(selector, value)
+        shown = console.locator(f"#{form} pre.call").inner_text().splitlines()
+        assert shown == [call, json.dumps(body, separators=(",", ":"))]
+        console.click(f"#{form} button[type=submit]")
+        _until(console, f"() => document.querySelector('#{form} output').textContent.startsWith('200')")
+    assert server.credits == 0.5 and server.fake.faults.latency == 0.01 and server.fake.faults.chaos_rate == 0.25
+    assert server.fake.rate_limiter is not None and server.fake.rate_limiter.per_second == 7
+    assert server.clock.frozen and server.clock.now() >= before + 60
+    _until(console, "() => document.getElementById('credits-left').textContent === '$0.5'")
+    # A value the admin API refuses shows its reason (one the browser's own checks let through).
+    console.fill("#credits", "2e9")
+    console.click("#form-credits button[type=submit]")
+    _until(console, "() => document.querySelector('#form-credits output').textContent.startsWith('422 credits:')")
+
+
+def test_reset_empties_the_journal(console: Page, server: LiveServer, sdk: openai.OpenAI) -> None:
+    client = sdk
+    for prompt in ("one", "two"):
+        client.images.generate(model="openai/gpt-image-1", prompt=prompt, quality="low")
+    _until(console, _rows_at_least(2))
+    assert console.locator("#form-reset pre.call").inner_text() == "POST /_edenfake/reset"
+    console.click("text=Reset the fake")
+    _until(console, "() => document.querySelectorAll('#calls tr').length === 0")
+    assert server.calls.count == 0 and console.text_content("#spent") == "$0"
+    client.images.generate(model="openai/gpt-image-1", prompt="three", quality="low")
+    _until(console, _rows_at_least(1))
+    assert [r[3] for r in _rows(console)] == ["three"]
+
+
+def test_a_reset_elsewhere_is_followed(console: Page, server: LiveServer, sdk: openai.OpenAI) -> None:
+    client = sdk
+    client.images.generate(model="openai/gpt-image-1", prompt="before", quality="low")
+    _until(console, _rows_at_least(1))
+    server.reset()  # a test suite's reset between two tests: the journal starts again
+    for prompt in ("after 1", "after 2"):
+        client.images.generate(model="openai/gpt-image-1", prompt=prompt, quality="low")
+    _until(
+        console,
+        "() => [...document.querySelectorAll('#calls tr')].map(r => r.cells[3].innerText).join() === 'after 2,after 1'",
+    )
+    assert console.text_content("#spent") == "$0.022"
+
+
+def test_calls_the_journal_drops_are_counted_not_duplicated(browser: BrowserContext) -> None:
+    with edenfake.serve(journal_size=3) as small, _sdk(small) as client:
+        tab = browser.new_page()
+        try:
+            tab.goto(f"{small.url}/_edenfake/#{FAST}")
+            for i in range(1, 3):
+                client.images.generate(model="openai/gpt-image-1", prompt=str(i), quality="low")
+            _until(tab, _rows_at_least(2))
+            for i in range(3, 9):  # faster than the page reads: the journal drops the oldest meanwhile
+                client.images.generate(model="openai/gpt-image-1", prompt=str(i), quality="low")
+            _until(tab, "() => document.querySelector('#calls tr td:nth-child(4)').innerText === '8'")
+            prompts = [int(r[3]) for r in _rows(tab)]
+            assert prompts == sorted(set(prompts), reverse=True) and prompts[-2:] == [2, 1]
+            read = len(prompts)
+            skipped = f", {8 - read} skipped" if read < 8 else ""
+            assert tab.text_content("#journal-note") == f"({read} read{skipped}; newest first)"
+            assert tab.text_content("#spent") == f"${round(0.011 * read, 6)}"
+        finally:
+            tab.close()
+
+
+def test_filters_by_status_and_model(console: Page, server: LiveServer, sdk: openai.OpenAI) -> None:
+    client = sdk
+    client.images.generate(model="openai/gpt-image-1", prompt="a", quality="low")
+    client.images.generate(model="openai/dall-e-2", prompt="b", size="256x256")
+    with pytest.raises(openai.BadRequestError):
+        client.images.generate(model="openai/dall-e-2", prompt="c", size="999x999")
+    _until(console, _rows_at_least(3))
+    console.select_option("#filter-status", "4")
+    assert [r[3] for r in _rows(console)] == ["c"]
+    console.select_option("#filter-status", "")
+    console.select_option("#filter-model", "openai/dall-e-2")
+    assert [r[3] for r in _rows(console)] == ["c", "b"]
+
+
+def test_the_catalog_and_money_per_model(console: Page, server: LiveServer, sdk: openai.OpenAI) -> None:
+    models = console.evaluate("() => [...document.querySelectorAll('#models tr')].map(r => r.cells[0].innerText)")
+    assert len(models) == len(server.fake.catalog) and models[0].startswith("openai/gpt-image-1")
+    assert "moderation_blocked" in console.locator("#models tr").first.inner_text()
+    client = sdk
+    client.images.generate(model="openai/gpt-image-1", prompt="a", quality="low")
+    client.images.generate(model="openai/gpt-image-1", prompt="b", quality="low", n=3)
+    _until(console, "() => document.querySelectorAll('#per-model tr').length === 1")
+    assert console.locator("#per-model tr").inner_text().split() == ["openai/gpt-image-1", "2", "4", "$0.044"]
+
+
+def test_with_an_admin_token_the_page_reads_it_from_the_fragment(browser: BrowserContext) -> None:
+    with edenfake.serve(admin_token="s3cret") as guarded:
+        tab = browser.new_page()
+        try:
+            tab.goto(f"{guarded.url}/_edenfake/#{FAST}")
+            _until(tab, "() => !document.getElementById('token-panel').hidden")
+            tab.fill("#token-input", "s3cret")
+            tab.keyboard.press("Enter")
+            _until(tab, "() => document.getElementById('status-line').textContent.startsWith('live')")
+            tab.goto(f"{guarded.url}/_edenfake#token=s3cret&{FAST}")  # the redirect keeps the fragment
+            _until(tab, "() => document.getElementById('status-line').textContent.startsWith('live')")
+            with _sdk(guarded) as client:
+                client.images.generate(model="openai/gpt-image-1", prompt="guarded", quality="low")
+            _until(tab, _rows_at_least(1))
+            assert tab.evaluate("() => document.getElementById('token-panel').hidden")
+        finally:
+            tab.close()
+
+
+def test_the_screenshot(console: Page, server: LiveServer, tmp_path: Path, sdk: openai.OpenAI) -> None:
+    """The README's picture of the console, taken from a run: a few answers, a refusal and a fault."""
+    client = sdk
+    client.images.generate(model="openai/gpt-image-1", prompt="a red fox in the snow, morning light", quality="low")
+    client.images.generate(model="openai/dall-e-2", prompt="a sailing boat on a calm lake", size="256x256")
+    client.images.generate(model="google/imagen-4.0-generate-001", prompt="a lighthouse at dusk")
+    with pytest.raises(openai.BadRequestError):
+        client.images.generate(model="openai/gpt-image-1", prompt="something [edenfake:blocked]")
+    server.fail(503, match={"model": "openai/dall-e-3"})
+    with pytest.raises(openai.InternalServerError):
+        client.images.generate(model="openai/dall-e-3", prompt="a castle")
+    with pytest.raises(openai.BadRequestError):
+        client.images.generate(model="openai/gpt-image-1", prompt="a fox", size="999x999")
+    _until(console, _rows_at_least(6))
+    _until(console, _thumbnails_loaded(3))
+    console.select_option("#fault-what", "content_policy")
+    shot = tmp_path / "console.png"
+    console.screenshot(path=str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    if os.environ.get("EDENFAKE_UPDATE_SCREENSHOT"):
+        DOCS.mkdir(exist_ok=True)
+        shutil.copyfile(shot, DOCS / "console.png")
+
+
+def test_the_page_reads_little_each_refresh(browser: BrowserContext, server: LiveServer, sdk: openai.OpenAI) -> None:
+    """Idle, one small journal read a refresh (and the state every fifth): the page never loads the API."""
+    server.reset()
+    sdk.images.generate(model="openai/gpt-image-1", prompt="a fox", quality="low")
+    tab = browser.new_page()
+    reads: list[tuple[str, int]] = []
+    tab.on("response", lambda r: reads.append((r.url, int(r.headers.get("content-length", "0")))))
+    try:
+        tab.goto(f"{server.url}/_edenfake/#{FAST}")
+        _until(tab, _rows_at_least(1))
+        tab.wait_for_timeout(200)
+        reads.clear()
+        tab.wait_for_timeout(1000)  # six or seven refreshes (the page's events are read while playwright waits)
+        journal = [size for url, size in reads if "/_edenfake/calls" in url]
+        state = [url for url, _ in reads if url.endswith("/_edenfake/state")]
+        assert 4 <= len(journal) <= 9 and len(state) <= len(journal) // 4 + 1
+        assert max(journal) < 2000  # the newest call only, as proof the journal was not emptied
+        assert all(u.split("/_edenfake/")[1].split("?")[0] in ("calls", "state") for u, _ in reads)
+    finally:
+        tab.close()
+        server.reset()
+
+
+def test_the_page_never_needs_an_api_token() -> None:
+    """The console reads the catalog from the admin API: a fake that accepts only some API tokens still shows it,
+    and the journal stays free of the page's reads."""
+    with edenfake.serve(tokens=["only-this"]) as locked, httpx.Client(base_url=locked.url) as http:
+        assert http.get("/_edenfake/catalog").status_code == 200
+        assert http.get("/v3/images/models").status_code == 401
+        assert locked.calls.count == 1

@@ -210,7 +210,7 @@ def main() -> None:
                 tab = open_page(under_load)
                 done: list[float] = []
                 runner = threading.Thread(
-                    target=lambda done=done: done.append(load(url, args.seconds, args.connections))  # type: ignore[misc]
+                    target=lambda done=done: done.append(load(url, args.seconds, args.connections))
                 )
                 before, browser_before = cpu_seconds([proc.pid]), cpu_seconds(chromium_pids())
                 runner.start()

@@ -319,6 +319,13 @@ def _record(args: argparse.Namespace) -> int:
         print(f"edenfake: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     host, port = sock.getsockname()[:2]
+    if not ipaddress.ip_address(host).is_loopback:
+        print(
+            f"edenfake record: warning: listening on {host}, beyond this machine: anyone who reaches port {port} "
+            "can send requests through it to the upstream and read the journal (/_edenfake/calls)",
+            file=sys.stderr,
+            flush=True,
+        )
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
     if not args.quiet:

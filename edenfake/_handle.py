@@ -48,7 +48,7 @@ class Handle:
         hang: float = 30.0,
     ) -> Fault:
         """Answer the next ``times`` matching requests with a status (401, 402, 429, 500, 502, 503),
-        ``"timeout"`` or ``"disconnect"``. See :meth:`EdenFake.fail`."""
+        ``"timeout"``, ``"disconnect"`` or ``"content_policy"``. See :meth:`EdenFake.fail`."""
         return self.fake.fail(what, times=times, match=match, retry_after=retry_after, detail=detail, hang=hang)
 
     def latency(self, seconds: float | tuple[float, float], *, seed: int | None = None) -> None:

@@ -8,12 +8,15 @@ import ipaddress
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edenfake import __version__, _options
 from edenfake.errors import CatalogError
+
+if TYPE_CHECKING:
+    from edenfake.fake import EdenFake
 
 __all__ = ["main"]
 
@@ -225,7 +228,6 @@ def _check(contracts: Any, kind: str, document: Any, status: int | None) -> list
 def _serve(args: argparse.Namespace) -> int:
     from edenfake.catalog import Catalog
     from edenfake.fake import EdenFake
-    from edenfake.server import bind, make_server
 
     try:
         catalog = Catalog.load(args.catalog, replace=args.replace_catalog) if args.catalog else None
@@ -238,20 +240,54 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"edenfake: {exc}", file=sys.stderr)
         return 2
+    # Never echo a configured token: the example names a placeholder instead.
+    token = "$EDEN_TOKEN" if args.tokens else "test-token"
+
+    def banner(url: str) -> str:
+        return (
+            f"edenfake serving the Eden AI image API at {url} (OpenAI base_url: {url}/v3); Ctrl-C stops it\n"
+            f'try: curl -s {url}/v3/images/generations -H "Authorization: Bearer {token}" '
+            '-H \'Content-Type: application/json\' -d \'{"model": "openai/gpt-image-1", "prompt": "a red fox"}\'\n'
+            f"console (journal, money, controls, catalog): {url}/_edenfake/"
+            f"{'#token=<admin token>' if args.admin_token else ''}"
+        )
+
+    warning = (
+        None
+        if args.admin_token is not None
+        else "anyone who reaches port {port} can drive the admin API (/_edenfake/: faults, credits, clock, the "
+        "journal). Pass --admin-token TOKEN to require a token for it."
+    )
+    # Everything built so far lives as long as the server: keep it out of the collector's full passes.
+    gc.collect()
+    gc.freeze()
+    return _run(args, fake, banner, warning, "edenfake stopped", loop=args.loop, http=args.http)
+
+
+def _run(
+    args: argparse.Namespace,
+    fake: EdenFake,
+    banner: Callable[[str], str],
+    warning: str | None,
+    closing_line: str | Callable[[], str],
+    *,
+    app: Any = None,
+    after: Callable[[], object] | None = None,
+    **config: Any,
+) -> int:
+    """Bind, warn when beyond loopback, log one line per request unless --quiet, serve until a signal, and
+    print ``closing_line`` (a string or a callable giving one) once, however it stops."""
+    from edenfake.server import bind, make_server
+
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
         print(f"edenfake: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     host, port = sock.getsockname()[:2]
-    if not ipaddress.ip_address(host).is_loopback and args.admin_token is None:
-        print(
-            f"edenfake: warning: listening on {host}, beyond this machine: anyone who reaches port {port} can drive "
-            "the admin API (/_edenfake/: faults, credits, clock, the journal). Pass --admin-token TOKEN to require "
-            "a token for it.",
-            file=sys.stderr,
-            flush=True,
-        )
+    if warning is not None and not ipaddress.ip_address(host).is_loopback:
+        shown_warning = warning.format(port=port)
+        print(f"edenfake: warning: listening on {host}, beyond this machine: {shown_warning}", file=sys.stderr)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
     if not args.quiet:
@@ -261,34 +297,22 @@ def _serve(args: argparse.Namespace) -> int:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
-    # Never echo a configured token: the example names a placeholder instead.
-    token = "$EDEN_TOKEN" if args.tokens else "test-token"
-    banner = (
-        f"edenfake serving the Eden AI image API at {url} (OpenAI base_url: {url}/v3); Ctrl-C stops it\n"
-        f'try: curl -s {url}/v3/images/generations -H "Authorization: Bearer {token}" '
-        '-H \'Content-Type: application/json\' -d \'{"model": "openai/gpt-image-1", "prompt": "a red fox"}\'\n'
-        f"console (journal, money, controls, catalog): {url}/_edenfake/"
-        f"{'#token=<admin token>' if args.admin_token else ''}"
-    )
     stopped: list[bool] = []
 
     def closing() -> None:
         if not stopped:
             stopped.append(True)
-            print("edenfake stopped", flush=True)
+            print(closing_line() if callable(closing_line) else closing_line, flush=True)
 
-    server = make_server(
-        fake, on_started=lambda: print(banner, flush=True), on_stopped=closing, loop=args.loop, http=args.http
-    )
-    # Everything built so far lives as long as the server: keep it out of the collector's full passes.
-    gc.collect()
-    gc.freeze()
+    server = make_server(fake, app=app, on_started=lambda: print(banner(url), flush=True), on_stopped=closing, **config)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises the SIGINT that stopped it, once it has shut down
         pass
     finally:
         sock.close()
+        if after is not None:
+            after()
         closing()
     return 0
 
@@ -297,7 +321,6 @@ def _record(args: argparse.Namespace) -> int:
     from edenfake._cassette import Writer
     from edenfake._record import Recording, Upstream, describe_line, recording_app
     from edenfake.fake import EdenFake
-    from edenfake.server import bind, make_server
 
     try:
         upstream = Upstream(args.upstream, timeout=args.timeout)
@@ -313,51 +336,19 @@ def _record(args: argparse.Namespace) -> int:
         print(f"edenfake record: {problem}", file=sys.stderr, flush=True)
 
     fake = EdenFake(replay=Recording(upstream, writer, on_record=recorded, on_error=failed))
-    try:
-        sock = bind(args.host, args.port)
-    except OSError as exc:
-        print(f"edenfake: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    host, port = sock.getsockname()[:2]
-    if not ipaddress.ip_address(host).is_loopback:
-        print(
-            f"edenfake record: warning: listening on {host}, beyond this machine: anyone who reaches port {port} "
-            "can send requests through it to the upstream and read the journal (/_edenfake/calls)",
-            file=sys.stderr,
-            flush=True,
-        )
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}"
-    if not args.quiet:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        logger = logging.getLogger("edenfake")
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    banner = (
-        f"edenfake recording {upstream.base_url} into {writer.directory} at {url} (OpenAI base_url: {url}/v3); "
-        "Ctrl-C stops it"
+    return _run(
+        args,
+        fake,
+        lambda url: (
+            f"edenfake recording {upstream.base_url} into {writer.directory} at {url} (OpenAI base_url: {url}/v3); "
+            "Ctrl-C stops it"
+        ),
+        "anyone who reaches port {port} can send requests through it to the upstream and read the journal "
+        "(/_edenfake/calls)",
+        lambda: f"edenfake stopped: {writer.count} exchange(s) recorded in {writer.directory}",
+        app=recording_app(fake),
+        after=upstream.close,
     )
-    stopped: list[bool] = []
-
-    def closing() -> None:
-        if not stopped:
-            stopped.append(True)
-            print(f"edenfake stopped: {writer.count} exchange(s) recorded in {writer.directory}", flush=True)
-
-    server = make_server(
-        fake, app=recording_app(fake), on_started=lambda: print(banner, flush=True), on_stopped=closing
-    )
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT that stopped it, once it has shut down
-        pass
-    finally:
-        sock.close()
-        upstream.close()
-        closing()
-    return 0
 
 
 def _drift(args: argparse.Namespace) -> int:

@@ -20,7 +20,6 @@ import anyio
 import anyio.to_thread
 import httpx
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
 
 from edenfake._cassette import (
     EXCHANGES,
@@ -36,7 +35,7 @@ from edenfake._cassette import (
 from edenfake._core import Core
 from edenfake._replay import Answered, Replay, Source, image_digest, journal_answer
 from edenfake._wire import FakeRequest, FakeResponse, json_response
-from edenfake.app import _CoreDoor, _Dropped, create_app
+from edenfake.app import _CoreDoor, create_app
 from edenfake.fake import EdenFake
 
 __all__ = [
@@ -296,33 +295,11 @@ def recording_app(fake: EdenFake) -> Starlette:
 
 
 class _RecordingDoor(_CoreDoor):
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not scope["path"].startswith("/v3/"):
-            await super().__call__(scope, receive, send)
-            return
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        host = next((v for k, v in headers if k == "host"), "127.0.0.1")
-        request = FakeRequest(
-            method=scope["method"],
-            path=scope["path"],
-            headers=headers,
-            base_url=f"{scope.get('scheme', 'http')}://{host}",
-            query=scope.get("query_string", b"").decode("latin-1"),
-        )
-        await self._read_body(request, receive)
-        response = await anyio.to_thread.run_sync(self.fake.answer, request)
-        if response.delay:
-            await anyio.sleep(response.delay)
-        if response.fault == "timeout":
-            await anyio.sleep(response.hang)
-            response.fault = "disconnect"
-        if response.fault == "disconnect":
-            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024")]})
-            raise _Dropped("edenfake: connection dropped on purpose (injected fault)")
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
-        raw.append((b"content-length", str(len(response.body)).encode()))
-        await send({"type": "http.response.start", "status": response.status, "headers": raw})
-        await send({"type": "http.response.body", "body": response.body})
+    async def answer(self, request: FakeRequest) -> FakeResponse:
+        if not request.path.startswith("/v3/"):
+            return await super().answer(request)
+        # A /v3 request waits on the upstream: in a worker thread, so the event loop serves the others.
+        return await anyio.to_thread.run_sync(self.fake.answer, request)
 
 
 def describe_line(number: int, request: Described, response: Described, elapsed: float) -> str:

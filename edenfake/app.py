@@ -8,7 +8,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from edenfake._wire import FakeRequest
+from edenfake._wire import FakeRequest, FakeResponse
 from edenfake.fake import EdenFake
 
 __all__ = ["create_app"]
@@ -52,7 +52,7 @@ class _CoreDoor:
             query=scope.get("query_string", b"").decode("latin-1"),
         )
         await self._read_body(request, receive)
-        response = self.fake.answer(request)
+        response = await self.answer(request)
         if response.delay:
             await asyncio.sleep(response.delay)
         if response.fault == "timeout":
@@ -67,6 +67,10 @@ class _CoreDoor:
         raw_headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": response.body})
+
+    async def answer(self, request: FakeRequest) -> FakeResponse:
+        """The core's answer; the core never waits on I/O, so it runs on the event loop itself."""
+        return self.fake.answer(request)
 
     async def _read_body(self, request: FakeRequest, receive: Receive) -> None:
         limit = self.fake.limit_for(request.method, request.path)

@@ -383,7 +383,9 @@ def restore_body(record: dict[str, Any], read: Callable[[str], bytes], url_for: 
         return base64.b64decode(record["body_b64"])
     if "json" not in record:
         return b""
-    value = _restored(record["json"], read, url_for)
+    value = restored_images(
+        record["json"], lambda name: base64.b64encode(read(name)).decode("ascii"), lambda ref: url_for(ref["$file"])
+    )
     return json.dumps(value, **_FORMATS.get(record.get("format", "compact"), _FORMATS["compact"])).encode()
 
 
@@ -397,7 +399,9 @@ def _unmark(match: re.Match[str], read: Callable[[str], bytes], url_for: Callabl
     return written.replace("/", "\\/") if escaped else written
 
 
-def _restored(value: Any, read: Callable[[str], bytes], url_for: Callable[[str], str]) -> Any:
+def restored_images(value: Any, b64_for: Callable[[str], Any], url_for: Callable[[dict[str, Any]], Any]) -> Any:
+    """A recorded answer's JSON with each ``{"$file": ...}`` image replaced: ``b64_json`` by ``b64_for(file)``,
+    ``url`` by ``url_for(reference)``."""
     if not (isinstance(value, dict) and isinstance(value.get("data"), list)):
         return value
     items = []
@@ -406,10 +410,10 @@ def _restored(value: Any, read: Callable[[str], bytes], url_for: Callable[[str],
             item = dict(item)
             b64 = item.get("b64_json")
             if isinstance(b64, dict) and "$file" in b64:
-                item["b64_json"] = base64.b64encode(read(b64["$file"])).decode("ascii")
+                item["b64_json"] = b64_for(b64["$file"])
             url = item.get("url")
             if isinstance(url, dict) and "$file" in url:
-                item["url"] = url_for(url["$file"])
+                item["url"] = url_for(url)
         items.append(item)
     return {**value, "data": items}
 

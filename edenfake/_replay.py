@@ -27,6 +27,7 @@ from edenfake._cassette import (
     match_key,
     media_type,
     restore_body,
+    restored_images,
 )
 from edenfake._core import Core
 from edenfake._wire import JSON_MEDIA, FakeRequest, FakeResponse, compact_json
@@ -162,22 +163,13 @@ def journal_answer(
 ) -> bytes | None:
     """What the journal keeps of a recorded answer: its JSON with each image's base64 replaced by its digest
     (the journal never keeps image data) and each URL image by the URL the client got."""
-    value = response.get("json")
     if "json" not in response:
         return None
-    if isinstance(value, dict) and isinstance(value.get("data"), list):
-        items = []
-        for item in value["data"]:
-            if isinstance(item, dict):
-                item = dict(item)
-                b64 = item.get("b64_json")
-                if isinstance(b64, dict) and "$file" in b64:
-                    item["b64_json"] = digest(b64["$file"])
-                url = item.get("url")
-                if isinstance(url, dict) and "$file" in url:
-                    item["url"] = url["url"] if stripped_urls or url_for is None else url_for(url["$file"])
-            items.append(item)
-        value = {**value, "data": items}
+    value = restored_images(
+        response["json"],
+        digest,
+        lambda ref: ref["url"] if stripped_urls or url_for is None else url_for(ref["$file"]),
+    )
     return compact_json(value).encode()
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import httpx
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from edenfake._cassette import (
     EXCHANGES,
@@ -35,7 +35,7 @@ from edenfake._cassette import (
 from edenfake._core import Core
 from edenfake._replay import Answered, Replay, Source, image_digest, journal_answer
 from edenfake._wire import FakeRequest, FakeResponse, json_response
-from edenfake.app import _CoreDoor, create_app
+from edenfake.app import _CoreDoor
 from edenfake.fake import EdenFake
 
 __all__ = [
@@ -286,12 +286,10 @@ class CassetteSession:
 # -- the proxy: `edenfake record` ---------------------------------------------------------------------------------
 
 
-def recording_app(fake: EdenFake) -> Starlette:
-    """The fake's Starlette app, with /v3 requests answered in a worker thread: each waits for the upstream
+def recording_app(fake: EdenFake) -> ASGIApp:
+    """The fake's ASGI door, with /v3 requests answered in a worker thread: each waits for the upstream
     (seconds, for an image) without holding up the others or the fake's own routes."""
-    app = create_app(fake)
-    app.router.default = _RecordingDoor(fake)
-    return app
+    return _RecordingDoor(fake)
 
 
 class _RecordingDoor(_CoreDoor):

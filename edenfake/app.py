@@ -6,12 +6,12 @@ import asyncio
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edenfake._wire import FakeRequest, FakeResponse
 from edenfake.fake import EdenFake
 
-__all__ = ["create_app"]
+__all__ = ["asgi_door", "create_app"]
 
 
 def create_app(fake: EdenFake | None = None, **options: Any) -> Starlette:
@@ -31,6 +31,12 @@ def create_app(fake: EdenFake | None = None, **options: Any) -> Starlette:
     return app
 
 
+def asgi_door(fake: EdenFake) -> ASGIApp:
+    """The fake as a bare ASGI callable: what edenfake's own servers run. It answers every path itself (404 and
+    405 in the API's shape included), so a framework's router and middleware would only add to each request."""
+    return _CoreDoor(fake)
+
+
 class _Dropped(Exception):
     """Raised after the answer has started, so that the server closes the connection mid-answer."""
 
@@ -42,6 +48,8 @@ class _CoreDoor:
         self.fake = fake
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # lifespan (off in edenfake's servers), websockets: nothing to answer
+            return
         # ASGI servers hand header names over in lower case already.
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         request = FakeRequest(

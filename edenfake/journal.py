@@ -7,6 +7,7 @@ caller may change what it reads without changing the journal or the fake.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections import deque
@@ -142,7 +143,7 @@ class Journal:
             _ENTRY_OVERHEAD
             + len(method)
             + len(path)
-            + sum(len(k) + len(v) for k, v in kept)
+            + sum(map(len, itertools.chain.from_iterable(kept)))
             + len(body or b"")
             + len(answer or b"")
             + len(form or b"")

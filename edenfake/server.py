@@ -13,7 +13,7 @@ from starlette.types import ASGIApp
 
 from edenfake import _options
 from edenfake._handle import Handle
-from edenfake.app import create_app
+from edenfake.app import asgi_door
 from edenfake.fake import EdenFake
 
 __all__ = ["LiveServer", "bind", "make_server", "serve"]
@@ -74,7 +74,7 @@ def make_server(
     """A uvicorn server for ``fake`` (or for ``app``, an app built on it), without access logs (the fake logs its
     own one line per request)."""
     cfg = uvicorn.Config(
-        app if app is not None else create_app(fake),
+        app if app is not None else asgi_door(fake),
         log_level=log_level,
         access_log=False,
         lifespan="off",

@@ -169,25 +169,18 @@ def bench_inproc(quick: bool) -> None:
     import edenfake
 
     n = 200 if quick else 1000
-    with edenfake.mock(clock=1) as eden:
+    with edenfake.mock(clock=1):
         # The floor answers with the fake's own body, so both sides parse the same JSON.
         body = httpx.post("https://api.edenai.run/v3/images/generations", json=VALID, headers=AUTH).content
-        eden.reset()
-        mocked_sdk = openai.OpenAI(api_key="t", base_url="https://api.edenai.run/v3", max_retries=0)
-        mocked_httpx = httpx.Client(headers=AUTH)
+    eden = edenfake.mock(clock=1, assert_all_faults_used=False)
+    mocked_sdk = openai.OpenAI(api_key="t", base_url="https://api.edenai.run/v3", max_retries=0)
+    mocked_httpx = httpx.Client(headers=AUTH)
 
-        def via_mock_sdk() -> None:
-            mocked_sdk.images.generate(model=VALID["model"], prompt=VALID["prompt"], size="1024x1024", quality="low")
+    def via_mock_sdk() -> None:
+        mocked_sdk.images.generate(model=VALID["model"], prompt=VALID["prompt"], size="1024x1024", quality="low")
 
-        def via_mock_httpx() -> None:
-            mocked_httpx.post("https://api.edenai.run/v3/images/generations", json=VALID).json()
-
-        for fn in (via_mock_sdk, via_mock_httpx):
-            for _ in range(50):
-                fn()
-        t_mock_sdk = timeit(via_mock_sdk, repeat=5, number=n // 5)
-        t_mock_httpx = timeit(via_mock_httpx, repeat=5, number=n // 5)
-        eden.calls.clear()
+    def via_mock_httpx() -> None:
+        mocked_httpx.post("https://api.edenai.run/v3/images/generations", json=VALID).json()
 
     floor_sdk = openai.OpenAI(
         api_key="t",
@@ -212,11 +205,26 @@ def bench_inproc(quick: bool) -> None:
     def floor_httpx_call() -> None:
         floor_httpx.post("https://api.edenai.run/v3/images/generations", json=VALID).json()
 
-    for fn in (floor_sdk_call, floor_httpx_call):
-        for _ in range(50):
-            fn()
-    t_floor_sdk = timeit(floor_sdk_call, repeat=5, number=n // 5)
-    t_floor_httpx = timeit(floor_httpx_call, repeat=5, number=n // 5)
+    # Rounds interleaved (mock, floor, mock, floor...): a burst of load on the shared machine hits both sides.
+    rounds, per_round = 9, max(20, n // 9)
+    samples: dict[str, list[float]] = {"sdk": [], "httpx": [], "floor_sdk": [], "floor_httpx": []}
+    for index in range(rounds + 1):
+        eden.start()
+        try:
+            t_sdk = timeit(via_mock_sdk, repeat=1, number=per_round)
+            t_httpx = timeit(via_mock_httpx, repeat=1, number=per_round)
+            eden.calls.clear()
+        finally:
+            eden.stop(check=False)
+        t_floor_sdk_round = timeit(floor_sdk_call, repeat=1, number=per_round)
+        t_floor_httpx_round = timeit(floor_httpx_call, repeat=1, number=per_round)
+        if index:  # the first round warms up
+            samples["sdk"].append(t_sdk)
+            samples["httpx"].append(t_httpx)
+            samples["floor_sdk"].append(t_floor_sdk_round)
+            samples["floor_httpx"].append(t_floor_httpx_round)
+    t_mock_sdk, t_mock_httpx = statistics.median(samples["sdk"]), statistics.median(samples["httpx"])
+    t_floor_sdk, t_floor_httpx = statistics.median(samples["floor_sdk"]), statistics.median(samples["floor_httpx"])
     record(
         "inproc",
         "openai SDK images.generate via edenfake.mock()",

@@ -106,9 +106,6 @@ class ByteStore(Generic[K]):
         with self._lock:
             return list(self._items)
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._items
-
     @property
     def size_bytes(self) -> int:
         """What the entries cost: their bytes and extras, and a fixed overhead each."""

@@ -297,9 +297,6 @@ class RouteTable:
                 return methods
         return None
 
-    def by_operation(self, operation_id: str) -> Route:
-        return next(r for r in self.routes if r.operation_id == operation_id)
-
 
 @functools.cache
 def route_table() -> RouteTable:

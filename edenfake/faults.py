@@ -203,8 +203,6 @@ class FaultPlan:
     """The queued faults, latency and chaos rate of one fake. Thread-safe."""
 
     faults: list[Fault] = field(default_factory=list)
-    #: the last faults that answered all their requests, newest last (a short history for the admin state)
-    spent: deque[Fault] = field(default_factory=lambda: deque(maxlen=32))
     latency: float | tuple[float, float] = 0.0
     chaos_rate: float = 0.0
     chaos_statuses: tuple[int | FaultKind, ...] = (429, 500, 502, 503)
@@ -232,7 +230,6 @@ class FaultPlan:
                     fault.used += 1
                     if fault.exhausted:
                         del self.faults[i]
-                        self.spent.append(fault)
                     return fault
             if self.chaos_rate and self._random.random() < self.chaos_rate:
                 return Fault(self._random.choice(self.chaos_statuses), times=None)
@@ -287,12 +284,10 @@ class FaultPlan:
     def clear_queue(self) -> None:
         with self._lock:
             self.faults.clear()
-            self.spent.clear()
 
     def clear(self) -> None:
         with self._lock:
             self.faults.clear()
-            self.spent.clear()
             self.latency = 0.0
             self.chaos_rate = 0.0
             self._random = random.Random(0)

@@ -20,7 +20,7 @@ from edenfake._store import ByteStore
 from edenfake._wire import FakeRequest
 from edenfake.catalog import Catalog, ModelSpec
 from edenfake.errors import InsufficientCredit, InvalidModel, RequestValidationError, Unauthorized
-from edenfake.faults import Fault, FaultKind, FaultPlan, RateLimiter, RequestView
+from edenfake.faults import CHAOS_STATUSES, Fault, FaultKind, FaultPlan, RateLimiter, RequestView
 from edenfake.images import ImageCache
 from edenfake.journal import Journal
 
@@ -224,7 +224,7 @@ class Core:
         self.faults.set_latency(seconds, seed=seed)
 
     def set_chaos(
-        self, rate: float, *, statuses: Iterable[int | FaultKind] = (429, 500, 502, 503), seed: int | None = None
+        self, rate: float, *, statuses: Iterable[int | FaultKind] = CHAOS_STATUSES, seed: int | None = None
     ) -> None:
         """Fail a seeded random ``rate`` (0..1) of API requests with one of ``statuses``."""
         self.faults.set_chaos(rate, statuses=statuses, seed=seed)

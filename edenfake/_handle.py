@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from edenfake._core import Clock
 from edenfake.fake import EdenFake
-from edenfake.faults import Fault, FaultKind
+from edenfake.faults import CHAOS_STATUSES, Fault, FaultKind
 from edenfake.journal import Journal
 
 __all__ = ["Handle"]
@@ -18,6 +17,8 @@ class Handle:
 
     def __init__(self, fake: EdenFake) -> None:
         self.fake = fake
+        #: queue a fault: the fake's own ``fail()`` (a status, "timeout", "disconnect" or "content_policy")
+        self.fail = fake.fail
 
     @property
     def calls(self) -> Journal:
@@ -37,26 +38,12 @@ class Handle:
     def credits(self, value: float | None) -> None:
         self.fake.set_credits(value)
 
-    def fail(
-        self,
-        what: int | FaultKind,
-        *,
-        times: int | None = 1,
-        match: Any = None,
-        retry_after: float | None = None,
-        detail: str | None = None,
-        hang: float = 30.0,
-    ) -> Fault:
-        """Answer the next ``times`` matching requests with a status (401, 402, 429, 500, 502, 503),
-        ``"timeout"``, ``"disconnect"`` or ``"content_policy"``. See :meth:`EdenFake.fail`."""
-        return self.fake.fail(what, times=times, match=match, retry_after=retry_after, detail=detail, hang=hang)
-
     def latency(self, seconds: float | tuple[float, float], *, seed: int | None = None) -> None:
         """Delay every API answer by ``seconds``, or by a seeded draw from a ``(low, high)`` range."""
         self.fake.set_latency(seconds, seed=seed)
 
     def chaos(
-        self, rate: float, *, statuses: Iterable[int | FaultKind] = (429, 500, 502, 503), seed: int | None = None
+        self, rate: float, *, statuses: Iterable[int | FaultKind] = CHAOS_STATUSES, seed: int | None = None
     ) -> None:
         """Fail a seeded random ``rate`` of API requests with one of ``statuses``."""
         self.fake.set_chaos(rate, statuses=statuses, seed=seed)

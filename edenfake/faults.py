@@ -47,6 +47,10 @@ def _kinds() -> tuple[tuple[int, ...], tuple[str, ...]]:
 
 #: statuses ``fail()`` can answer with, each in the real service's shape, and the broken connections
 FAULT_STATUSES, FAULT_NAMES = _kinds()
+#: what chaos answers with unless told otherwise
+CHAOS_STATUSES: tuple[int | FaultKind, ...] = tuple(
+    contracts.load("admin#/$defs/ChaosRequest")["properties"]["statuses"]["default"]
+)
 
 
 @functools.cache
@@ -205,7 +209,7 @@ class FaultPlan:
     faults: list[Fault] = field(default_factory=list)
     latency: float | tuple[float, float] = 0.0
     chaos_rate: float = 0.0
-    chaos_statuses: tuple[int | FaultKind, ...] = (429, 500, 502, 503)
+    chaos_statuses: tuple[int | FaultKind, ...] = CHAOS_STATUSES
     _random: random.Random = field(default_factory=lambda: random.Random(0))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -252,7 +256,7 @@ class FaultPlan:
                 self._random = random.Random(seed)
 
     def set_chaos(
-        self, rate: float, *, statuses: Iterable[int | FaultKind] = (429, 500, 502, 503), seed: int | None = None
+        self, rate: float, *, statuses: Iterable[int | FaultKind] = CHAOS_STATUSES, seed: int | None = None
     ) -> None:
         """Fail a seeded random ``rate`` (0..1) of API requests with one of ``statuses``."""
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:

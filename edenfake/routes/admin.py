@@ -16,7 +16,7 @@ from edenfake._core import Core
 from edenfake._request import Exchange
 from edenfake._wire import FakeResponse, json_response
 from edenfake.errors import InvalidSetting, RequestValidationError
-from edenfake.faults import Fault
+from edenfake.faults import CHAOS_STATUSES, Fault
 
 __all__ = ["HANDLERS", "state"]
 
@@ -172,7 +172,7 @@ def admin_latency(core: Core, exchange: Exchange) -> FakeResponse:
 
 def admin_chaos(core: Core, exchange: Exchange) -> FakeResponse:
     body = _body(core, exchange)
-    statuses = body.get("statuses", (429, 500, 502, 503))
+    statuses = body.get("statuses", CHAOS_STATUSES)
     _applied("rate", lambda: core.set_chaos(body["rate"], statuses=statuses, seed=body.get("seed")))
     return json_response(200, state(core))
 

@@ -27,18 +27,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the Chromium switches are the browser tests' own
+from tests.helpers import CHROMIUM_ARGS  # noqa: E402
+
 BODY = json.dumps({"model": "openai/gpt-image-1", "prompt": "a red fox in the snow", "quality": "low"})
 AUTH = "Bearer bench-token"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def start_server() -> tuple[subprocess.Popen[str], str]:

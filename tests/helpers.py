@@ -64,3 +64,17 @@ def _finite(text: str) -> float:
 def strict_json(text: str | bytes) -> Any:
     """``text`` as standard JSON, or ValueError: NaN, Infinity, -Infinity and 1e400 are refused."""
     return json.loads(text, parse_constant=_refuse, parse_float=_finite)
+
+
+#: Debian's Chromium, headless, for the console's browser tests and its benchmark. Without the
+#: background-networking switches Chromium calls home, which a closed network answers slowly.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]

@@ -28,6 +28,7 @@ import edenfake
 from edenfake import EdenFake, contracts, create_app
 from edenfake.faults import FAULT_NAMES, FAULT_STATUSES
 from edenfake.routes.console import page
+from tests.helpers import CHROMIUM_ARGS
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -156,17 +157,6 @@ def test_hosted_images_stay_within_the_stores_bound_and_go_with_reset() -> None:
 
 # -- the page in a browser ----------------------------------------------------------------------------------
 
-#: Without the background-networking switches Chromium calls home, which a closed network answers slowly.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: the page reads the journal every 150 ms here (every second by default), so each test takes a moment
 FAST = "poll=150"
 

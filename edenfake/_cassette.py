@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from edenfake import contracts
+from edenfake import _redact
 from edenfake._request import MULTIPART, is_json_media, parse_json, parse_multipart
 from edenfake._wire import FakeRequest
 from edenfake.errors import ApiError, EdenfakeError
@@ -117,7 +117,7 @@ def describe_request(request: FakeRequest) -> Described:
     out = Described({"method": request.method, "path": request.path})
     headers: dict[str, str] = {}
     for name, value in request.headers:
-        if contracts.is_credential_header(name):
+        if _redact.is_credential_header(name):
             out.secrets.add(value)
             out.secrets.add(value.partition(" ")[2].strip())
         elif name in REQUEST_HEADERS and name not in headers:
@@ -180,7 +180,7 @@ def _kept_form_field(name: str, text: str, out: Described) -> str:
     except ValueError:
         value = text
     _credential_values(value, out)
-    return json.dumps(contracts.redact_extra_headers(value), separators=(",", ":"))
+    return json.dumps(_redact.redact_extra_headers(value), separators=(",", ":"))
 
 
 def _credential_values(headers: Any, out: Described) -> None:
@@ -188,9 +188,9 @@ def _credential_values(headers: Any, out: Described) -> None:
     if not isinstance(headers, dict):
         out.secrets.update(_strings(headers))
         return
-    redacted = contracts.redact_extra_headers(headers)
+    redacted = _redact.redact_extra_headers(headers)
     for (name, value), (shown_name, shown) in zip(headers.items(), redacted.items(), strict=True):
-        if shown == contracts.REDACTED:
+        if shown == _redact.REDACTED:
             out.secrets.update(_strings(value))
             if shown_name != name:  # a name that is not a header name was hidden too: it may hold a secret
                 out.secrets.add(name)
@@ -214,7 +214,7 @@ def _kept_json(value: Any, out: Described, *, top: bool = False) -> Any:
         for key, item in value.items():
             if top and key == "extra_headers" and item is not None:
                 _credential_values(item, out)
-                kept[key] = contracts.redact_extra_headers(item)
+                kept[key] = _redact.redact_extra_headers(item)
             else:
                 kept[key] = _kept_json(item, out)
         return kept
@@ -642,7 +642,7 @@ def scrub(line: str, secrets: set[str]) -> str:
     for secret in sorted((s for s in secrets if len(s) >= MIN_SECRET), key=len, reverse=True):
         escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
         for form in {secret, escaped, json.dumps(escaped, ensure_ascii=False)[1:-1]}:
-            line = line.replace(form, contracts.REDACTED)
+            line = line.replace(form, _redact.REDACTED)
     return line
 
 

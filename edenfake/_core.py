@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from edenfake import _options, contracts
+from edenfake import _options, _redact, contracts
 from edenfake._request import Exchange
 from edenfake._store import ByteStore
 from edenfake._wire import FakeRequest
@@ -301,7 +301,7 @@ class Core:
         if model is None or (edits and not model.edits):
             known = ", ".join(sorted(m.id for m in self.catalog if m.edits or not edits))
             raise InvalidModel(
-                f"Model '{contracts.clip(model_id, 100)}' is not available for {route}. Available models: {known}"
+                f"Model '{_redact.clip(model_id, 100)}' is not available for {route}. Available models: {known}"
             )
         return model
 

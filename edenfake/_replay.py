@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from edenfake import contracts
+from edenfake import _redact
 from edenfake._answers import IMAGE_PREFIX
 from edenfake._cassette import (
     Cassette,
@@ -181,7 +181,7 @@ def _model(record: dict[str, Any]) -> str | None:
 
 def not_recorded(cassette: Cassette, sent: dict[str, Any]) -> bytes:
     """The 404 NOT_RECORDED body: the closest recorded request and the fields that differ from it."""
-    where = f"{sent['method']} {contracts.clip(sent['path'], 80)}"
+    where = f"{sent['method']} {_redact.clip(sent['path'], 80)}"
     closest: tuple[int, Recorded, list[tuple[str, Any, Any]]] | None = None
     for recorded in cassette.exchanges:
         found = differences(recorded.request, sent)
@@ -215,4 +215,4 @@ def _short(value: Any) -> str:
     if isinstance(value, dict) and "$file" in value:
         return f"file {value['$file'][:12]}..."
     text = repr(value) if not isinstance(value, (dict, list)) else compact_json(value)
-    return contracts.clip(text, 40)
+    return _redact.clip(text, 40)

@@ -16,7 +16,7 @@ from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from edenfake import contracts
+from edenfake import _redact, contracts
 from edenfake._wire import JSON_MEDIA, Encoded, FakeRequest, Refusal, compact_json, encode_error
 from edenfake.errors import ApiError, BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -182,7 +182,7 @@ class Exchange:
             form = self.form()
         except Refusal:
             form = {}
-        return compact_json(contracts.redact_body(form)).encode(), compact_json(files).encode()
+        return compact_json(_redact.redact_body(form)).encode(), compact_json(files).encode()
 
 
 #: JSON bodies up to this size are journalled as they came (when nothing in them needs hiding)
@@ -198,7 +198,7 @@ def journal_json(raw: bytes, value: Any) -> bytes:
     hides = (isinstance(value, dict) and value.get("extra_headers") is not None) or b'"data:' in raw
     if len(raw) <= JOURNAL_RAW_MAX and not hides:
         return raw
-    return compact_json(summarize_data_urls(contracts.redact_body(value))).encode()
+    return compact_json(summarize_data_urls(_redact.redact_body(value))).encode()
 
 
 def summarize_data_urls(value: Any) -> Any:
@@ -216,8 +216,8 @@ def summarize_data_urls(value: Any) -> Any:
             data = base64.b64decode("".join(payload.split()), validate=True)
         except (binascii.Error, ValueError):
             digest = hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
-            return f"{contracts.clip(head, 60)},<{len(payload)} characters, not base64, sha256={digest}>"
-        return f"{contracts.clip(head, 60)},<{len(data)} bytes sha256={hashlib.sha256(data).hexdigest()}>"
+            return f"{_redact.clip(head, 60)},<{len(payload)} characters, not base64, sha256={digest}>"
+        return f"{_redact.clip(head, 60)},<{len(data)} bytes sha256={hashlib.sha256(data).hexdigest()}>"
     return value
 
 
@@ -234,7 +234,7 @@ def read(request: FakeRequest, route: contracts.Route | None, limit: int) -> Exc
         encoding = (request.header("content-encoding") or "identity").strip().lower()
         if encoding != "identity":
             problem = UnsupportedMediaType(
-                f"Content-Encoding '{contracts.clip(encoding, 40)}' is not supported; send the body uncompressed"
+                f"Content-Encoding '{_redact.clip(encoding, 40)}' is not supported; send the body uncompressed"
             )
     content_type = request.header("content-type")
     media = content_type.partition(";")[0].strip().lower() if content_type is not None else JSON_MEDIA
@@ -244,7 +244,7 @@ def read(request: FakeRequest, route: contracts.Route | None, limit: int) -> Exc
         exchange.kind = "multipart"
     elif problem is None:
         accepted = " or ".join(route.media_types)
-        shown = contracts.clip(media or content_type or "", 60)
+        shown = _redact.clip(media or content_type or "", 60)
         problem = UnsupportedMediaType(f"Content-Type must be {accepted} for {route.path}, got '{shown}'")
     if problem is not None:
         exchange.problem = encode_error(problem)
@@ -298,20 +298,20 @@ def parse_json(body: bytes) -> Any:
     try:
         text = body.decode(json.detect_encoding(body), "surrogatepass")
     except (UnicodeDecodeError, LookupError) as exc:
-        raise BadRequest(f"Invalid JSON body: not UTF-8 text ({contracts.clip(str(exc), 120)})") from None
+        raise BadRequest(f"Invalid JSON body: not UTF-8 text ({_redact.clip(str(exc), 120)})") from None
     if json_depth(text) > MAX_DEPTH:
         raise BadRequest(f"Invalid JSON body: nested too deeply (more than {MAX_DEPTH} levels of arrays and objects)")
     try:
         return json.loads(text, parse_constant=_constant, parse_float=_float)
     except _NonFinite as exc:
         raise BadRequest(
-            f"Invalid JSON body: {contracts.clip(str(exc), 40)} is not a finite number "
+            f"Invalid JSON body: {_redact.clip(str(exc), 40)} is not a finite number "
             "(JSON has no NaN or Infinity, and numbers must fit in a double)"
         ) from None
     except RecursionError:
         raise BadRequest("Invalid JSON body: nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, and int() past Python's digit limit
-        raise BadRequest(f"Invalid JSON body: {contracts.clip(str(exc), 200)}") from None
+        raise BadRequest(f"Invalid JSON body: {_redact.clip(str(exc), 200)}") from None
 
 
 def _json_type(value: Any) -> str:
@@ -395,7 +395,7 @@ def parse_multipart(content_type: str, body: bytes, *, max_parts: int = MAX_PART
         raise
     except Exception as exc:  # python-multipart raises its own errors for malformed bodies
         raise BadRequest(
-            f"Invalid multipart body: {contracts.clip(str(exc), 200)}", error_code="INVALID_BODY"
+            f"Invalid multipart body: {_redact.clip(str(exc), 200)}", error_code="INVALID_BODY"
         ) from None
     if not parts:
         raise BadRequest("Invalid multipart body: no parts (is the boundary right?)", error_code="INVALID_BODY")

@@ -5,12 +5,10 @@ Everything in edenfake that needs a rule of the API asks this module; nothing el
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jsonschema.validators
@@ -18,6 +16,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
+from edenfake._redact import clip, echo, redact_at
+from edenfake._schemas import BASE_URI, CONTRACTS, contracts_dir, load, load_file
 from edenfake.errors import ContractError
 
 __all__ = [
@@ -40,61 +40,11 @@ __all__ = [
     "exchange_violations",
 ]
 
-BASE_URI = "https://edenfake.dev/contracts/"
-
-#: contract name -> file in contracts/
-CONTRACTS: dict[str, str] = {
-    "generation-request": "generation-request.schema.json",
-    "edit-request": "edit-request.schema.json",
-    "image-response": "image-response.schema.json",
-    "models-list": "models-list.schema.json",
-    "errors": "errors.schema.json",
-    "catalog": "catalog.schema.json",
-    "admin": "admin.schema.json",
-}
-
-
-@functools.cache
-def contracts_dir() -> Path:
-    """Where the contract files are: inside the installed package, else beside it in a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_contracts", here.parent / "contracts"):
-        if (candidate / "openapi.json").is_file():
-            return candidate
-    raise FileNotFoundError(f"edenfake's contracts/ folder is missing (looked in {here / '_contracts'})")
-
-
-@functools.cache
-def _load_file(filename: str) -> dict[str, Any]:
-    with open(contracts_dir() / filename, encoding="utf-8") as f:
-        data: dict[str, Any] = json.load(f)
-    return data
-
-
-def load(name: str) -> dict[str, Any]:
-    """A deep copy of contract ``name`` (a key of CONTRACTS, ``"openapi"``, or a ``#/$defs/...`` path of one)."""
-    return copy.deepcopy(_resolve_name(name))
-
-
-def _resolve_name(name: str) -> dict[str, Any]:
-    file_part, _, pointer = name.partition("#")
-    if file_part == "openapi":
-        doc = _load_file("openapi.json")
-    elif file_part in CONTRACTS:
-        doc = _load_file(CONTRACTS[file_part])
-    else:
-        raise KeyError(f"unknown contract {name!r}; known: {', '.join(sorted([*CONTRACTS, 'openapi']))}")
-    node: Any = doc
-    for part in filter(None, pointer.split("/")):
-        node = node[part]
-    if not isinstance(node, dict):
-        raise KeyError(f"{name!r} is not a schema")
-    return node
 
 
 @functools.cache
 def _registry() -> Registry[Any]:
-    resources = [(BASE_URI + fn, Resource.from_contents(_load_file(fn))) for fn in CONTRACTS.values()]
+    resources = [(BASE_URI + fn, Resource.from_contents(load_file(fn))) for fn in CONTRACTS.values()]
     return Registry().with_resources(resources)
 
 
@@ -107,7 +57,7 @@ def validator(name: str) -> Draft202012Validator:
     ref = BASE_URI + CONTRACTS[file_part] + (f"#{pointer}" if pointer else "")
     # The same rules with every $ref inlined: validating a request is on the fake's hot path, and
     # resolving references on each call costs more than the checks themselves.
-    cls = _StrictIntegers if _load_file(CONTRACTS[file_part]).get("x-strict-integers") else Draft202012Validator
+    cls = _StrictIntegers if load_file(CONTRACTS[file_part]).get("x-strict-integers") else Draft202012Validator
     return cls(_inline({"$ref": ref}, _registry().resolver()), registry=_registry())
 
 
@@ -193,7 +143,7 @@ def validate_response(body: Any) -> None:
 @functools.cache
 def _error_defs_by_status() -> dict[int, tuple[str, ...]]:
     found: dict[int, list[str]] = {}
-    for name, schema in _load_file(CONTRACTS["errors"])["$defs"].items():
+    for name, schema in load_file(CONTRACTS["errors"])["$defs"].items():
         for status in schema.get("x-statuses", ()):
             found.setdefault(status, []).append(name)
     return {status: tuple(names) for status, names in found.items()}
@@ -221,7 +171,7 @@ def validate_error(body: Any, *, status: int | None = None) -> None:
 
 @functools.cache
 def _operations() -> list[tuple[re.Pattern[str], str, dict[str, Any]]]:
-    doc = _load_file("openapi.json")
+    doc = load_file("openapi.json")
     found = []
     for template, item in doc["paths"].items():
         pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
@@ -302,7 +252,7 @@ class RouteTable:
 def route_table() -> RouteTable:
     """The routes of ``contracts/openapi.json`` (built once)."""
     routes = []
-    for path, item in _load_file("openapi.json")["paths"].items():
+    for path, item in load_file("openapi.json")["paths"].items():
         for method, operation in item.items():
             content = operation.get("requestBody", {}).get("content", {})
             json_ref = content.get("application/json", {}).get("schema", {}).get("$ref")
@@ -396,7 +346,7 @@ def _bundled_openapi() -> str:
         return node
 
     for fn, comp in names.items():
-        schema = _load_file(fn)
+        schema = load_file(fn)
         body = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
         # References inside a schema ("#/$defs/X") must now point into its component.
         components[comp] = _rebase_local_refs(rewrite(body), f"#/components/schemas/{comp}")
@@ -533,92 +483,3 @@ def _one_of(options: list[Any]) -> str:
 
 
 #: how much of a client's input an answer repeats
-ECHO_CHARS = 200
-
-
-def clip(text: str, limit: int = ECHO_CHARS) -> str:
-    """``text`` cut to ``limit`` characters (marked with an ellipsis), for echoing a client's input."""
-    return text if len(text) <= limit else text[:limit] + "\u2026"
-
-
-def redact_at(loc: tuple[str | int, ...], value: Any) -> Any:
-    """``value``, found at ``loc`` in a request body, with what ``extra_headers`` must hide hidden."""
-    if not loc or loc[0] != "extra_headers":
-        return value
-    if len(loc) == 1:
-        return redact_extra_headers(value)
-    name = loc[1]
-    if isinstance(name, str) and _TOKEN.match(name) and not is_credential_header(name):
-        return value
-    return REDACTED
-
-
-def echo(value: Any) -> Any:
-    """What an answer may repeat of a client's ``value``: long strings cut, large values left out (None)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return clip(value)
-    if isinstance(value, (bool, int, float)):
-        return value if not isinstance(value, int) or abs(value) < 10**30 else None
-    try:
-        encoded = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        return None
-    return value if len(encoded) <= ECHO_CHARS + 100 else None
-
-
-# -- credential headers: the contract defines them; answers and the journal hide their values ---------------
-
-REDACTED = "***"
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
-
-@functools.cache
-def _credential_pattern() -> re.Pattern[str]:
-    return re.compile(_resolve_name("generation-request#/$defs/credentialHeaderName")["pattern"])
-
-
-def is_credential_header(name: str) -> bool:
-    """Whether header ``name`` carries credentials, read as a careless client writes it: spaces around it, a
-    trailing colon and any letter case are ignored."""
-    return _credential_pattern().match(name.strip().rstrip(":").strip().lower()) is not None
-
-
-def redact_headers(pairs: Any) -> dict[str, str]:
-    """Headers (a mapping or name/value pairs) with credential values hidden; the scheme of an Authorization
-    value is kept (``Bearer ***``)."""
-    out: dict[str, str] = {}
-    for name, value in pairs.items() if isinstance(pairs, dict) else pairs:
-        if is_credential_header(name):
-            scheme, sep, _ = value.partition(" ")
-            authorization = name.lower() in ("authorization", "proxy-authorization")
-            value = f"{scheme} {REDACTED}" if sep and authorization else REDACTED
-        out[name] = value
-    return out
-
-
-def redact_extra_headers(value: Any) -> Any:
-    """``extra_headers`` as an answer or the journal may show it: the value of every credential header
-    hidden, whatever its type; a name that is not a valid header name hidden with its value (it may hold a
-    secret); anything but an object (a string such as "Authorization: Bearer ...") hidden whole."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        return REDACTED
-    out: dict[str, Any] = {}
-    for i, (name, item) in enumerate(value.items()):
-        if not _TOKEN.match(name):
-            out[f"{REDACTED}{i}"] = REDACTED
-        elif is_credential_header(name):
-            out[name] = REDACTED
-        else:
-            out[name] = item if isinstance(item, str) else echo(item)
-    return out
-
-
-def redact_body(body: Any) -> Any:
-    """A request body with its ``extra_headers`` redacted (see :func:`redact_extra_headers`)."""
-    if isinstance(body, dict) and body.get("extra_headers") is not None:
-        return {**body, "extra_headers": redact_extra_headers(body["extra_headers"])}
-    return body

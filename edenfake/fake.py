@@ -8,7 +8,7 @@ import logging
 import time
 from typing import Any, NoReturn
 
-from edenfake import contracts
+from edenfake import _redact, contracts
 from edenfake._core import Clock, Core
 from edenfake._replay import Source, source_for
 from edenfake._request import Exchange, read
@@ -185,7 +185,7 @@ class _Answered(Exception):
 
 def _escaped(value: str | None, limit: int = 200) -> str:
     """``value`` for a log line: control characters escaped, so one request is always one line."""
-    text = contracts.clip(value or "", limit)
+    text = _redact.clip(value or "", limit)
     if text.isprintable():
         return text
     return text.encode("unicode_escape").decode("ascii")
@@ -196,5 +196,5 @@ def _not_found_hint(path: str) -> str:
         return "Not Found"
     return (
         f"Not Found: the API lives under /v3 (e.g. POST /v3/images/generations); set your client's base URL to "
-        f"this server's address + /v3. GET /openapi.json lists every route (got {contracts.clip(path, 80)!r})"
+        f"this server's address + /v3. GET /openapi.json lists every route (got {_redact.clip(path, 80)!r})"
     )

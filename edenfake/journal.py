@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, overload
 
-from edenfake.contracts import redact_body, redact_headers
+from edenfake._redact import redact_body, redact_headers
 
 __all__ = ["Call", "Journal"]
 

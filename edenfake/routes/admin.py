@@ -11,7 +11,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from edenfake import contracts
+from edenfake import _redact
 from edenfake._core import Core
 from edenfake._request import Exchange
 from edenfake._wire import FakeResponse, json_response
@@ -35,7 +35,7 @@ def _applied(field: str, setter: Callable[[], object]) -> None:
     except ValueError as exc:
         named = exc.field if isinstance(exc, InvalidSetting) else field
         raise RequestValidationError(
-            [{"type": "value_error", "loc": ["body", named], "msg": contracts.clip(str(exc), 300)}]
+            [{"type": "value_error", "loc": ["body", named], "msg": _redact.clip(str(exc), 300)}]
         ) from None
 
 
@@ -50,7 +50,7 @@ def _query(exchange: Exchange) -> dict[str, int]:
         if raw is None:
             values[name] = schema["default"]
             continue
-        shown = contracts.clip(raw, 40)
+        shown = _redact.clip(raw, 40)
         if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
             problems.append(
                 {

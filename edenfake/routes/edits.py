@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image
 
-from edenfake import contracts
+from edenfake import _redact, contracts
 from edenfake._answers import image_answer
 from edenfake._core import Core
 from edenfake._request import Exchange
@@ -87,7 +87,7 @@ def check_image(
             problem(
                 loc,
                 "image_invalid",
-                f"the image cannot be decoded as PNG, JPEG or WebP: {contracts.clip(str(exc), 200)}",
+                f"the image cannot be decoded as PNG, JPEG or WebP: {_redact.clip(str(exc), 200)}",
             )
         )
         return None
@@ -165,9 +165,9 @@ def _from_multipart(core: Core, exchange: Exchange) -> tuple[ModelSpec, Any, str
         if p.name not in (*_IMAGE_PARTS, "mask"):
             problems.append(
                 problem(
-                    (contracts.clip(p.name, 60),),
+                    (_redact.clip(p.name, 60),),
                     "unexpected_file",
-                    f"file part '{contracts.clip(p.name, 60)}' is not read by this route; send images "
+                    f"file part '{_redact.clip(p.name, 60)}' is not read by this route; send images "
                     "as 'image' (or repeated 'image[]') and the mask as 'mask'",
                 )
             )
@@ -218,7 +218,7 @@ def _resolve(
     if kind == "file_id":
         upload = core.uploads.get(value)
         if upload is None:
-            shown = contracts.clip(value, 64)
+            shown = _redact.clip(value, 64)
             problems.append(
                 problem((*loc, "file_id"), "file_not_found", f"no uploaded file has id '{shown}' (or it expired)")
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edenfake import contracts
+from edenfake import _redact, contracts
 from edenfake._core import Core
 from edenfake._request import Exchange
 from edenfake._wire import FakeResponse, json_response
@@ -29,7 +29,7 @@ def sniff_mimetype(data: bytes | memoryview, declared: str | None) -> str:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
     media = (declared or "").partition(";")[0].strip().lower()
-    return contracts.clip(media, 100) or "application/octet-stream"
+    return _redact.clip(media, 100) or "application/octet-stream"
 
 
 def upload_file(core: Core, exchange: Exchange) -> FakeResponse:
@@ -46,9 +46,9 @@ def upload_file(core: Core, exchange: Exchange) -> FakeResponse:
         problems.append(problem(("file",), "missing", "Field required: send the file as a multipart part named 'file'"))
     problems += [
         problem(
-            (contracts.clip(p.name, 60),),
+            (_redact.clip(p.name, 60),),
             "unexpected_file",
-            f"file part '{contracts.clip(p.name, 60)}' is not read by this route; name it 'file'",
+            f"file part '{_redact.clip(p.name, 60)}' is not read by this route; name it 'file'",
         )
         for p in files
         if p.name != "file"
@@ -62,7 +62,7 @@ def upload_file(core: Core, exchange: Exchange) -> FakeResponse:
     part = named[0]
     days = fields.get("expires_in_days")
     upload = core.uploads.put(
-        contracts.clip(part.filename or "upload", 255),
+        _redact.clip(part.filename or "upload", 255),
         sniff_mimetype(part.data, part.content_type),
         part.data,
         fields.get("purpose") or "general",

@@ -1,0 +1,111 @@
+"""What an answer, a log line or the journal may repeat of a client's input: strings cut, credential headers'
+values hidden (the contract's ``credentialHeaderName`` says which headers carry credentials)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Any
+
+from edenfake._schemas import resolve
+
+__all__ = [
+    "ECHO_CHARS",
+    "REDACTED",
+    "clip",
+    "echo",
+    "is_credential_header",
+    "redact_at",
+    "redact_body",
+    "redact_extra_headers",
+    "redact_headers",
+]
+
+ECHO_CHARS = 200
+
+
+def clip(text: str, limit: int = ECHO_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (marked with an ellipsis), for echoing a client's input."""
+    return text if len(text) <= limit else text[:limit] + "\u2026"
+
+
+def redact_at(loc: tuple[str | int, ...], value: Any) -> Any:
+    """``value``, found at ``loc`` in a request body, with what ``extra_headers`` must hide hidden."""
+    if not loc or loc[0] != "extra_headers":
+        return value
+    if len(loc) == 1:
+        return redact_extra_headers(value)
+    name = loc[1]
+    if isinstance(name, str) and _TOKEN.match(name) and not is_credential_header(name):
+        return value
+    return REDACTED
+
+
+def echo(value: Any) -> Any:
+    """What an answer may repeat of a client's ``value``: long strings cut, large values left out (None)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return clip(value)
+    if isinstance(value, (bool, int, float)):
+        return value if not isinstance(value, int) or abs(value) < 10**30 else None
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return value if len(encoded) <= ECHO_CHARS + 100 else None
+
+
+REDACTED = "***"
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+@functools.cache
+def _credential_pattern() -> re.Pattern[str]:
+    return re.compile(resolve("generation-request#/$defs/credentialHeaderName")["pattern"])
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether header ``name`` carries credentials, read as a careless client writes it: spaces around it, a
+    trailing colon and any letter case are ignored."""
+    return _credential_pattern().match(name.strip().rstrip(":").strip().lower()) is not None
+
+
+def redact_headers(pairs: Any) -> dict[str, str]:
+    """Headers (a mapping or name/value pairs) with credential values hidden; the scheme of an Authorization
+    value is kept (``Bearer ***``)."""
+    out: dict[str, str] = {}
+    for name, value in pairs.items() if isinstance(pairs, dict) else pairs:
+        if is_credential_header(name):
+            scheme, sep, _ = value.partition(" ")
+            authorization = name.lower() in ("authorization", "proxy-authorization")
+            value = f"{scheme} {REDACTED}" if sep and authorization else REDACTED
+        out[name] = value
+    return out
+
+
+def redact_extra_headers(value: Any) -> Any:
+    """``extra_headers`` as an answer or the journal may show it: the value of every credential header
+    hidden, whatever its type; a name that is not a valid header name hidden with its value (it may hold a
+    secret); anything but an object (a string such as "Authorization: Bearer ...") hidden whole."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return REDACTED
+    out: dict[str, Any] = {}
+    for i, (name, item) in enumerate(value.items()):
+        if not _TOKEN.match(name):
+            out[f"{REDACTED}{i}"] = REDACTED
+        elif is_credential_header(name):
+            out[name] = REDACTED
+        else:
+            out[name] = item if isinstance(item, str) else echo(item)
+    return out
+
+
+def redact_body(body: Any) -> Any:
+    """A request body with its ``extra_headers`` redacted (see :func:`redact_extra_headers`)."""
+    if isinstance(body, dict) and body.get("extra_headers") is not None:
+        return {**body, "extra_headers": redact_extra_headers(body["extra_headers"])}
+    return body

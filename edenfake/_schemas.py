@@ -1,0 +1,66 @@
+"""Where the contract files are and how they are read: each file once, each name resolved to its schema.
+
+The public face of the contracts is :mod:`edenfake.contracts`; this module is what everything below it (the
+redaction rules, the validators) needs to read a contract without importing the validators.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BASE_URI", "CONTRACTS", "contracts_dir", "load", "load_file", "resolve"]
+
+BASE_URI = "https://edenfake.dev/contracts/"
+
+#: contract name -> file in contracts/
+CONTRACTS: dict[str, str] = {
+    "generation-request": "generation-request.schema.json",
+    "edit-request": "edit-request.schema.json",
+    "image-response": "image-response.schema.json",
+    "models-list": "models-list.schema.json",
+    "errors": "errors.schema.json",
+    "catalog": "catalog.schema.json",
+    "admin": "admin.schema.json",
+}
+
+
+@functools.cache
+def contracts_dir() -> Path:
+    """Where the contract files are: inside the installed package, else beside it in a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_contracts", here.parent / "contracts"):
+        if (candidate / "openapi.json").is_file():
+            return candidate
+    raise FileNotFoundError(f"edenfake's contracts/ folder is missing (looked in {here / '_contracts'})")
+
+
+@functools.cache
+def load_file(filename: str) -> dict[str, Any]:
+    with open(contracts_dir() / filename, encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
+def load(name: str) -> dict[str, Any]:
+    """A deep copy of contract ``name`` (a key of CONTRACTS, ``"openapi"``, or a ``#/$defs/...`` path of one)."""
+    return copy.deepcopy(resolve(name))
+
+
+def resolve(name: str) -> dict[str, Any]:
+    file_part, _, pointer = name.partition("#")
+    if file_part == "openapi":
+        doc = load_file("openapi.json")
+    elif file_part in CONTRACTS:
+        doc = load_file(CONTRACTS[file_part])
+    else:
+        raise KeyError(f"unknown contract {name!r}; known: {', '.join(sorted([*CONTRACTS, 'openapi']))}")
+    node: Any = doc
+    for part in filter(None, pointer.split("/")):
+        node = node[part]
+    if not isinstance(node, dict):
+        raise KeyError(f"{name!r} is not a schema")
+    return node

@@ -1,4 +1,5 @@
-"""What the tests share: the token and frozen clock they use, image and data-URL builders, strict JSON."""
+"""What the tests share: the token and frozen clock they use, image and data-URL builders, strict JSON, and the
+launchers of subprocesses (a pytest run of sample test files, ``python -m edenfake``)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ import base64
 import io
 import json
 import math
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from PIL import Image
 
 #: the clock every fake in the tests is frozen at (byte-identical answers)
@@ -78,3 +87,77 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+#: The plugins a pytest run in a subprocess may load, by the names ``-p`` takes. ``run_pytest`` switches off
+#: the autoloading of every installed plugin (hypothesis, schemathesis, anyio, asyncio, respx, xdist: about two
+#: seconds of imports a run, four times what pytest itself needs) and loads only those the run names.
+EDENFAKE_PLUGIN = "edenfake.plugin"
+XDIST = "xdist.plugin"
+HYPOTHESIS = "_hypothesis_pytestplugin"
+
+#: a pytest run in a subprocess that takes longer than this is killed, and its test fails
+PYTEST_TIMEOUT = 120.0
+
+
+def run_pytest(pytester: pytest.Pytester, *args: str, plugins: Sequence[str] = (EDENFAKE_PLUGIN,)) -> pytest.RunResult:
+    """``pytest -q args`` in a subprocess, in ``pytester``'s directory, with pytest's own plugins and ``plugins``
+    only (no cache); xdist's workers inherit the same switch and the same ``-p`` options."""
+    loaded = [arg for name in plugins for arg in ("-p", name)]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        return pytester.runpytest_subprocess(*loaded, "-p", "no:cacheprovider", "-q", *args, timeout=PYTEST_TIMEOUT)
+
+
+#: the line ``edenfake serve`` and ``edenfake record`` print first, once they listen
+BANNER_URL = re.compile(r" at (http://127\.0\.0\.1:\d+) ")
+#: how long a command may take to print its banner, and to stop once signalled
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+
+
+def start_cli(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """``python -m edenfake args`` (``serve`` or ``record`` on ``--port 0``) and the URL its banner names.
+
+    A command that prints no banner within START_TIMEOUT is killed, and the error shows the end of its stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edenfake", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    watchdog = threading.Timer(START_TIMEOUT, proc.kill)
+    watchdog.start()
+    try:
+        banner = proc.stdout.readline()
+    finally:
+        watchdog.cancel()
+    match = BANNER_URL.search(banner)
+    if match is None:
+        proc.kill()
+        _, err = proc.communicate(timeout=STOP_TIMEOUT)
+        raise AssertionError(f"no URL in {banner[:500]!r}; stderr ends {err[-2000:]!r}")
+    return proc, match.group(1)
+
+
+def stop_cli(proc: subprocess.Popen[str], sig: int = signal.SIGINT) -> tuple[str, str]:
+    """Send ``sig`` (Ctrl-C by default) and wait for the command to stop: what it printed, stdout and stderr.
+
+    One that is still running after STOP_TIMEOUT is killed, and the TimeoutExpired is raised."""
+    proc.send_signal(sig)
+    try:
+        return proc.communicate(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
+@contextmanager
+def cli_running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``start_cli(*args)``; on the way out the command is killed if the test left it running."""
+    proc, url = start_cli(*args)
+    try:
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=STOP_TIMEOUT)

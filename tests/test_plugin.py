@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import EDENFAKE_PLUGIN, XDIST, run_pytest
+
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 HEADER = """
@@ -14,9 +16,11 @@ BODY = {"model": "openai/gpt-image-1", "prompt": "a fox"}
 """
 
 
-def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+def run(
+    pytester: pytest.Pytester, source: str, *args: str, plugins: tuple[str, ...] = (EDENFAKE_PLUGIN,)
+) -> pytest.RunResult:
     pytester.makepyfile(HEADER + source)
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", *args)
+    return run_pytest(pytester, *args, plugins=plugins)
 
 
 def test_the_edenfake_fixture_routes_the_openai_sdk_in_process(pytester: pytest.Pytester) -> None:
@@ -175,7 +179,7 @@ def test_x(edenfake_server):
 
 
 def test_the_marker_is_registered_with_its_signature(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--markers")
+    result = run_pytest(pytester, "--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.edenfake(*credits=None*"])
 
 
@@ -189,7 +193,7 @@ def test_nothing_heavy():
     assert not heavy & set(sys.modules), heavy & set(sys.modules)
 """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result = run_pytest(pytester)
     result.assert_outcomes(passed=1)
 
 
@@ -251,5 +255,6 @@ def test_each_worker_has_its_own_server(edenfake_server, i):
         "-n",
         "2",
         "-s",
+        plugins=(EDENFAKE_PLUGIN, XDIST),
     )
     result.assert_outcomes(passed=8)

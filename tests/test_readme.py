@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from edenfake import Catalog
+from tests.helpers import EDENFAKE_PLUGIN, HYPOTHESIS, run_pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 FENCE = re.compile(r"(?P<before>[^\n]*)\n```(?P<info>[^\n]*)\n(?P<code>.*?)\n```", re.S)
@@ -24,6 +25,11 @@ def blocks(info: str) -> list[tuple[int, str]]:
 
 
 PYTHON = blocks("python")
+
+
+def plugins_for(code: str) -> tuple[str, ...]:
+    """The plugins a user of this example has loaded: edenfake's, and hypothesis' where the example uses it."""
+    return (EDENFAKE_PLUGIN, HYPOTHESIS) if "hypothesis" in code else (EDENFAKE_PLUGIN,)
 
 
 def test_the_readme_opens_with_the_two_commands() -> None:
@@ -44,7 +50,7 @@ def test_python_examples_run(line: int, code: str) -> None:
 @pytest.mark.parametrize(("line", "code"), blocks("python test"))
 def test_pytest_examples_pass(pytester: pytest.Pytester, line: int, code: str) -> None:
     pytester.makepyfile(**{f"test_readme_line{line}": code})
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result = run_pytest(pytester, plugins=plugins_for(code))
     result.assert_outcomes(passed=code.count("\ndef test_") + code.startswith("def test_"))
 
 
@@ -71,6 +77,6 @@ def test_every_example_together_in_one_pytest_session(pytester: pytest.Pytester)
         for line, code in PYTHON
     )
     pytester.makepyfile(test_b_plain_examples=plain)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result = run_pytest(pytester, plugins=plugins_for("\n".join(code for _, code in tests)))
     expected = sum(code.count("\ndef test_") + code.startswith("def test_") for _, code in tests) + len(PYTHON)
     result.assert_outcomes(passed=expected)

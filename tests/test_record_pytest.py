@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import EDENFAKE_PLUGIN, XDIST, run_pytest
 from tests.recording_upstream import SECRET_TOKEN, SECRETS, STATUSES, StandIn, same_answer, served
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -48,9 +49,7 @@ def env(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    # hypothesis' and schemathesis' plugins take two of the three seconds a pytest run needs to start
-    quick = ("-p", "no:hypothesispytest", "-p", "no:schemathesis")
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *quick, "-q", *args)
+    return run_pytest(pytester, *args, plugins=(EDENFAKE_PLUGIN, XDIST))
 
 
 def test_once_records_the_cassette_and_a_plain_run_replays_it_offline(

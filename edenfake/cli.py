@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import gc
 import ipaddress
-import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edenfake import __version__, _options
@@ -145,84 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
-def _documents(text: str) -> list[tuple[int | None, object]]:
-    """One JSON document, or JSON Lines (blank lines skipped); ValueError when neither."""
-    try:
-        return [(None, json.loads(text))]
-    except ValueError:
-        pass
-    found: list[tuple[int | None, object]] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                found.append((number, json.loads(line)))
-            except ValueError as exc:
-                raise ValueError(f"line {number} is not JSON: {exc}") from None
-    if not found:
-        raise ValueError("no JSON document")
-    return found
-
-
-def _guess(document: object) -> str:
-    if isinstance(document, dict):
-        if {"method", "path", "status"} <= document.keys():
-            return "exchange"
-        if "data" in document:
-            return "response"
-        if "detail" in document:
-            return "error"
-        if "images" in document:
-            return "edit-request"
-    return "request"
-
-
 def _validate(args: argparse.Namespace) -> int:
-    from edenfake import contracts
+    from edenfake import _validate
 
-    worst = 0
-    for name in args.files:
-        try:
-            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
-            documents = _documents(text)
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
-            print(f"{name}: cannot read: {exc}", file=sys.stderr)
-            worst = 2
-            continue
-        for line, document in documents:
-            where = f"{name}:{line}" if line is not None else name
-            kind = args.kind if args.kind != "auto" else _guess(document)
-            try:
-                problems = _check(contracts, kind, document, args.status)
-            except KeyError as exc:
-                print(f"{where}: {exc.args[0]}", file=sys.stderr)
-                worst = 2
-                continue
-            if problems:
-                worst = max(worst, 1)
-                for problem in problems:
-                    print(f"{where}: {problem}")
-            else:
-                print(f"{where}: ok ({kind})")
-    return worst
-
-
-def _check(contracts: Any, kind: str, document: Any, status: int | None) -> list[Any]:
-    if kind == "exchange":
-        if not isinstance(document, dict) or not {"method", "path", "status"} <= document.keys():
-            raise KeyError("an exchange needs method, path and status (and body)")
-        media = document.get("media_type", "application/json")
-        return list(
-            contracts.exchange_violations(
-                document["method"], document["path"], int(document["status"]), document.get("body"), media_type=media
-            )
-        )
-    if kind == "error":
-        if status is not None:
-            definition = contracts.error_definition(status)
-            return list(contracts.violations(f"errors#/$defs/{definition}", document))
-        return list(contracts.violations("errors", document))
-    names = {"request": "generation-request", "edit-request": "edit-request", "response": "image-response"}
-    return list(contracts.violations(names[kind], document))
+    return _validate.run(args)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -352,38 +276,9 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _drift(args: argparse.Namespace) -> int:
-    from edenfake._cassette import Cassette, CassetteError
-    from edenfake._drift import drift
-    from edenfake.catalog import Catalog
+    from edenfake.drift import command
 
-    try:
-        cassette = Cassette.load(args.cassette)
-    except CassetteError as exc:
-        print(f"edenfake drift: {exc}", file=sys.stderr)
-        return 2
-    overlay = None
-    catalog = None
-    if args.catalog:
-        try:
-            overlay = json.loads(Path(args.catalog).read_text(encoding="utf-8"))
-            catalog = Catalog.from_data(overlay, source=args.catalog)
-        except (OSError, ValueError, CatalogError) as exc:
-            print(f"edenfake drift: cannot use the catalog {args.catalog}: {exc}", file=sys.stderr)
-            return 2
-    report = drift(cassette, catalog=catalog, overlay=overlay)
-    if args.json:
-        print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
-    else:
-        print(report.table())
-    if args.suggest_catalog:
-        try:
-            Catalog.from_data(report.suggestion, source=args.suggest_catalog)
-            Path(args.suggest_catalog).write_text(json.dumps(report.suggestion, indent=2) + "\n", encoding="utf-8")
-        except (OSError, CatalogError) as exc:
-            print(f"edenfake drift: could not write the suggested catalog: {exc}", file=sys.stderr)
-            return 2
-        print(f"catalog overlay written to {args.suggest_catalog}", file=sys.stderr)
-    return 1 if report.drifted else 0
+    return command.run(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

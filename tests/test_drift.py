@@ -16,7 +16,7 @@ import pytest
 import edenfake
 from edenfake import EdenFake, FakeRequest
 from edenfake._cassette import Cassette, Writer, describe_request, describe_response
-from edenfake._drift import KINDS, drift
+from edenfake.drift import KINDS, drift
 from edenfake._record import Recording, Upstream
 from edenfake.cli import main
 from tests.helpers import AUTH, MASK, png

@@ -1,0 +1,21 @@
+"""Drift: how far the fake has moved from the real service, judged by a cassette of the real service's answers.
+
+Every recorded request is sent to a fresh fake, in recorded order, and the two answers are compared on what a
+client depends on: the status and error code, each top-level field's presence and JSON type, the number of
+images and which of url / b64_json / revised_prompt each carries, each image's format and pixel size, the cost
+and the usage keys. Every recorded request and answer is also checked against the contract: a recorded answer
+the contract refuses means the contract is wrong. docs/drift.md says what each kind of difference means.
+
+    comparison.py   drift(): each exchange sent again and compared
+    shape.py        what an exchange must be for drift to send it (else CassetteError, exit 2)
+    suggestion.py   the catalog overlay that explains what a catalog can (prices, sizes, n limits, ...)
+    report.py       Difference, Report: the table, the JSON, and how recorded text is shown (cut, escaped)
+    command.py      ``edenfake drift``: reading the cassette and the catalog, printing, exit codes
+"""
+
+from __future__ import annotations
+
+from edenfake.drift.comparison import drift
+from edenfake.drift.report import KINDS, Difference, Report
+
+__all__ = ["KINDS", "Difference", "Report", "drift"]

@@ -1,0 +1,82 @@
+"""``edenfake drift DIR``: the cassette and the ``--catalog`` file read (a file that cannot be is one line on
+stderr and exit 2), the report printed as a table or JSON, the suggested overlay written; exit 0 when the fake
+agrees, 1 on drift, 2 when something cannot be read or written."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from edenfake._cassette import Cassette, CassetteError
+from edenfake._request import parse_json
+from edenfake._validate import read_limited
+from edenfake.catalog import Catalog
+from edenfake.drift.comparison import drift
+from edenfake.drift.report import one_line
+from edenfake.errors import ApiError, CatalogError
+
+__all__ = ["run"]
+
+#: the longest error line drift prints, in characters
+_ERROR_CHARS = 1000
+
+
+def _fail(message: str) -> int:
+    print(one_line(f"edenfake drift: {message}", _ERROR_CHARS), file=sys.stderr)
+    return 2
+
+
+def _flat(error: Exception) -> str:
+    # A catalog's problems come a line each: one line here, joined.
+    return "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
+def _catalog(name: str) -> tuple[dict[str, Any], Catalog]:
+    """The user's overlay and the catalog it makes; ValueError saying why not."""
+    try:
+        overlay = parse_json(read_limited(name))
+    except OSError as exc:
+        raise ValueError(exc.strerror or str(exc)) from None
+    except ApiError as exc:
+        raise ValueError(exc.detail.replace("JSON body", "JSON")) from None
+    if not isinstance(overlay, dict):
+        raise ValueError("a catalog is a JSON object with a 'models' object")
+    try:
+        return overlay, Catalog.from_data(overlay, source=name)
+    except CatalogError as exc:
+        raise ValueError(_flat(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cassette = Cassette.load(args.cassette)
+    except CassetteError as exc:
+        return _fail(str(exc))
+    except RecursionError:
+        return _fail(f"cannot read {Path(args.cassette) / 'exchanges.jsonl'}: a line is nested too deeply")
+    overlay = None
+    catalog = None
+    if args.catalog:
+        try:
+            overlay, catalog = _catalog(args.catalog)
+        except ValueError as exc:
+            return _fail(f"cannot use the catalog {args.catalog}: {exc}")
+    try:
+        report = drift(cassette, catalog=catalog, overlay=overlay)
+    except CassetteError as exc:  # an exchange that cannot be sent: a hand-edited line, a file gone since
+        return _fail(str(exc))
+    print(report.json_text() if args.json else report.table())
+    if args.suggest_catalog:
+        try:
+            Catalog.from_data(report.suggestion, source=args.suggest_catalog)
+            text = json.dumps(report.suggestion, indent=2, allow_nan=False) + "\n"
+            Path(args.suggest_catalog).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            return _fail(f"could not write the suggested catalog: {exc.strerror or exc}")
+        except CatalogError as exc:
+            return _fail(f"could not write the suggested catalog: {_flat(exc)}")
+        print(f"catalog overlay written to {args.suggest_catalog}", file=sys.stderr)
+    return 1 if report.drifted else 0

@@ -1,0 +1,126 @@
+"""What drift found: each :class:`Difference`, and the :class:`Report` that groups them for a person (a table) or a
+machine (strict JSON). Every text a report shows of a recording is cut and escaped here, so that any line of it
+stays one bounded line whatever the real service (or a hand-edited cassette) held."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from edenfake._redact import clip
+
+__all__ = ["DETAIL_CHARS", "KINDS", "Difference", "Report", "one_line"]
+
+#: every kind of difference, in the order a report lists them, with what it says
+KINDS: dict[str, str] = {
+    "status": "the fake answered another status",
+    "error_code": "the same error status with another error_code",
+    "field_only_in_recording": "a top-level field the real service sends and the fake does not",
+    "field_only_in_fake": "a top-level field the fake sends and the real service does not",
+    "field_type": "a top-level field of another JSON type",
+    "data_count": "another number of images",
+    "data_keys": "an image carrying other keys among url, b64_json, revised_prompt",
+    "image_format": "an image in another format (or a recorded image that is not one)",
+    "image_size": "an image of another pixel size",
+    "cost": "another cost",
+    "usage_keys": "other keys in usage",
+    "request_contract": "a request the real service accepted and the contract refuses",
+    "answer_contract": "a recorded answer the contract refuses: the contract is wrong",
+}
+#: the longest detail a difference (or a note) carries, in characters
+DETAIL_CHARS = 300
+
+
+def one_line(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with control characters and lone surrogates escaped: one printable
+    line, whatever a recording held."""
+    text = clip(text, limit)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One difference between a recorded answer and the fake's."""
+
+    kind: str
+    exchange: int
+    where: str
+    detail: str
+    #: a catalog overlay explains it (the report's suggestion makes the fake agree)
+    catalog: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.detail}"
+
+
+@dataclass
+class Report:
+    """What :func:`edenfake.drift.drift` found: the differences, notes on what could not be compared, and the
+    catalog overlay that would explain what a catalog can."""
+
+    cassette: str
+    exchanges: int
+    catalog: str
+    differences: list[Difference] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    suggestion: dict[str, Any] = field(default_factory=lambda: {"models": {}})
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.differences)
+
+    def by_kind(self) -> dict[str, list[Difference]]:
+        grouped: dict[str, list[Difference]] = {}
+        for kind in KINDS:
+            found = [d for d in self.differences if d.kind == kind]
+            if found:
+                grouped[kind] = found
+        return grouped
+
+    def table(self) -> str:
+        """The report for a person: one line per kind of difference, with its count and an example."""
+        head = f"edenfake drift: {self.exchanges} exchange(s) in {self.cassette}, sent to a fresh fake ({self.catalog})"
+        lines = [head]
+        lines.extend(f"note: {n}" for n in self.notes)
+        grouped = self.by_kind()
+        if not grouped:
+            lines.append(f"no drift: the fake answered all {self.exchanges} exchange(s) as recorded")
+            return "\n".join(lines)
+        width = max(len("kind"), *(len(k) for k in grouped))
+        lines.append("")
+        lines.append(f"{'kind':<{width}}  {'count':>5}  catalog  example")
+        for kind, found in grouped.items():
+            explained = sum(d.catalog for d in found)
+            mark = "yes" if explained == len(found) else "no" if not explained else f"{explained}/{len(found)}"
+            lines.append(f"{kind:<{width}}  {len(found):>5}  {mark:<7}  {found[0]}")
+        explainable = sum(d.catalog for d in self.differences)
+        lines.append("")
+        summary = f"{len(self.differences)} difference(s) of {len(grouped)} kind(s)"
+        if explainable:
+            summary += f"; a catalog explains {explainable} (--suggest-catalog FILE writes it)"
+        lines.append(summary + ". What each kind means: docs/drift.md")
+        return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "cassette": self.cassette,
+            "exchanges": self.exchanges,
+            "catalog": self.catalog,
+            "drift": self.drifted,
+            "kinds": {
+                kind: {
+                    "count": len(found),
+                    "catalog": sum(d.catalog for d in found),
+                    "meaning": KINDS[kind],
+                    "example": str(found[0]),
+                }
+                for kind, found in self.by_kind().items()
+            },
+            "differences": [asdict(d) for d in self.differences],
+            "notes": self.notes,
+        }
+
+    def json_text(self) -> str:
+        """:meth:`as_json` as strict JSON text (no NaN: a report holds only strings, integers and booleans)."""
+        return json.dumps(self.as_json(), indent=2, ensure_ascii=False, allow_nan=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import struct
+import threading
 import zlib
 
 __all__ = ["Scanlines", "chunk", "deflate_segment", "png"]
@@ -19,11 +20,27 @@ def chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
+_local = threading.local()
+#: an empty final block: the end of a deflate stream
+_END = zlib.compressobj(1, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
+
+
 def deflate_segment(raw: bytes, level: int = 1) -> bytes:
     # A full flush ends byte-aligned and later data never refers back across it, so segments from separate
-    # compressors concatenate into one valid deflate stream, and one segment can be repeated.
-    c = zlib.compressobj(level, zlib.DEFLATED, -15)
-    return c.compress(raw) + c.flush(zlib.Z_FULL_FLUSH)
+    # compressors concatenate into one valid deflate stream, and one segment can be repeated. It also resets
+    # the compressor (its window and hash are forgotten), so one compressor per thread serves every level-1
+    # segment with the same bytes as a new one, without setting up zlib's tables each time.
+    if level != 1:
+        c = zlib.compressobj(level, zlib.DEFLATED, -15)
+        return c.compress(raw) + c.flush(zlib.Z_FULL_FLUSH)
+    shared: zlib._Compress | None = getattr(_local, "compressor", None)
+    if shared is None:
+        shared = _local.compressor = zlib.compressobj(1, zlib.DEFLATED, -15)
+    try:
+        return shared.compress(raw) + shared.flush(zlib.Z_FULL_FLUSH)
+    except BaseException:  # (out of memory) a compressor stopped midway is never used again
+        _local.compressor = None
+        raise
 
 
 def _adler_combine(a1: int, a2: int, len2: int) -> int:
@@ -124,7 +141,7 @@ class Scanlines:
 
     def finish(self) -> bytes:
         # An empty final block ends the deflate stream.
-        self.parts.append(zlib.compressobj(1, zlib.DEFLATED, -15).flush(zlib.Z_FINISH))
+        self.parts.append(_END)
         self.parts.append(struct.pack(">I", self.adler))
         return b"".join(self.parts)
 

@@ -197,7 +197,9 @@ def _glyph(size: int, char: str) -> tuple[Image.Image | None, int, int, float]:
     if right <= left or bottom <= top:
         return None, 0, 0, advance
     mask = Image.new("L", (right - left, bottom - top), 0)
-    ImageDraw.Draw(mask).text((-left, -top), char, fill=255, font=font)
+    draw = ImageDraw.Draw(mask)
+    draw.fontmode = "1"
+    draw.text((-left, -top), char, fill=255, font=font)
     return mask, left, top, advance
 
 
@@ -242,7 +244,9 @@ def _line_mask(size: int, text: str) -> Image.Image:
 
 def _printable(text: str, size: int, limit: int) -> str:
     head = text[: limit + 1]
-    shown = "".join(_drawable(size, c) for c in head[:limit])
+    # The font has every printable ASCII character: most prompts need no look-up.
+    plain = head.isascii() and head.isprintable()
+    shown = head[:limit] if plain else "".join(_drawable(size, c) for c in head[:limit])
     return shown.rstrip() + "…" if len(head) > limit else shown
 
 

@@ -64,8 +64,9 @@ def test_every_image_decodes_at_exactly_the_size_and_format(fmt: ImageFormat, si
         dataclasses.replace(SPEC, width=777, height=33),  # a label too tall for the image: no label
         dataclasses.replace(SPEC, width=48, height=4096),
         dataclasses.replace(SPEC, width=1000, height=700, background="transparent"),
+        dataclasses.replace(SPEC, width=3840, height=2160),  # runs of rows longer than the longest shared one
     ],
-    ids=["small", "wide", "1x1", "flat", "narrow", "rgba"],
+    ids=["small", "wide", "1x1", "flat", "narrow", "rgba", "4k"],
 )
 def test_the_handmade_png_decodes_to_exactly_the_intended_pixels(spec: ImageSpec) -> None:
     data = render_image(spec)
@@ -92,7 +93,10 @@ def test_tiny_images_are_flat_and_large_ones_carry_text() -> None:
     tiny = decode_image(render_image(dataclasses.replace(SPEC, width=16, height=16)))
     assert len(tiny.getcolors() or []) == 1
     big = decode_image(render_image(dataclasses.replace(SPEC, width=1024, height=1024)))
-    assert len(big.crop((0, 400, 1024, 624)).getcolors(1 << 16) or []) > 10  # antialiased text on the band
+    colours = dict((colour, count) for count, colour in big.crop((0, 400, 1024, 624)).getcolors(1 << 16) or [])
+    # Crisp (not antialiased) text: ink on the band, three lines of it, and nothing in between.
+    assert set(colours) == {images._BAND, images._INK, big.getpixel((0, 0))}
+    assert colours[images._INK] > 3000
 
 
 @pytest.mark.parametrize("fmt", ["png", "webp"])
@@ -121,6 +125,48 @@ def test_same_spec_same_bytes_even_in_another_process(fmt: ImageFormat) -> None:
     )
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
     assert other.stdout == data
+
+
+def test_the_bytes_do_not_depend_on_what_was_rendered_before_or_in_which_thread() -> None:
+    # Compressed rows are shared between images and a compressor is reused per thread: none of it may leak
+    # from one image into the next.
+    spec = dataclasses.replace(SPEC, width=1024, height=1024, prompt="alone in its process")
+    code = (
+        "import sys; from edenfake.images import ImageSpec, render_image; "
+        f"sys.stdout.buffer.write(render_image({spec!r}))"
+    )
+    alone = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout
+    others = [
+        dataclasses.replace(SPEC, width=w, height=h, prompt=f"other {i}", index=i % 3, background=bg)
+        for i, (w, h, bg) in enumerate([(1024, 1024, None), (777, 333, None), (1024, 1536, "transparent")] * 4)
+    ]
+    results: list[bytes] = []
+
+    def work() -> None:
+        for other in others:
+            render_image(other)
+        results.append(render_image(spec))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [alone] * 4
+    assert render_image(spec) == alone
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_prompt_of_its_own_gives_an_image_of_its_own_that_decodes(fmt: ImageFormat) -> None:
+    specs = [dataclasses.replace(SPEC, width=1024, height=1024, format=fmt, prompt=f"fox {i}") for i in range(12)]
+    rendered = [render_image(spec) for spec in specs]
+    assert len(set(rendered)) == len(specs)
+    for spec, data in zip(specs, rendered, strict=True):
+        image = decode_image(data)
+        assert (image.format, image.size, image.mode) == (PIL_NAMES[fmt], (1024, 1024), "RGB")
+        assert inspect_image(data).matches(prompt=spec.prompt)
+        if fmt == "png":  # lossless: exactly the picture, the prompt's own line of text included
+            assert image.tobytes() == expected_pixels(spec).tobytes()
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import threading
 import time
 import uuid
@@ -19,8 +18,16 @@ from edenfake._request import Exchange
 from edenfake._store import ByteStore
 from edenfake._wire import FakeRequest
 from edenfake.catalog import Catalog, ModelSpec
-from edenfake.errors import InsufficientCredit, InvalidModel, RequestValidationError, Unauthorized
-from edenfake.faults import CHAOS_STATUSES, Fault, FaultKind, FaultPlan, RateLimiter, RequestView
+from edenfake.errors import InsufficientCredit, InvalidModel, InvalidSetting, RequestValidationError, Unauthorized
+from edenfake.faults import (
+    CHAOS_STATUSES,
+    Fault,
+    FaultKind,
+    FaultPlan,
+    RateLimiter,
+    RequestView,
+    check_control,
+)
 from edenfake.images import ImageCache
 from edenfake.journal import Journal
 
@@ -49,22 +56,22 @@ class Clock:
     def now(self) -> float:
         return time.time() if self._frozen is None else self._frozen
 
-    def _checked(self, at: float, what: str) -> float:
-        if isinstance(at, bool) or not isinstance(at, (int, float)) or not math.isfinite(at):
-            raise ValueError(f"{what} must be a finite number of Unix seconds, got {at!r}")
-        if not self._low <= at <= self._high:
-            raise ValueError(f"{what} must be between {self._low:.0f} and {self._high:.0f} (Unix seconds), got {at!r}")
-        return float(at)
-
     def set(self, at: float | None) -> None:
-        """Freeze the clock at ``at`` (Unix seconds); ``None`` returns to real time."""
-        self._frozen = None if at is None else self._checked(at, "the clock")
+        """Freeze the clock at ``at`` (Unix seconds, within the admin contract's ``ClockRequest.at``); ``None``
+        returns to real time."""
+        check_control("at", at)
+        self._frozen = None if at is None else float(at)
 
     def advance(self, seconds: float) -> None:
-        """Move the clock forward, freezing it first if it runs in real time."""
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < math.inf:
-            raise ValueError(f"advance takes a finite number of seconds >= 0, got {seconds!r}")
-        self._frozen = self._checked(self.now() + seconds, "the clock after advancing")
+        """Move the clock forward (``ClockRequest.advance`` bounds the step), freezing it first if it runs in
+        real time; the clock after it must stay within ``ClockRequest.at``."""
+        check_control("advance", seconds)
+        after = self.now() + seconds
+        if after > self._high:
+            raise InvalidSetting(
+                "advance", f"advance: the clock would pass {self._high:.0f}, the latest it may show (got {seconds!r})"
+            )
+        self._frozen = float(after)
 
     @property
     def frozen(self) -> bool:
@@ -231,12 +238,12 @@ class Core:
 
     def set_rate_limit(self, per_second: int | None) -> None:
         """Refuse with 429 past ``per_second`` requests per token in one second of the fake's clock (None: off)."""
+        check_control("per_second", per_second)
         self.rate_limiter = None if per_second is None else RateLimiter(per_second, self.clock.now)
 
     def set_credits(self, credits: float | None) -> None:
         """The account's balance in USD; answers that cost more than what is left get 402 (None: unlimited)."""
-        if credits is not None and (isinstance(credits, bool) or not 0 <= credits < math.inf):
-            raise ValueError(f"credits must be a finite number >= 0 (or None), got {credits!r}")
+        check_control("credits", credits)
         with self._credits_lock:
             self.credits = credits
 

@@ -27,6 +27,9 @@ class FakeRequest:
     query: str = ""
     #: the door stopped reading because the body is over the limit
     oversize: bool = False
+    #: the address the request reached (the host of the ASGI scope's ``server``), from a door a browser can
+    #: reach; None (the in-process mock) exempts the request from edenfake._guard's checks
+    server_host: str | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lower case), as ASGI servers give it."""

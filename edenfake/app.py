@@ -58,6 +58,7 @@ class _CoreDoor:
             headers=headers,
             base_url=_base_url(scope, headers),
             query=scope.get("query_string", b"").decode("latin-1"),
+            server_host=_server_host(scope),
         )
         await self._read_body(request, receive)
         response = await self.answer(request)
@@ -111,6 +112,12 @@ class _CoreDoor:
                 break
             message = await receive()
         request.body = b"".join(chunks)
+
+
+def _server_host(scope: Scope) -> str:
+    """The address this request reached, as the ASGI server saw it ("" when it does not say)."""
+    server = scope.get("server")
+    return str(server[0]) if server else ""
 
 
 def _base_url(scope: Scope, headers: list[tuple[str, str]]) -> str:

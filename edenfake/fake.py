@@ -8,7 +8,7 @@ import logging
 import time
 from typing import Any, NoReturn
 
-from edenfake import _redact, contracts
+from edenfake import _guard, _redact, contracts
 from edenfake._core import Clock, Core
 from edenfake._replay import Source, source_for
 from edenfake._request import Exchange, read
@@ -72,6 +72,9 @@ class EdenFake(Core):
 
     def answer(self, request: FakeRequest) -> FakeResponse:
         """Answer one request. Never raises for anything a client can send."""
+        refused = _guard.refusal(self, request)  # a web page's request the developer did not make: before anything else
+        if refused is not None:
+            return refused
         started = time.perf_counter()
         methods = self._routes.methods(request.path)
         route = methods.get(request.method) if methods is not None else None

@@ -1,17 +1,20 @@
-"""What can go wrong on purpose: queued faults, latency, a seeded chaos rate, credits and a rate limit."""
+"""What can go wrong on purpose: queued faults, latency, a seeded chaos rate, credits and a rate limit; and the
+bounds of every control a test sets, read from the admin contract alone (:func:`check_control`)."""
 
 from __future__ import annotations
 
 import functools
+import math
 import random
 import threading
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from edenfake import contracts
 from edenfake._options import unknown_option
+from edenfake._redact import clip
 from edenfake.catalog import ModelSpec, content_policy_error
 from edenfake.errors import (
     ApiError,
@@ -25,16 +28,53 @@ from edenfake.errors import (
     retry_after_headers,
 )
 
-__all__ = ["Fault", "FaultPlan", "RateLimiter", "RequestView"]
+__all__ = ["CONTROLS", "Fault", "FaultPlan", "RateLimiter", "RequestView", "check_control"]
 
 FaultKind = Literal["timeout", "disconnect", "content_policy"]
 #: the faults that break the connection instead of answering
 CONNECTION_FAULTS = ("timeout", "disconnect")
 #: at most this many faults wait at once
 MAX_QUEUED = 1000
-#: the longest a timeout holds a request, an answer asks a client to wait, or latency delays an answer (seconds)
-MAX_HANG = 600.0
-MAX_RETRY_AFTER = 3600.0
+
+#: every control a test sets (by Python, by the admin API, from the console), and the admin contract's property
+#: that bounds it: ``(definition, property)`` under ``contracts/admin.schema.json``'s ``$defs``
+CONTROLS: dict[str, tuple[str, str]] = {
+    "fail": ("FaultRequest", "fail"),
+    "times": ("FaultRequest", "times"),
+    "retry_after": ("FaultRequest", "retry_after"),
+    "hang": ("FaultRequest", "hang"),
+    "detail": ("FaultRequest", "detail"),
+    "credits": ("CreditsRequest", "credits"),
+    "per_second": ("RateLimitRequest", "per_second"),
+    "seconds": ("LatencyRequest", "seconds"),
+    "seed": ("LatencyRequest", "seed"),
+    "rate": ("ChaosRequest", "rate"),
+    "statuses": ("ChaosRequest", "statuses"),
+    "at": ("ClockRequest", "at"),
+    "advance": ("ClockRequest", "advance"),
+}
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    return isinstance(value, list) and any(_non_finite(v) for v in value)
+
+
+def check_control(name: str, value: Any) -> Any:
+    """``value``, when the admin contract lets control ``name`` take it; else InvalidSetting naming it, with the
+    sentence the admin API answers for the same value (``credits: Input should be less than or equal to
+    1000000000 (got 5000000000.0)``). Python, the admin routes and the console all check against this one
+    contract, so they accept the same values."""
+    definition, prop = CONTROLS[name]
+    shown = list(value) if isinstance(value, tuple) else value  # a Python pair is a JSON array
+    if _non_finite(shown):  # JSON cannot carry them; the schema's bounds would not catch NaN
+        raise InvalidSetting(name, f"{name}: Input should be a finite number (got {clip(repr(value), 100)})")
+    found = contracts.violations(f"admin#/$defs/{definition}/properties/{prop}", shown)
+    if found:
+        where = name + "".join(f"[{p}]" for p in found[0].loc)
+        raise InvalidSetting(name, f"{where}: {found[0].msg} (got {clip(repr(value), 100)})")
+    return value
 
 
 def _kinds() -> tuple[tuple[int, ...], tuple[str, ...]]:
@@ -68,10 +108,29 @@ def request_fields() -> frozenset[str]:
     return frozenset(names)
 
 
-def _seconds(value: Any, what: str, limit: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= limit:
-        raise InvalidSetting(what, f"{what} must be a number of seconds from 0 to {limit:g}, got {value!r}")
-    return float(value)
+@functools.cache
+def documented_statuses(method: str, path: str) -> frozenset[int] | None:
+    """The statuses the OpenAPI document lists for ``method path`` (a route's own path, not a request's), or
+    None when it has no such operation."""
+    operation = contracts.load("openapi")["paths"].get(path, {}).get(method.lower())
+    if operation is None:
+        return None
+    return frozenset(int(s) for s in operation["responses"] if s.isdigit())
+
+
+def _route_statuses(request: RequestView) -> frozenset[int] | None:
+    methods = contracts.route_table().methods(request.path)
+    route = methods.get(request.method) if methods is not None else None
+    return documented_statuses(route.method, route.path) if route is not None else None
+
+
+@functools.cache
+def _answer_status(what: int | str) -> int | None:
+    # The status a fault answers with, from the error it builds (content_policy: the catalog's refusal);
+    # None for the faults that break the connection.
+    if what in CONNECTION_FAULTS:
+        return None
+    return Fault(what).error(None).status  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -101,28 +160,12 @@ class Fault:
     used: int = 0
 
     def __post_init__(self) -> None:
-        what = self.what
-        if isinstance(what, bool) or (isinstance(what, int) and what not in FAULT_STATUSES):
-            raise InvalidSetting(
-                "fail",
-                f"fail({what!r}): the status must be one of {', '.join(map(str, FAULT_STATUSES))}, "
-                f"or one of {', '.join(map(repr, FAULT_NAMES))}",
-            )
-        if not isinstance(what, int) and what not in FAULT_NAMES:
-            raise ValueError(
-                f"fail({what!r}): use a status as an integer, or one of {', '.join(map(repr, FAULT_NAMES))}"
-            )
-        if self.times is not None and (
-            isinstance(self.times, bool) or not isinstance(self.times, int) or not 1 <= self.times <= 1_000_000
-        ):
-            raise InvalidSetting(
-                "times", f"times must be an integer from 1 to 1000000 (or None for every request), got {self.times!r}"
-            )
+        check_control("fail", self.what)
+        check_control("times", self.times)
         if self.retry_after is not None:
-            self.retry_after = _seconds(self.retry_after, "retry_after", MAX_RETRY_AFTER)
-        self.hang = _seconds(self.hang, "hang", MAX_HANG)
-        if self.detail is not None and (not isinstance(self.detail, str) or not 1 <= len(self.detail) <= 1000):
-            raise InvalidSetting("detail", "detail must be a string of 1 to 1000 characters")
+            self.retry_after = float(check_control("retry_after", self.retry_after))
+        self.hang = float(check_control("hang", self.hang))
+        check_control("detail", self.detail)
         if isinstance(self.match, Mapping):
             known = request_fields()
             for name in self.match:
@@ -146,6 +189,12 @@ class Fault:
     @property
     def exhausted(self) -> bool:
         return self.times is not None and self.used >= self.times
+
+    def applies_to(self, statuses: frozenset[int] | None) -> bool:
+        """Whether this fault may answer on a route documenting ``statuses``: a broken connection can happen
+        anywhere; an answer only where the route's contract lists its status (no content_policy 400 on
+        ``GET /v3/images/models``). A fault that does not apply waits for a request it does."""
+        return _applies(self.what, statuses)
 
     def matches(self, request: RequestView) -> bool:
         m = self.match
@@ -226,30 +275,36 @@ class FaultPlan:
         return fault
 
     def take(self, request: RequestView) -> Fault | None:
-        """The fault that answers ``request``: the first matching queued one, else a chaos draw. A fault that
-        has answered all its requests leaves the queue."""
+        """The fault that answers ``request``: the first matching queued one that may answer on its route (see
+        :meth:`Fault.applies_to`), else a chaos draw among the statuses the route lists. A fault that has
+        answered all its requests leaves the queue."""
+        statuses = _route_statuses(request)
         with self._lock:
             for i, fault in enumerate(self.faults):
-                if fault.matches(request):
+                if fault.applies_to(statuses) and fault.matches(request):
                     fault.used += 1
                     if fault.exhausted:
                         del self.faults[i]
                     return fault
             if self.chaos_rate and self._random.random() < self.chaos_rate:
-                return Fault(self._random.choice(self.chaos_statuses), times=None)
+                drawn = [s for s in self.chaos_statuses if _applies(s, statuses)]
+                if drawn:
+                    return Fault(self._random.choice(drawn), times=None)
         return None
 
     def set_latency(self, seconds: float | tuple[float, float] | list[float], *, seed: int | None = None) -> None:
-        """Delay every API answer by ``seconds`` (0..600), or by a seeded draw from a ``(low, high)`` range."""
+        """Delay every API answer by ``seconds``, or by a seeded draw from a ``(low, high)`` range (the admin
+        contract's ``LatencyRequest`` bounds both)."""
+        check_control("seconds", seconds)
+        check_control("seed", seed)
+        latency: float | tuple[float, float]
         if isinstance(seconds, (tuple, list)):
-            if len(seconds) != 2:
-                raise ValueError(f"a latency range is (low, high), got {seconds!r}")
-            low, high = (_seconds(s, "latency", MAX_HANG) for s in seconds)
+            low, high = (float(s) for s in seconds)
             if low > high:
-                raise ValueError(f"a latency range must have low <= high, got {list(seconds)!r}")
-            latency: float | tuple[float, float] = (low, high)
+                raise InvalidSetting("seconds", f"seconds: a latency range must have low <= high (got {seconds!r})")
+            latency = (low, high)
         else:
-            latency = _seconds(seconds, "latency", MAX_HANG)
+            latency = float(seconds)
         with self._lock:
             self.latency = latency
             if seed is not None:
@@ -258,14 +313,12 @@ class FaultPlan:
     def set_chaos(
         self, rate: float, *, statuses: Iterable[int | FaultKind] = CHAOS_STATUSES, seed: int | None = None
     ) -> None:
-        """Fail a seeded random ``rate`` (0..1) of API requests with one of ``statuses``."""
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-            raise ValueError(f"chaos rate must be a number from 0 to 1, got {rate!r}")
+        """Fail a seeded random ``rate`` (0..1) of API requests with one of ``statuses`` (on each route, one of
+        those its contract lists)."""
+        check_control("rate", rate)
         chosen = tuple(statuses)
-        if not chosen:
-            raise ValueError("chaos needs at least one status to answer with")
-        for what in chosen:
-            Fault(what)  # refuses what fail() would refuse
+        check_control("statuses", chosen)
+        check_control("seed", seed)
         with self._lock:
             self.chaos_rate = float(rate)
             self.chaos_statuses = chosen
@@ -297,24 +350,51 @@ class FaultPlan:
             self._random = random.Random(0)
 
 
+def _applies(what: int | str, statuses: frozenset[int] | None) -> bool:
+    status = _answer_status(what)
+    return status is None or statuses is None or status in statuses
+
+
+#: the rate limiter tracks at most this many tokens at once: tokens whose last second holds no request are
+#: forgotten first, then, past the bound, the token seen least recently (its next request starts afresh)
+MAX_TRACKED = 1000
+
+
 class RateLimiter:
-    """At most ``per_second`` requests per account (token) in any one second of the fake's clock."""
+    """At most ``per_second`` requests per account (token) in any one second of the fake's clock, for at most
+    MAX_TRACKED accounts at once."""
 
     def __init__(self, per_second: int, clock: Callable[[], float]) -> None:
-        if per_second < 1:
-            raise ValueError(f"per_second must be at least 1, got {per_second}")
         self.per_second = per_second
         self._clock = clock
-        self._seen: defaultdict[str, deque[float]] = defaultdict(deque)
+        #: account -> times of its requests in the last second, the account seen least recently first
+        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def tracked(self) -> int:
+        """How many accounts the limiter holds a window for (at most MAX_TRACKED)."""
+        return len(self._seen)
 
     def check(self, account: str) -> None:
         """Count a request for ``account``; RateLimited (with the wait) when over the limit."""
         now = self._clock()
         with self._lock:
-            seen = self._seen[account]
+            self._forget(now)
+            seen = self._seen.pop(account, None) or deque()
+            self._seen[account] = seen  # now the account seen most recently
             while seen and seen[0] <= now - 1.0:
                 seen.popleft()
             if len(seen) >= self.per_second:
                 raise RateLimited(seen[0] + 1.0 - now)
             seen.append(now)
+            if len(self._seen) > MAX_TRACKED:
+                self._seen.popitem(last=False)
+
+    def _forget(self, now: float) -> None:
+        # The accounts seen least recently come first: drop them while their window is empty.
+        while self._seen:
+            oldest = next(iter(self._seen.values()))
+            if oldest and oldest[-1] > now - 1.0:
+                return
+            self._seen.popitem(last=False)

@@ -151,7 +151,7 @@ def test_hosted_images_stay_within_the_stores_bound_and_go_with_reset() -> None:
         assert fake.urls.size_bytes <= 100_000
         assert c.get(f"/_edenfake/images/{names[0]}").status_code == 404  # the oldest went first
         assert c.get(f"/_edenfake/images/{names[-1]}").status_code == 200
-        c.post("/_edenfake/reset")
+        c.post("/_edenfake/reset", headers={"Content-Type": "application/json"})
         assert c.get(f"/_edenfake/images/{names[-1]}").status_code == 404
 
 

@@ -34,8 +34,11 @@ def _applied(field: str, setter: Callable[[], object]) -> None:
         setter()
     except ValueError as exc:
         named = exc.field if isinstance(exc, InvalidSetting) else field
+        message = str(exc)
+        if message.startswith(f"{named}: "):  # the loc names the field already
+            message = message[len(named) + 2 :]
         raise RequestValidationError(
-            [{"type": "value_error", "loc": ["body", named], "msg": _redact.clip(str(exc), 300)}]
+            [{"type": "value_error", "loc": ["body", named], "msg": _redact.clip(message, 300)}]
         ) from None
 
 

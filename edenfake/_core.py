@@ -8,7 +8,7 @@ import hmac
 import threading
 import time
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -35,8 +35,6 @@ __all__ = ["Clock", "Core", "Upload", "UploadStore"]
 
 #: what the real service keeps an upload for
 UPLOAD_TTL = 30 * 24 * 3600.0
-#: bodies up to this size have their outcome remembered by their bytes
-MEMO_MAX_BODY = 16 * 1024
 
 
 def _time_bounds() -> tuple[float, float]:
@@ -174,35 +172,36 @@ def _canonical_uuid(value: str) -> str:
 class Core:
     """The state of one fake and the steps its routes share. See :class:`edenfake.EdenFake` for the options."""
 
-    def __init__(self, **options: Any) -> None:
-        _options.check_names(options, [_options.FAKE], "EdenFake()")
-        o = {**_options.defaults(), **options}
-        catalog = o["catalog"]
+    def __init__(self, options: _options.FakeOptions) -> None:
+        #: what this fake was built from; :meth:`reset` builds its state from them again
+        self.options = options
+        catalog = options.catalog
         self.catalog = catalog if isinstance(catalog, Catalog) else Catalog.load(catalog)
-        self.seed: int = o["seed"]
-        self.clock = Clock(o["clock"])
-        tokens: Collection[str] | None = o["tokens"]
-        self.tokens = frozenset(tokens) if tokens is not None else None
-        self.admin_token: str | None = o["admin_token"]
-        self.max_body_bytes: int = o["max_body_bytes"]
-        self.max_upload_bytes: int = o["max_upload_bytes"]
-        self.images = ImageCache(max_bytes=o["image_cache_bytes"])
-        #: image answers by plan: their JSON in pieces around `created`, and what the journal keeps of them
-        self.answers: ByteStore[tuple[Any, ...]] = ByteStore(max_bytes=o["answer_cache_bytes"])
-        #: outcomes of small bodies by their bytes: a plan, or the encoded refusal
-        self.outcomes: ByteStore[tuple[str, bytes]] = ByteStore(max_bytes=o["answer_cache_bytes"] // 4)
-        #: the images answered, bytes with their media type: `url` results by name, base64 ones by sha256
-        self.urls: ByteStore[str] = ByteStore(max_bytes=o["url_store_bytes"], ttl=o["url_ttl"], clock=self.clock.now)
-        self.uploads = UploadStore(self.clock, max_bytes=o["upload_store_bytes"])
-        self.calls = Journal(max_calls=o["journal_size"], max_bytes=o["journal_bytes"])
-        self.faults = FaultPlan()
-        self._initial = o
+        self.seed = options.seed
+        self.clock = Clock(options.clock)
+        self.tokens = frozenset(options.tokens) if options.tokens is not None else None
+        self.admin_token = options.admin_token
+        self.max_body_bytes = options.max_body_bytes
+        self.max_upload_bytes = options.max_upload_bytes
+        #: rendered images: a cache of bytes that depend on their spec alone, kept across resets
+        self.images = ImageCache(max_bytes=options.image_cache_bytes)
         self._credits_lock = threading.Lock()
+        self._build_state()
+
+    def _build_state(self) -> None:
+        """Everything a test can change, built from the options: the journal, the hosted images, the uploads,
+        the faults, latency and chaos, the credits and the rate limit."""
+        o = self.options
+        #: the images answered, bytes with their media type: `url` results by name, base64 ones by sha256
+        self.urls: ByteStore[str] = ByteStore(max_bytes=o.url_store_bytes, ttl=o.url_ttl, clock=self.clock.now)
+        self.uploads = UploadStore(self.clock, max_bytes=o.upload_store_bytes)
+        self.calls = Journal(max_calls=o.journal_size, max_bytes=o.journal_bytes)
+        self.faults = FaultPlan()
         self.credits: float | None = None
         self.rate_limiter: RateLimiter | None = None
-        self.set_credits(o["credits"])
-        self.set_rate_limit(o["rate_limit"])
-        self.set_latency(o["latency"], seed=o["fault_seed"])
+        self.set_credits(o.credits)
+        self.set_rate_limit(o.rate_limit)
+        self.set_latency(o.latency, seed=o.fault_seed)
 
     # -- what tests drive ----------------------------------------------------------------------------
 
@@ -247,16 +246,15 @@ class Core:
         with self._credits_lock:
             self.credits = credits
 
+    def set_clock(self, at: float | None) -> None:
+        """Freeze the clock at ``at`` (Unix seconds); None returns it to real time."""
+        self.clock.set(at)
+
     def reset(self) -> None:
         """Back to the state the fake was built with: journal, faults, latency, chaos, credits, rate limit,
-        hosted images and uploads cleared; the clock and catalog stay."""
-        self.calls.clear()
-        self.faults.clear()
-        self.set_credits(self._initial["credits"])
-        self.set_rate_limit(self._initial["rate_limit"])
-        self.set_latency(self._initial["latency"], seed=self._initial["fault_seed"])
-        self.urls.clear()
-        self.uploads.clear()
+        hosted images and uploads built again from the options; the clock, the catalog and the image cache
+        (bytes that depend on their spec alone) stay."""
+        self._build_state()
 
     # -- steps the routes share ----------------------------------------------------------------------
 
@@ -320,19 +318,3 @@ class Core:
             if cost > self.credits + 1e-12:
                 raise InsufficientCredit(required=cost, available=round(self.credits, 6))
             self.credits = round(self.credits - cost, 9)
-
-    def remembered(self, operation: str, body: bytes) -> tuple[Any, ...] | None:
-        """The outcome remembered for a small body on ``operation`` (a tuple of immutable values)."""
-        if len(body) > MEMO_MAX_BODY:
-            return None
-        found = self.outcomes.get((operation, body))
-        if found is None:
-            return None
-        outcome = found[1][0]
-        assert isinstance(outcome, tuple)
-        return outcome
-
-    def remember(self, operation: str, body: bytes, outcome: tuple[Any, ...]) -> None:
-        """Remember ``outcome``: a tuple of immutable values (plans, strings, bytes, encoded refusals)."""
-        if len(body) <= MEMO_MAX_BODY:
-            self.outcomes.put((operation, body), body, (outcome,))

@@ -1,5 +1,7 @@
 """Door 2: in-process interception. Requests from httpx (through respx) and httpx2 clients to the Eden hosts
-reach the core with no socket; requests to other hosts are left alone (or refused, if you ask)."""
+reach the core with no socket; requests to other hosts are left alone (or refused, if you ask). However many
+mocks are active (nested ``with`` blocks, a fixture and a block inside it), each client library is patched
+once, and a request goes to the newest mock that takes its host."""
 
 from __future__ import annotations
 
@@ -11,12 +13,15 @@ import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from edenfake import _options
 from edenfake._handle import Handle
 from edenfake._wire import FakeRequest, FakeResponse
 from edenfake.fake import EdenFake
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["DEFAULT_BASE_URLS", "MockHandle", "mock"]
 
@@ -57,26 +62,20 @@ class _Target:
 class MockHandle(Handle):
     """An active (or ready) in-process mock: the fake's controls plus the interception.
 
-    Use it as a context manager (``with`` / ``async with``) or a decorator (sync or async functions).
+    Use it as a context manager (``with`` / ``async with``) or a decorator (sync or async functions). Mocks
+    nest: while several are active, the newest one whose hosts a request names answers it, for every client.
     """
 
-    def __init__(
-        self,
-        fake: EdenFake | None = None,
-        *,
-        base_urls: Iterable[str] = (),
-        assert_all_mocked: bool = False,
-        assert_all_faults_used: bool = True,
-        **options: Any,
-    ) -> None:
-        _options.check_names(options, [_options.FAKE], "edenfake.mock()")
-        if fake is not None and options:
-            raise TypeError(f"pass options to EdenFake() or to mock(), not both: {sorted(options)}")
-        super().__init__(fake if fake is not None else EdenFake(**options))
-        self.targets = tuple(_Target.parse(u) for u in (*DEFAULT_BASE_URLS, *base_urls))
-        self.assert_all_mocked = assert_all_mocked
-        self.check_faults = assert_all_faults_used
-        self._respx: Any = None
+    def __init__(self, fake: EdenFake | None = None, /, **kwargs: Unpack[_options.MockKwargs]) -> None:
+        options = _options.build(_options.MockOptions, kwargs, "edenfake.mock()")
+        given_fake_options = set(kwargs) & _options.names(_options.FakeOptions)
+        if fake is not None and given_fake_options:
+            raise TypeError(f"pass options to EdenFake() or to mock(), not both: {sorted(given_fake_options)}")
+        super().__init__(fake if fake is not None else EdenFake(_options.fake_part(options)))
+        self.options = options
+        self.targets = tuple(_Target.parse(u) for u in (*DEFAULT_BASE_URLS, *options.base_urls))
+        self.assert_all_mocked = options.assert_all_mocked
+        self.check_faults = options.assert_all_faults_used
         self._active = False
 
     # -- routing -------------------------------------------------------------------------------------
@@ -111,8 +110,7 @@ class MockHandle(Handle):
     def start(self) -> MockHandle:
         if self._active:
             raise RuntimeError("this mock is already active")
-        self._respx = _start_respx(self)
-        _Httpx2Patch.add(self)
+        _Active.add(self)
         self._active = True
         return self
 
@@ -120,10 +118,7 @@ class MockHandle(Handle):
         if not self._active:
             return
         self._active = False
-        _Httpx2Patch.remove(self)
-        if self._respx is not None:
-            self._respx.stop(quiet=True)
-            self._respx = None
+        _Active.remove(self)
         if check and self.check_faults:
             self.assert_all_faults_used()
 
@@ -167,34 +162,76 @@ class MockHandle(Handle):
 @overload
 def mock(fake: F, /) -> F: ...
 @overload
-def mock(
-    fake: EdenFake | None = None,
-    /,
-    *,
-    base_urls: Iterable[str] = (),
-    assert_all_mocked: bool = False,
-    assert_all_faults_used: bool = True,
-    **options: Any,
-) -> MockHandle: ...
+def mock(fake: EdenFake | None = None, /, **kwargs: Unpack[_options.MockKwargs]) -> MockHandle: ...
 def mock(fake: Any = None, /, **kwargs: Any) -> Any:
-    """Route httpx and httpx2 requests for the Eden hosts to a fake, in-process.
+    """Route httpx, httpx2 (the openai SDK's) requests for the Eden hosts to a fake, in-process.
 
     ``with edenfake.mock() as eden:`` / ``async with`` / ``@edenfake.mock`` / ``@edenfake.mock(credits=1)``.
 
-    Keyword options: ``base_urls`` (more hosts or gateway URLs to route, e.g. ``"http://gateway:8080/eden"``),
-    ``assert_all_mocked`` (True: a request to any other host fails loudly instead of going out),
-    ``assert_all_faults_used`` (True: leaving with a queued fault unanswered is an AssertionError), and any
-    :class:`EdenFake` option (``credits=``, ``rate_limit=``, ``clock=``, ``seed=``, ...).
+    Keyword options (:class:`edenfake.MockOptions`): ``base_urls`` (more hosts or gateway URLs to route, e.g.
+    ``"http://gateway:8080/eden"``), ``assert_all_mocked`` (True: a request to any other host fails loudly
+    instead of going out), ``assert_all_faults_used`` (True: leaving with a queued fault unanswered is an
+    AssertionError), and any :class:`EdenFake` option (``credits=``, ``rate_limit=``, ``clock=``, ``seed=``...).
     """
     if callable(fake) and not isinstance(fake, EdenFake):
         return MockHandle(**kwargs)(fake)
     return MockHandle(fake, **kwargs)
 
 
+# -- the active mocks: one interception per client library, whatever the number of mocks -----------------
+
+
+class _Active:
+    """The active mocks, newest last. The first to start patches httpx (through one respx router) and httpx2;
+    the last to stop removes the patches. A request goes to the newest mock whose hosts it names."""
+
+    _lock = threading.Lock()
+    _handles: ClassVar[list[MockHandle]] = []
+    _respx: ClassVar[Any] = None
+    _httpx2: ClassVar[dict[Any, Any]] = {}
+
+    @classmethod
+    def add(cls, handle: MockHandle) -> None:
+        with cls._lock:
+            cls._handles.append(handle)
+            if len(cls._handles) == 1:
+                cls._respx = _start_respx()
+                cls._httpx2 = _patch_httpx2()
+
+    @classmethod
+    def remove(cls, handle: MockHandle) -> None:
+        with cls._lock:
+            if handle in cls._handles:
+                cls._handles.remove(handle)
+            if not cls._handles:
+                for client_class, original in cls._httpx2.items():
+                    client_class._transport_for_url = original
+                cls._httpx2 = {}
+                if cls._respx is not None:
+                    cls._respx.stop(quiet=True)
+                    cls._respx = None
+
+    @classmethod
+    def handle_for(cls, url: Any) -> MockHandle | None:
+        for handle in reversed(cls._handles):  # the newest mock wins
+            if handle.route(url.scheme, url.host, url.port, url.path) is not None:
+                return handle
+        return None
+
+    @classmethod
+    def refuse(cls, url: Any) -> None:
+        """AssertionError when an active mock asked for every request to be the fake's."""
+        if any(h.assert_all_mocked for h in cls._handles):
+            raise AssertionError(
+                f"edenfake.mock(assert_all_mocked=True): a request to {url} is not for the fake; "
+                "add its base URL with base_urls=[...] or pass assert_all_mocked=False to let it through"
+            )
+
+
 # -- httpx, through respx -------------------------------------------------------------------------------
 
 
-def _start_respx(handle: MockHandle) -> Any:
+def _start_respx() -> Any:
     try:
         import httpx
         import respx
@@ -227,13 +264,15 @@ def _start_respx(handle: MockHandle) -> Any:
 
     # using="httpx": respx patches the client's transport lookup, so clients with a transport of their own
     # (MockTransport, retries, proxies) are routed too, as httpx2 clients are below.
-    router = Router(assert_all_called=False, assert_all_mocked=handle.assert_all_mocked, using="httpx")
+    router = Router(assert_all_called=False, assert_all_mocked=False, using="httpx")
 
-    def side_effect(request: httpx.Request) -> httpx.Response | httpx.Request | None:
+    def side_effect(request: httpx.Request) -> httpx.Response | httpx.Request:
+        handle = _Active.handle_for(request.url)
+        if handle is None:
+            _Active.refuse(request.url)
+            return request  # not the fake's: the request itself passes it on
         answer = handle.dispatch(request.method, request.url, request.headers.multi_items(), request.read())
-        if answer is None:
-            # Not the fake's: None lets respx refuse it (assert_all_mocked), the request itself passes it on.
-            return None if handle.assert_all_mocked else request
+        assert answer is not None  # handle_for picked a mock whose hosts the URL names
         response: httpx.Response = _to_response(httpx, request, answer)
         return response
 
@@ -261,57 +300,27 @@ def _to_response(module: Any, request: Any, answer: FakeResponse) -> Any:
 # -- httpx2: clients ask _transport_for_url which transport to use; the fake's URLs get the fake's -------
 
 
-class _Httpx2Patch:
-    _lock = threading.Lock()
-    _handles: ClassVar[list[MockHandle]] = []
-    _originals: ClassVar[dict[Any, Any]] = {}
-
-    @classmethod
-    def add(cls, handle: MockHandle) -> None:
-        try:
-            import httpx2
-        except ImportError:
-            return
-        with cls._lock:
-            cls._handles.append(handle)
-            if len(cls._handles) == 1:
-                for client_class, transport in ((httpx2.Client, _Httpx2Sync), (httpx2.AsyncClient, _Httpx2Async)):
-                    original = client_class._transport_for_url
-                    cls._originals[client_class] = original
-                    client_class._transport_for_url = _patched(original, transport)  # type: ignore[method-assign]
-
-    @classmethod
-    def remove(cls, handle: MockHandle) -> None:
-        with cls._lock:
-            if handle in cls._handles:
-                cls._handles.remove(handle)
-            if not cls._handles:
-                for client_class, original in cls._originals.items():
-                    client_class._transport_for_url = original
-                cls._originals.clear()
-
-    @classmethod
-    def handle_for(cls, url: Any) -> MockHandle | None:
-        for handle in reversed(cls._handles):  # the newest mock wins
-            if handle.route(url.scheme, url.host, url.port, url.path) is not None:
-                return handle
-        return None
-
-    @classmethod
-    def refuses(cls) -> bool:
-        return any(h.assert_all_mocked for h in cls._handles)
+def _patch_httpx2() -> dict[Any, Any]:
+    """Patch httpx2's clients to ask the active mocks for a transport first; the originals, to restore."""
+    try:
+        import httpx2
+    except ImportError:
+        return {}
+    originals: dict[Any, Any] = {}
+    for client_class, transport in ((httpx2.Client, _Httpx2Sync), (httpx2.AsyncClient, _Httpx2Async)):
+        original = client_class._transport_for_url
+        originals[client_class] = original
+        client_class._transport_for_url = _patched(original, transport)  # type: ignore[method-assign]
+    return originals
 
 
 def _patched(original: Callable[..., Any], transport: type) -> Callable[..., Any]:
+    # httpx2 clients ask _transport_for_url which transport to use; the fake's URLs get the fake's.
     def _transport_for_url(self: Any, url: Any) -> Any:
-        handle = _Httpx2Patch.handle_for(url)
+        handle = _Active.handle_for(url)
         if handle is not None:
             return transport(handle)
-        if _Httpx2Patch.refuses():
-            raise AssertionError(
-                f"edenfake.mock(assert_all_mocked=True): a request to {url} is not for the fake; "
-                "add its base URL with base_urls=[...] or pass assert_all_mocked=False to let it through"
-            )
+        _Active.refuse(url)
         return original(self, url)
 
     return _transport_for_url

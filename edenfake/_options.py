@@ -1,189 +1,325 @@
-"""Every option of edenfake, defined once: :class:`EdenFake`, ``mock()``, ``serve()``, the pytest marker and the
-CLI all read this table, so a default is written in one place and a misspelt option fails the same way
-everywhere ("unknown option 'credit'; did you mean 'credits'?")."""
+"""Every option of edenfake, defined once, as frozen keyword-only dataclasses whose field metadata says what
+each option means, how the CLI spells it and whether a running fake can take it live.
+
+:class:`FakeOptions` holds what :class:`~edenfake.EdenFake` takes; :class:`MockOptions` adds what
+``edenfake.mock()`` and the ``edenfake`` fixture take, :class:`ServeOptions` what ``edenfake.serve()`` and
+``edenfake serve`` take, :class:`MarkerOptions` what the ``@pytest.mark.edenfake`` marker takes. The CLI's
+flags, the marker's help and the live-server fixture are generated from these fields; the ``*Kwargs``
+TypedDicts let mypy check callers' keywords (a test holds them to the dataclasses). A misspelt option fails the
+same way everywhere: "unknown option 'credit'; did you mean 'credits'?".
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
-__all__ = ["FAKE", "MOCK", "OPTIONS", "PYTEST", "SERVE", "Option", "check_names", "defaults", "unknown_option"]
+if TYPE_CHECKING:
+    from edenfake.catalog import Catalog
+
+__all__ = [
+    "FakeKwargs",
+    "FakeOptions",
+    "MarkerOptions",
+    "MockKwargs",
+    "MockOptions",
+    "ServeKwargs",
+    "ServeOptions",
+    "build",
+    "cli_fields",
+    "live_fields",
+    "unknown_option",
+]
 
 MiB = 1024 * 1024
-
-#: the doors an option applies to
-FAKE = "fake"  # EdenFake() and everything built on one
-MOCK = "mock"  # edenfake.mock() and the edenfake fixture
-SERVE = "serve"  # edenfake.serve() and the CLI
-PYTEST = "pytest"  # the @pytest.mark.edenfake marker alone
+#: what a replay does with a request no recording matches
+UNMATCHED_CHOICES = ("fake", "error")
 
 
-@dataclass(frozen=True)
-class Option:
-    """One option: its name, default, what it means, and how the CLI spells it."""
+def _option(
+    default: Any,
+    help: str,
+    *,
+    cli: str | None = None,
+    flag: str | None = None,
+    metavar: str | None = None,
+    setter: str | None = None,
+    live: bool = False,
+    choices: tuple[str, ...] | None = None,
+    minimum: int | None = None,
+) -> Any:
+    """A dataclass field with its metadata: ``cli`` is the CLI's value type ("int", "float", "str",
+    "latency", "repeat"; None: not on the CLI), ``setter`` the fake's method that changes it live."""
+    metadata = {
+        "help": help,
+        "cli": cli,
+        "flag": flag,
+        "metavar": metavar,
+        "setter": setter,
+        "live": live or setter is not None,
+        "choices": choices,
+        "minimum": minimum,
+    }
+    return field(default=default, metadata=metadata)
 
-    name: str
-    default: Any
-    help: str
-    door: str = FAKE
-    #: the CLI's value type ("int", "float", "str", "latency", "tokens", "flag"); None: not on the CLI
-    cli: str | None = None
-    metavar: str | None = None
-    #: a running server can take it per test (the session-wide edenfake_server fixture)
-    live: bool = False
-    #: the values it may take, where they are a fixed few (the CLI offers them as choices)
-    choices: tuple[str, ...] | None = None
 
+@dataclass(frozen=True, kw_only=True)
+class FakeOptions:
+    """What one fake is built from. Checked on construction: a wrong type or value is a TypeError or
+    ValueError naming the option and the rule."""
 
-OPTIONS: tuple[Option, ...] = (
-    Option("catalog", None, "catalog JSON file merged over the built-in one (or a Catalog)", cli="str", metavar="FILE"),
-    Option("seed", 0, "seed of the placeholder images: same seed, same bytes", cli="int"),
-    Option(
-        "clock",
+    catalog: Catalog | str | os.PathLike[str] | None = _option(
+        None, "catalog JSON file merged over the built-in one (or a Catalog)", cli="str", metavar="FILE"
+    )
+    seed: int = _option(0, "seed of the placeholder images: same seed, same bytes", cli="int")
+    clock: float | None = _option(
         None,
         "Unix time to freeze the clock at (answers become byte-identical); None runs in real time",
         cli="float",
         metavar="UNIX_TIME",
-        live=True,
-    ),
-    Option("url_ttl", 3600.0, "seconds a `url` result stays served", cli="float", metavar="SECONDS"),
-    Option("tokens", None, "bearer tokens accepted (None: any well-formed token)", cli="tokens", metavar="TOKEN"),
-    Option(
-        "credits",
+        setter="set_clock",
+    )
+    url_ttl: float = _option(3600.0, "seconds a `url` result stays served", cli="float", metavar="SECONDS")
+    tokens: tuple[str, ...] | None = _option(
+        None, "bearer tokens accepted (None: any well-formed token)", cli="repeat", flag="--token", metavar="TOKEN"
+    )
+    credits: float | None = _option(
         None,
         "USD the account holds; answers costing more get 402 (None: unlimited)",
         cli="float",
         metavar="USD",
-        live=True,
-    ),
-    Option(
-        "rate_limit",
+        setter="set_credits",
+    )
+    rate_limit: int | None = _option(
         None,
         "requests per second per token before 429 (None: no limit; the real one is 10)",
         cli="int",
         metavar="PER_SECOND",
-        live=True,
-    ),
-    Option(
-        "latency",
+        setter="set_rate_limit",
+    )
+    latency: float | tuple[float, float] = _option(
         0.0,
         "seconds added to every API answer, or a (low, high) range drawn with fault_seed",
         cli="latency",
         metavar="SECONDS|LOW,HIGH",
-        live=True,
-    ),
-    Option("fault_seed", 0, "seed of the latency and chaos draws", cli="int"),
-    Option(
-        "max_body_bytes", 1 * MiB, "larger JSON bodies get 413, on routes without images", cli="int", metavar="BYTES"
-    ),
-    Option(
-        "max_upload_bytes", 64 * MiB, "larger bodies get 413 on the edit and upload routes", cli="int", metavar="BYTES"
-    ),
-    Option(
-        "image_cache_bytes",
-        32 * MiB,
-        "bytes of rendered images (and their base64) kept for reuse",
-        cli="int",
-        metavar="BYTES",
-    ),
-    Option(
-        "answer_cache_bytes",
-        16 * MiB,
-        "bytes of encoded image answers kept for repeated requests",
-        cli="int",
-        metavar="BYTES",
-    ),
-    Option(
-        "url_store_bytes",
-        64 * MiB,
-        "bytes of images kept behind `url` results (oldest go first)",
-        cli="int",
-        metavar="BYTES",
-    ),
-    Option(
-        "upload_store_bytes",
-        128 * MiB,
-        "bytes of files kept by POST /v3/upload (oldest go first)",
-        cli="int",
-        metavar="BYTES",
-    ),
-    Option("journal_size", 10_000, "calls kept in the journal (oldest dropped first)", cli="int", metavar="CALLS"),
-    Option(
-        "journal_bytes",
+        setter="set_latency",
+    )
+    fault_seed: int = _option(0, "seed of the latency and chaos draws", cli="int")
+    max_body_bytes: int = _option(
+        1 * MiB, "larger JSON bodies get 413, on routes without images", cli="int", metavar="BYTES", minimum=1
+    )
+    max_upload_bytes: int = _option(
+        64 * MiB, "larger bodies get 413 on the edit and upload routes", cli="int", metavar="BYTES", minimum=1
+    )
+    image_cache_bytes: int = _option(
+        32 * MiB, "bytes of rendered images (and their base64) kept for reuse", cli="int", metavar="BYTES", minimum=0
+    )
+    url_store_bytes: int = _option(
+        64 * MiB, "bytes of images kept behind `url` results (oldest go first)", cli="int", metavar="BYTES", minimum=0
+    )
+    upload_store_bytes: int = _option(
+        128 * MiB, "bytes of files kept by POST /v3/upload (oldest go first)", cli="int", metavar="BYTES", minimum=0
+    )
+    journal_size: int = _option(
+        10_000, "calls kept in the journal (oldest dropped first)", cli="int", metavar="CALLS", minimum=0
+    )
+    journal_bytes: int = _option(
         64 * MiB,
         "bytes the journal may hold (images are kept as digests, never base64)",
         cli="int",
         metavar="BYTES",
-    ),
-    Option(
-        "admin_token",
+        minimum=0,
+    )
+    admin_token: str | None = _option(
         None,
         "a token the admin API (/_edenfake/) then requires as 'Authorization: Bearer TOKEN' (None: open)",
         cli="str",
         metavar="TOKEN",
-    ),
-    Option(
-        "replay",
+    )
+    allowed_hosts: tuple[str, ...] = _option(
+        (),
+        "more Host names the server answers (loopback names and IP addresses always are), e.g. a compose service name",
+        cli="repeat",
+        flag="--allowed-host",
+        metavar="HOST",
+    )
+    #: a cassette directory, or an answer source (``edenfake.cassettes``: a Replay, a Recording)
+    replay: str | os.PathLike[str] | Any = _option(
         None,
         "a cassette directory (from `edenfake record`): /v3 requests that match a recorded one get its answer",
         cli="str",
         metavar="DIR",
-    ),
-    Option(
-        "unmatched",
+    )
+    unmatched: str = _option(
         "fake",
         "with replay: a request no recording matches gets the fake's own answer ('fake') or a 404 NOT_RECORDED "
         "naming the closest recorded request ('error')",
         cli="str",
         metavar="fake|error",
-        choices=("fake", "error"),
-    ),
-    Option("base_urls", (), "more hosts or gateway URLs to route to the fake", door=MOCK),
-    Option("assert_all_mocked", False, "a request to any other host fails loudly instead of going out", door=MOCK),
-    Option(
-        "assert_all_faults_used",
-        True,
-        "leaving with a queued fault that never answered is an error",
-        door=MOCK,
-        live=True,
-    ),
-    Option(
-        "cassette",
+        choices=UNMATCHED_CHOICES,
+    )
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            minimum = f.metadata.get("minimum")
+            if minimum is not None or f.name in ("seed", "fault_seed"):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise TypeError(f"{f.name} must be an integer, got {value!r}")
+                if minimum is not None and value < minimum:
+                    raise ValueError(f"{f.name} must be at least {minimum}, got {value!r}")
+            choices = f.metadata.get("choices")
+            if choices is not None and value not in choices:
+                raise ValueError(f"{f.name} must be {' or '.join(map(repr, choices))}, got {value!r}")
+        if isinstance(self.url_ttl, bool) or not isinstance(self.url_ttl, (int, float)) or not self.url_ttl > 0:
+            raise ValueError(f"url_ttl must be a number of seconds > 0, got {self.url_ttl!r}")
+        for name in ("tokens", "allowed_hosts"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, str) or not isinstance(value, Iterable):
+                raise TypeError(f"{name} must be a list of strings, got {value!r}")
+            kept = tuple(value)
+            if not all(isinstance(v, str) and v.strip() for v in kept):
+                raise ValueError(f"{name} must be non-empty strings, got {list(kept)!r}")
+            object.__setattr__(self, name, kept)
+        token = self.admin_token
+        if token is not None and (not isinstance(token, str) or not token.strip() or token != token.strip()):
+            raise ValueError(
+                "admin_token must be a non-empty string without surrounding spaces (an empty token would open the "
+                "admin API to any 'Authorization: Bearer'); leave it unset (None) for an open admin API on loopback"
+            )
+
+
+def _faults_used() -> Any:
+    return _option(True, "leaving with a queued fault that never answered is an error", live=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MockOptions(FakeOptions):
+    """``edenfake.mock()`` and the ``edenfake`` fixture: a fake's options and the interception's."""
+
+    base_urls: tuple[str, ...] = _option((), "more hosts or gateway URLs to route to the fake")
+    assert_all_mocked: bool = _option(False, "a request to any other host fails loudly instead of going out")
+    assert_all_faults_used: bool = _faults_used()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarkerOptions(MockOptions):
+    """``@pytest.mark.edenfake(...)``: the mock's options and the test's cassette."""
+
+    cassette: bool | str | None = _option(
         None,
         "replay cassettes/<module>/<test>/ beside the test file (True), or cassettes/<module>/<name>/ (a name); "
         "--edenfake-record=once|rewrite records it",
-        door=PYTEST,
-    ),
-    Option("host", "127.0.0.1", "address to bind (loopback by default)", door=SERVE, cli="str"),
-    Option("port", 0, "port to bind (0: a free one; the CLI's default is 8000)", door=SERVE, cli="int"),
-)
-
-_BY_NAME = {o.name: o for o in OPTIONS}
+    )
 
 
-def defaults(door: str = FAKE) -> dict[str, Any]:
-    """The default of every option of ``door``."""
-    return {o.name: o.default for o in OPTIONS if o.door == door}
+@dataclass(frozen=True, kw_only=True)
+class ServeOptions(FakeOptions):
+    """``edenfake.serve()`` and ``edenfake serve``: a fake's options and where it listens."""
+
+    host: str = _option("127.0.0.1", "address to bind (loopback by default)", cli="str")
+    port: int = _option(0, "port to bind (0: a free one; the CLI's default is 8000)", cli="int")
+    assert_all_faults_used: bool = _faults_used()
+
+
+class FakeKwargs(TypedDict, total=False):
+    """The keywords of :class:`FakeOptions`, for ``**kwargs: Unpack[FakeKwargs]``."""
+
+    catalog: Catalog | str | os.PathLike[str] | None
+    seed: int
+    clock: float | None
+    url_ttl: float
+    tokens: tuple[str, ...] | None
+    credits: float | None
+    rate_limit: int | None
+    latency: float | tuple[float, float]
+    fault_seed: int
+    max_body_bytes: int
+    max_upload_bytes: int
+    image_cache_bytes: int
+    url_store_bytes: int
+    upload_store_bytes: int
+    journal_size: int
+    journal_bytes: int
+    admin_token: str | None
+    allowed_hosts: tuple[str, ...]
+    replay: str | os.PathLike[str] | Any
+    unmatched: str
+
+
+class MockKwargs(FakeKwargs, total=False):
+    """The keywords of :class:`MockOptions`."""
+
+    base_urls: tuple[str, ...]
+    assert_all_mocked: bool
+    assert_all_faults_used: bool
+
+
+class ServeKwargs(FakeKwargs, total=False):
+    """The keywords of :class:`ServeOptions`."""
+
+    host: str
+    port: int
+    assert_all_faults_used: bool
+
+
+T = TypeVar("T", bound=FakeOptions)
+
+
+def names(kind: type[FakeOptions]) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(kind))
 
 
 def unknown_option(name: str, known: Iterable[str]) -> str:
     """``unknown option 'credit'; did you mean 'credits'?`` (or the list of known options)."""
     import difflib  # only when a name is wrong: the plugin imports this module at start-up
 
-    names = sorted(known)
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"known options: {', '.join(names)}"
+    listed = sorted(known)
+    close = difflib.get_close_matches(name, listed, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known options: {', '.join(listed)}"
     return f"unknown option {name!r}; {hint}"
 
 
-def check_names(given: Mapping[str, Any], doors: Iterable[str], where: str) -> None:
-    """TypeError naming the first option in ``given`` that none of ``doors`` takes."""
-    allowed = {o.name for o in OPTIONS if o.door in set(doors)}
+def check_names(given: Iterable[str], kind: type[FakeOptions], where: str) -> None:
+    """TypeError naming the first option in ``given`` that ``kind`` lacks."""
+    known = names(kind)
     for name in given:
-        if name not in allowed:
-            raise TypeError(f"{where}: {unknown_option(name, allowed)}")
+        if name not in known:
+            raise TypeError(f"{where}: {unknown_option(name, known)}")
 
 
-def option(name: str) -> Option:
-    return _BY_NAME[name]
+def build(kind: type[T], given: Mapping[str, Any], where: str, *, base: FakeOptions | None = None) -> T:
+    """``kind`` from ``given`` keywords (over ``base``'s values where it is one), misspellings named."""
+    check_names(given, kind, where)
+    if base is None:
+        return kind(**given)
+    inherited = {name: getattr(base, name) for name in names(type(base)) & names(kind)}
+    return kind(**{**inherited, **given})
+
+
+def fake_part(options: FakeOptions) -> FakeOptions:
+    """The :class:`FakeOptions` within ``options`` (a MockOptions, ServeOptions, ...)."""
+    if type(options) is FakeOptions:
+        return options
+    return FakeOptions(**{name: getattr(options, name) for name in names(FakeOptions)})
+
+
+def cli_fields(kind: type[FakeOptions]) -> list[dataclasses.Field[Any]]:
+    """The fields of ``kind`` that are CLI flags, in order."""
+    return [f for f in dataclasses.fields(kind) if f.metadata.get("cli") is not None]
+
+
+def live_fields(kind: type[FakeOptions] = MarkerOptions) -> list[dataclasses.Field[Any]]:
+    """The fields of ``kind`` a running fake can take per test."""
+    return [f for f in dataclasses.fields(kind) if f.metadata.get("live")]
+
+
+def flag(f: dataclasses.Field[Any]) -> str:
+    """The CLI's spelling of option ``f``: ``--max-body-bytes``."""
+    spelled: str | None = f.metadata.get("flag")
+    return spelled or "--" + f.name.replace("_", "-")

@@ -62,6 +62,7 @@ class Exchange:
         "model",
         "problem",
         "provider",
+        "replayed",
         "request",
         "route",
     )
@@ -84,6 +85,8 @@ class Exchange:
         self.journal_body: bytes | None = None
         #: what the journal keeps of the answer (JSON bytes), when it differs from the answer (images)
         self.journal_answer: bytes | None = None
+        #: the answer came from a cassette
+        self.replayed = False
 
     def refuse_early(self) -> None:
         """Raise the refusal found while reading the envelope (413, 415), if any."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import ipaddress
 import logging
@@ -24,9 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the fake server (loopback by default)")
-    for option in _options.OPTIONS:
-        if option.cli is not None:
-            _add_option(serve, option)
+    for option in _options.cli_fields(_options.ServeOptions):
+        _add_option(serve, option)
     serve.add_argument("--replace-catalog", action="store_true", help="use --catalog alone, not merged")
     serve.add_argument(
         "--loop", choices=["auto", "asyncio", "uvloop"], default="auto", help="uvicorn's event loop (default auto)"
@@ -105,24 +105,29 @@ def _latency(text: str) -> float | tuple[float, float]:
     return (float(low), float(high)) if sep else float(text)
 
 
-def _add_option(parser: argparse.ArgumentParser, option: _options.Option) -> None:
-    flag = "--" + ("token" if option.name == "tokens" else option.name.replace("_", "-"))
+def _add_option(parser: argparse.ArgumentParser, option: dataclasses.Field[Any]) -> None:
+    """One flag, spelt, typed and explained by the option's field (edenfake._options)."""
+    meta = option.metadata
     default = _CLI_DEFAULTS.get(option.name, option.default)
     shown = f" (default {default})" if default not in (None, ()) else ""
     kinds: dict[str, Any] = {"int": int, "float": float, "str": str, "latency": _latency}
-    if option.cli == "tokens":
+    if meta["cli"] == "repeat":
         parser.add_argument(
-            flag, dest=option.name, action="append", metavar=option.metavar, help=option.help + "; repeatable"
+            _options.flag(option),
+            dest=option.name,
+            action="append",
+            metavar=meta["metavar"],
+            help=meta["help"] + "; repeatable",
         )
     else:
         parser.add_argument(
-            flag,
+            _options.flag(option),
             dest=option.name,
-            type=kinds[option.cli or "str"],
+            type=kinds[meta["cli"]],
             default=default,
-            choices=option.choices,
-            metavar=option.metavar,
-            help=option.help + shown,
+            choices=meta["choices"],
+            metavar=meta["metavar"],
+            help=meta["help"] + shown,
         )
 
 
@@ -158,10 +163,11 @@ def _serve(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         print(f"edenfake: {exc}", file=sys.stderr)
         return 2
-    chosen = {o.name: getattr(args, o.name) for o in _options.OPTIONS if o.cli is not None and o.door == _options.FAKE}
+    chosen = {f.name: getattr(args, f.name) for f in _options.cli_fields(_options.FakeOptions)}
+    chosen["allowed_hosts"] = chosen["allowed_hosts"] or ()
     try:
-        fake = EdenFake(**{**chosen, "catalog": catalog})
-    except ValueError as exc:
+        fake = EdenFake(_options.FakeOptions(**{**chosen, "catalog": catalog}))
+    except (TypeError, ValueError) as exc:
         print(f"edenfake: {exc}", file=sys.stderr)
         return 2
     # Never echo a configured token: the example names a placeholder instead.

@@ -237,6 +237,17 @@ class RouteTable:
             else:
                 self._exact.setdefault(route.path, {})[route.method] = route
 
+    def find(self, method: str, path: str) -> tuple[Route | None, dict[str, Route] | None]:
+        """The operation that answers ``method path`` (a HEAD is answered by the path's GET), and the operations
+        at ``path`` by method (None when the document has no such path)."""
+        methods = self.methods(path)
+        if methods is None:
+            return None, None
+        route = methods.get(method)
+        if route is None and method == "HEAD":
+            route = methods.get("GET")
+        return route, methods
+
     def methods(self, path: str) -> dict[str, Route] | None:
         """The operations at ``path`` by method, or None when the document has no such path."""
         found = self._exact.get(path)

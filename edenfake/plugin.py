@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +21,10 @@ _failed_key = pytest.StashKey[bool]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from edenfake import _options  # small and framework-free: the marker's help is the options table
+    from edenfake import _options  # small and framework-free: the marker's help is the options' fields
 
-    shown = ", ".join(f"{o.name}={o.default!r}" for o in _options.OPTIONS if o.door != _options.SERVE)
-    live = ", ".join(o.name for o in _options.OPTIONS if o.live)
+    shown = ", ".join(f"{f.name}={f.default!r}" for f in dataclasses.fields(_options.MarkerOptions))
+    live = ", ".join(f.name for f in _options.live_fields())
     config.addinivalue_line(
         "markers",
         f"edenfake(*, {shown}): options of edenfake.mock() for the edenfake fixture ({live} also apply to "
@@ -57,14 +58,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The test's marker keywords (the closest marker wins), each name checked against MarkerOptions."""
     from edenfake import _options
 
     options: dict[str, Any] = {}
-    for marker in reversed(list(request.node.iter_markers("edenfake"))):  # the closest marker wins
+    for marker in reversed(list(request.node.iter_markers("edenfake"))):
         if marker.args:
             raise TypeError("@pytest.mark.edenfake takes keyword options only, e.g. @pytest.mark.edenfake(credits=1)")
         options.update(marker.kwargs)
-    _options.check_names(options, [_options.FAKE, _options.MOCK, _options.PYTEST], "@pytest.mark.edenfake")
+    _options.check_names(options, _options.MarkerOptions, "@pytest.mark.edenfake")
     return options
 
 
@@ -126,7 +128,8 @@ def edenfake_server(request: pytest.FixtureRequest, _edenfake_live_server: LiveS
     from edenfake import _options
 
     options = _marker_options(request)
-    fixed = sorted(name for name in options if not _options.option(name).live)
+    live = {f.name: f for f in _options.live_fields()}
+    fixed = sorted(name for name in options if name not in live)
     if fixed:
         raise TypeError(
             f"edenfake_server is shared by the session and cannot take {fixed} from the marker; "
@@ -134,13 +137,11 @@ def edenfake_server(request: pytest.FixtureRequest, _edenfake_live_server: LiveS
         )
     server = _edenfake_live_server
     server.reset()
-    server.clock.set(options.get("clock"))
-    if "credits" in options:
-        server.credits = options["credits"]
-    if "rate_limit" in options:
-        server.rate_limit(options["rate_limit"])
-    if "latency" in options:
-        server.latency(options["latency"])
+    server.fake.set_clock(None)
+    for name, value in options.items():
+        setter = live[name].metadata["setter"]
+        if setter is not None:
+            getattr(server.fake, setter)(value)
     try:
         yield server
     finally:
@@ -148,7 +149,7 @@ def edenfake_server(request: pytest.FixtureRequest, _edenfake_live_server: LiveS
         check = options.get("assert_all_faults_used", True)
         unused = server.unused_faults()
         server.reset()
-        server.clock.set(None)
+        server.fake.set_clock(None)
         if check and not failed:
             _fail_on_unused(unused)
 

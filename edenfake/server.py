@@ -6,7 +6,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -15,6 +15,9 @@ from edenfake import _options
 from edenfake._handle import Handle
 from edenfake.app import asgi_door
 from edenfake.fake import EdenFake
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["LiveServer", "bind", "make_server", "serve"]
 
@@ -132,25 +135,19 @@ class LiveServer(Handle):
 
 
 @contextmanager
-def serve(
-    fake: EdenFake | None = None,
-    /,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    assert_all_faults_used: bool = True,
-    **options: Any,
-) -> Iterator[LiveServer]:
+def serve(fake: EdenFake | None = None, /, **kwargs: Unpack[_options.ServeKwargs]) -> Iterator[LiveServer]:
     """Run a fake on ``host:port`` (loopback and a free port by default) for the duration of a ``with`` block.
 
-    For clients that are not httpx: requests, aiohttp, subprocesses, other languages. ``options`` are
-    :class:`EdenFake` options. Leaving the block with a queued fault unanswered is an AssertionError unless
-    ``assert_all_faults_used=False``.
+    For clients that are not httpx: requests, aiohttp, subprocesses, other languages. The keywords are
+    :class:`edenfake.ServeOptions`: ``host``, ``port``, ``assert_all_faults_used`` (leaving the block with a
+    queued fault unanswered is an AssertionError unless False) and any :class:`EdenFake` option.
     """
-    _options.check_names(options, [_options.FAKE], "edenfake.serve()")
-    if fake is not None and options:
-        raise TypeError(f"pass options to EdenFake() or to serve(), not both: {sorted(options)}")
-    server = LiveServer(fake if fake is not None else EdenFake(**options), host=host, port=port).start()
+    options = _options.build(_options.ServeOptions, kwargs, "edenfake.serve()")
+    given_fake_options = set(kwargs) & _options.names(_options.FakeOptions)
+    if fake is not None and given_fake_options:
+        raise TypeError(f"pass options to EdenFake() or to serve(), not both: {sorted(given_fake_options)}")
+    chosen = fake if fake is not None else EdenFake(_options.fake_part(options))
+    server = LiveServer(chosen, host=options.host, port=options.port).start()
     failed = False
     try:
         yield server
@@ -159,5 +156,5 @@ def serve(
         raise
     finally:
         server.stop()
-        if assert_all_faults_used and not failed:
+        if options.assert_all_faults_used and not failed:
             server.assert_all_faults_used()

@@ -9,26 +9,28 @@ import binascii
 import hashlib
 import io
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image
+from PIL import ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
 from edenfake import _redact, contracts
-from edenfake._answers import image_answer
+from edenfake._answers import image_answer, json_image_refs, plan_json
 from edenfake._core import Core
 from edenfake._request import Exchange
 from edenfake._wire import FakeResponse
 from edenfake.catalog import ModelSpec
 from edenfake.errors import RequestValidationError
-from edenfake.routes.generations import plan_json
 
 __all__ = ["HANDLERS", "check_image", "problem"]
 
-#: the most pixels an input image may have: Pillow's decompression-bomb threshold (about 89 megapixels)
-_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
-_FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
+#: the most pixels an input image may have (a 48-megapixel phone photo fits; decoded, that is 200 MB), checked
+#: from the image's header before its pixels are decoded
+MAX_INPUT_PIXELS = 50_000_000
 _IMAGE_PARTS = ("image", "image[]")
+#: Pillow's own reprs (``<_io.BytesIO object at 0x...>``) differ on every run; a message never shows them
+_REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
 
 
 # -- checking input images ----------------------------------------------------------------------------------
@@ -53,46 +55,69 @@ def problem(loc: tuple[str | int, ...], type_: str, msg: str) -> dict[str, Any]:
 def check_image(
     data: bytes | memoryview, loc: tuple[str | int, ...], *, max_bytes: int, problems: list[dict[str, Any]]
 ) -> InputImage | None:
-    """Decode ``data`` and check it is a PNG, JPEG or WebP within ``max_bytes``; a problem per failure."""
+    """Decode ``data`` and check it is a PNG, JPEG or WebP within ``max_bytes`` and MAX_INPUT_PIXELS; a problem
+    per failure, whose message names the part (or field) and the rule."""
+    subject = _subject(loc)
     if not data:
-        problems.append(problem(loc, "image_empty", "the image is empty"))
+        problems.append(problem(loc, "image_empty", f"{subject} is empty"))
         return None
     if len(data) > max_bytes:
         problems.append(
-            problem(loc, "image_too_large", f"the image is {len(data)} bytes; this model takes at most {max_bytes}")
+            problem(loc, "image_too_large", f"{subject} is {len(data)} bytes; this model takes at most {max_bytes}")
         )
         return None
+    found = _format(data)
+    if found is None:
+        shown = f"it starts with {bytes(data[:8])!r}"
+        problems.append(problem(loc, "image_invalid", f"{subject} is not a PNG, JPEG or WebP ({shown})"))
+        return None
+    fmt, opener = found
     try:
-        buffer = io.BytesIO(data)
-        image = Image.open(buffer)
-        fmt = _FORMATS.get(image.format or "")
-        if fmt is None:
-            problems.append(problem(loc, "image_format", f"the image is {image.format}; send PNG, JPEG or WebP"))
+        # The format's own reader, not Image.open: no guessing among every format Pillow knows, and no
+        # decompression-bomb check that depends on Pillow's global settings. Reading the header is cheap.
+        image = opener(io.BytesIO(data))
+        if image.width * image.height > MAX_INPUT_PIXELS:
+            problems.append(
+                problem(
+                    loc,
+                    "image_too_large",
+                    f"{subject} is {image.width}x{image.height} pixels; edits take at most {MAX_INPUT_PIXELS} pixels",
+                )
+            )
             return None
-        if image.width * image.height > _MAX_PIXELS:
-            raise Image.DecompressionBombError(f"{image.width}x{image.height} pixels")
         image.load()
         if fmt == "png":
             # Decoding tolerates a PNG cut after its pixel data; verify() walks every chunk to IEND, with CRCs.
-            buffer.seek(0)
-            Image.open(buffer).verify()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        # Decoding it would take gigabytes: refused before the pixels are read.
-        problems.append(
-            problem(loc, "image_too_large", f"the image has more than {_MAX_PIXELS} pixels ({exc}); send a smaller one")
-        )
-        return None
-    except Exception as exc:
-        problems.append(
-            problem(
-                loc,
-                "image_invalid",
-                f"the image cannot be decoded as PNG, JPEG or WebP: {_redact.clip(str(exc), 200)}",
-            )
-        )
+            PngImagePlugin.PngImageFile(io.BytesIO(data)).verify()
+    except Exception as exc:  # Pillow raises many kinds for a broken file; all mean the same here
+        reason = _redact.clip(_REPR.sub("<file>", str(exc)) or type(exc).__name__, 200)
+        problems.append(problem(loc, "image_invalid", f"{subject} cannot be decoded as {fmt.upper()}: {reason}"))
         return None
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     return InputImage(loc, hashlib.sha256(data).hexdigest(), fmt, image.width, image.height, has_alpha)
+
+
+def _format(data: bytes | memoryview) -> tuple[str, type[ImageFile.ImageFile]] | None:
+    """The format ``data`` says it is by its first bytes, and Pillow's reader for it; None for any other."""
+    head = bytes(data[:12])
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png", PngImagePlugin.PngImageFile
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg", JpegImagePlugin.JpegImageFile
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp", WebPImagePlugin.WebPImageFile
+    return None
+
+
+def _subject(loc: tuple[str | int, ...]) -> str:
+    """How a message names the image at ``loc``: a multipart part, a JSON field, or the mask."""
+    name = loc[0]
+    if name == "mask":
+        return "the mask"
+    if name == "images":  # JSON: images[0]
+        return "the image at images" + "".join(f"[{p}]" for p in loc[1:])
+    index = f" #{int(loc[1]) + 1}" if len(loc) > 1 else ""
+    return f"the image in part '{_redact.clip(str(name), 60)}'{index}"
 
 
 def _check_set(
@@ -145,9 +170,8 @@ def edit_image(core: Core, exchange: Exchange) -> FakeResponse:
     if exchange.kind == "multipart":
         model, plan, prompt, images, mask = _from_multipart(core, exchange)
     else:
-        model_id, plan, prompt, (refs, has_mask) = plan_json(core, exchange, "editImage", "edit-request", edits=True)
-        model = core.catalog[model_id]
-        images, mask = _from_refs(core, model, refs, has_mask)
+        model, plan, prompt = plan_json(core, exchange, "edit-request", edits=True)
+        images, mask = _from_refs(core, model, *json_image_refs(exchange.json()))
     inputs = tuple(i.digest for i in images) + ((mask.digest,) if mask is not None else ())
     return image_answer(core, exchange, model, plan, prompt, inputs=inputs, image_tokens=image_tokens(images))
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from edenfake import contracts
 from edenfake._cassette import Cassette, CassetteError, Recorded, rebuild_request, restored_images
+from edenfake._redact import clip
 from edenfake._replay import image_digest
 from edenfake._request import parse_json, read
 from edenfake._wire import FakeRequest, FakeResponse
@@ -69,7 +70,7 @@ def _json_type(value: Any) -> str:
 
 
 def _name(text: str) -> str:
-    return repr(one_line(text, _NAME_CHARS))
+    return repr(clip(text, _NAME_CHARS))  # repr escapes what one_line would
 
 
 def _code(body: Any) -> str:

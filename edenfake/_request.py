@@ -4,47 +4,24 @@ journal all read. Nothing else checks a body's size or type, or parses it."""
 
 from __future__ import annotations
 
-import base64
-import binascii
+import array
 import contextlib
-import hashlib
+import itertools
 import json
-import re
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from python_multipart.multipart import MultipartParser, parse_options_header
-
 from edenfake import _redact, contracts
+from edenfake._multipart import MULTIPART, Part, parse_multipart
+from edenfake._summaries import file_summaries, journal_json
 from edenfake._wire import JSON_MEDIA, Encoded, FakeRequest, Refusal, compact_json, encode_error
 from edenfake.errors import ApiError, BadRequest, PayloadTooLarge, UnsupportedMediaType
 
-__all__ = ["MAX_DEPTH", "Exchange", "Part", "parse_json", "read"]
+__all__ = ["MAX_DEPTH", "MULTIPART", "Exchange", "Part", "is_json_media", "parse_json", "parse_multipart", "read"]
 
 #: JSON nested deeper than this is refused before it is parsed
 MAX_DEPTH = 64
-#: at most this many parts in a multipart body
-MAX_PARTS = 64
-MULTIPART = "multipart/form-data"
 _UNREAD: Any = object()
-
-
-@dataclass(frozen=True)
-class Part:
-    """One part of a multipart body: a text field (``filename`` None) or a file.
-
-    ``data`` is a view into the request body where the parser allows it, so a file part costs no copy.
-    """
-
-    name: str
-    filename: str | None
-    content_type: str | None
-    data: bytes | memoryview
-
-    @property
-    def text(self) -> str:
-        return bytes(self.data).decode("utf-8", "replace")
 
 
 class Exchange:
@@ -170,63 +147,25 @@ class Exchange:
         bytes: part, file name, content type, size and sha256, never the bytes)."""
         if self.kind != "multipart" or self._parts is None:
             return None, b"[]"
-        files = [
-            {
-                "part": p.name,
-                "filename": p.filename,
-                "content_type": p.content_type,
-                "bytes": len(p.data),
-                "sha256": hashlib.sha256(p.data).hexdigest(),
-            }
+        files = file_summaries(
+            (p.name, p.filename, p.content_type, p.data)
             for p in self._parts
             if p.filename is not None or p.name in _file_parts(self.route.form_contract if self.route else None)
-        ]
+        )
         try:
             form = self.form()
         except Refusal:
             form = {}
-        return compact_json(_redact.redact_body(form)).encode(), compact_json(files).encode()
-
-
-#: JSON bodies up to this size are journalled as they came (when nothing in them needs hiding)
-JOURNAL_RAW_MAX = 64 * 1024
-#: longer strings are journalled cut, with their length and hash (a valid prompt is at most 32,000 characters)
-JOURNAL_STRING_MAX = 32_000
-
-
-def journal_json(raw: bytes, value: Any) -> bytes:
-    """What the journal keeps of a JSON body: ``raw`` itself when it hides nothing, else ``value`` re-encoded
-    with credential headers' values hidden, long ``data:`` URLs replaced by their size and hash, and other
-    strings longer than JOURNAL_STRING_MAX cut."""
-    hides = (isinstance(value, dict) and value.get("extra_headers") is not None) or b'"data:' in raw
-    if len(raw) <= JOURNAL_RAW_MAX and not hides:
-        return raw
-    return compact_json(summarize_data_urls(_redact.redact_body(value))).encode()
-
-
-def summarize_data_urls(value: Any) -> Any:
-    """A copy of a JSON value with each long ``data:`` URL replaced by its size and hash."""
-    if isinstance(value, dict):
-        return {k: summarize_data_urls(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [summarize_data_urls(v) for v in value]
-    if isinstance(value, str) and len(value) > JOURNAL_STRING_MAX and not value.startswith("data:"):
-        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-        return f"{value[:1000]}...<cut: {len(value)} characters, sha256={digest}>"
-    if isinstance(value, str) and value.startswith("data:") and len(value) > 100:
-        head, _, payload = value.partition(",")
-        try:  # the decoded bytes' hash: the one the image fingerprint records for this input
-            data = base64.b64decode("".join(payload.split()), validate=True)
-        except (binascii.Error, ValueError):
-            digest = hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
-            return f"{_redact.clip(head, 60)},<{len(payload)} characters, not base64, sha256={digest}>"
-        return f"{_redact.clip(head, 60)},<{len(data)} bytes sha256={hashlib.sha256(data).hexdigest()}>"
-    return value
+        return compact_json(_redact.redact_body(form)).encode(), files
 
 
 def read(request: FakeRequest, route: contracts.Route | None, limit: int) -> Exchange:
     """Check ``request``'s envelope for ``route``: its size against ``limit``, its Content-Encoding and media
-    type. The body is parsed later, when first asked for."""
+    type. The body is parsed later, when first asked for. A request a door already read (``request.exchange``)
+    is not read again: its exchange is taken, once."""
+    ready, request.exchange = request.exchange, None
+    if ready is not None and ready.route is route:
+        return ready
     exchange = Exchange(request, route)
     if route is None or not route.media_types:
         return exchange  # a route without a body ignores whatever came
@@ -260,8 +199,9 @@ def is_json_media(media: str) -> bool:
 
 # -- JSON, strictly ---------------------------------------------------------------------------------------
 
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_BRACKET = re.compile(r"[\[\]{}]")
+#: brackets as +1 and -1 (a signed byte each); every other byte dropped
+_SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(sorted(set(range(128)) - set(b"[]{}")))
 
 
 class _NonFinite(ValueError):
@@ -280,17 +220,26 @@ def _float(text: str) -> float:
 
 
 def json_depth(text: str) -> int:
-    """How deeply ``text`` nests arrays and objects (strings skipped), counted without recursion."""
+    """How deeply ``text`` nests arrays and objects outside its strings; 0 when it has too few brackets to
+    nest past MAX_DEPTH.
+
+    Linear in the text whatever it holds: a fixed number of passes, each made by one C routine (a loop in
+    Python over a megabyte of quotes would take seconds), and nothing read twice by the same pass."""
     if text.count("[") + text.count("{") <= MAX_DEPTH:
         return 0  # cannot be deeper than the limit: spare the scan
-    depth = deepest = 0
-    for match in _BRACKET.finditer(_STRING.sub("", text)):
-        if match.group() in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
+    if "\\" in text:
+        # An escaped character never ends a string. Dropping the backslash pairs, then each backslash with the
+        # quote after it, reads every run of backslashes as JSON does, left to right. (Outside strings a
+        # backslash is not JSON at all: the parser refuses the body whatever this counts.)
+        text = text.replace("\\\\", "").replace('\\"', "")
+    if '"' in text:
+        # Now every quote opens or closes a string: every other piece between them is a string's content, the
+        # last one too when a string is left open.
+        text = "".join(text.split('"')[::2])
+        if text.count("[") + text.count("{") <= MAX_DEPTH:
+            return 0
+    signs = text.encode("ascii", "ignore").translate(_SIGNS, _NOT_BRACKETS)
+    return max(itertools.accumulate(array.array("b", signs)))
 
 
 def parse_json(body: bytes) -> Any:
@@ -324,96 +273,7 @@ def _json_type(value: Any) -> str:
     return "null"
 
 
-# -- multipart --------------------------------------------------------------------------------------------
-
-
-def parse_multipart(content_type: str, body: bytes, *, max_parts: int = MAX_PARTS) -> list[Part]:
-    """The parts of a multipart/form-data body; BadRequest when it cannot be read."""
-    _, params = parse_options_header(content_type)
-    boundary = params.get(b"boundary")
-    if not boundary:
-        raise BadRequest("multipart/form-data needs a boundary parameter in Content-Type", error_code="INVALID_BODY")
-    parts: list[Part] = []
-    current: dict[str, Any] = {}
-    header_field: list[bytes] = []
-    header_value: list[bytes] = []
-    whole = memoryview(body)
-
-    def on_part_begin() -> None:
-        current.clear()
-        current.update(headers={}, data=[])
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        # The parser hands out ranges of the body itself (or, rarely, of its boundary buffer): keep the
-        # ranges, not copies.
-        current["data"].append((data, start, end))
-
-    def on_part_end() -> None:
-        disposition = current["headers"].get(b"content-disposition", b"")
-        _, options = parse_options_header(disposition)
-        name = options.get(b"name")
-        if not name:
-            raise BadRequest(
-                "a multipart part has no name (or an empty one) in its Content-Disposition", error_code="INVALID_BODY"
-            )
-        filename = options.get(b"filename")
-        ctype = current["headers"].get(b"content-type")
-        parts.append(
-            Part(
-                name=name.decode("utf-8", "replace"),
-                filename=filename.decode("utf-8", "replace") if filename is not None else None,
-                content_type=ctype.decode("latin-1") if ctype is not None else None,
-                data=_joined(current["data"], body, whole),
-            )
-        )
-        if len(parts) > max_parts:
-            raise BadRequest(f"more than {max_parts} multipart parts", error_code="INVALID_BODY")
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        header_field.append(data[start:end])
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        header_value.append(data[start:end])
-
-    def on_header_end() -> None:
-        current["headers"][b"".join(header_field).lower()] = b"".join(header_value)
-        header_field.clear()
-        header_value.clear()
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-        },
-    )
-    try:
-        parser.write(body)
-        parser.finalize()
-    except BadRequest:
-        raise
-    except Exception as exc:  # python-multipart raises its own errors for malformed bodies
-        raise BadRequest(
-            f"Invalid multipart body: {_redact.clip(str(exc), 200)}", error_code="INVALID_BODY"
-        ) from None
-    if not parts:
-        raise BadRequest("Invalid multipart body: no parts (is the boundary right?)", error_code="INVALID_BODY")
-    return parts
-
-
-def _joined(ranges: list[tuple[bytes, int, int]], body: bytes, whole: memoryview) -> bytes | memoryview:
-    # One contiguous run of the body: a view of it. Anything else (data split by a boundary look-behind): a copy.
-    if not ranges:
-        return b""
-    if all(buf is body for buf, _, _ in ranges) and all(
-        ranges[i][2] == ranges[i + 1][1] for i in range(len(ranges) - 1)
-    ):
-        return whole[ranges[0][1] : ranges[-1][2]]
-    return b"".join(buf[start:end] for buf, start, end in ranges)
+# -- multipart forms --------------------------------------------------------------------------------------
 
 
 @cache

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from edenfake import _offload
 from edenfake._wire import FakeRequest, FakeResponse
 from edenfake.fake import EdenFake
 
@@ -73,13 +74,15 @@ class _CoreDoor:
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024")]})
             raise _Dropped("edenfake: connection dropped on purpose (injected fault)")
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
-        raw_headers.append((b"content-length", str(len(response.body)).encode()))
+        if "content-length" not in response.headers:  # a HEAD answer carries its GET's length, and no body
+            raw_headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": response.body})
 
     async def answer(self, request: FakeRequest) -> FakeResponse:
-        """The core's answer; the core never waits on I/O, so it runs on the event loop itself."""
-        return self.fake.answer(request)
+        """The core's answer. The core never waits on I/O: a quick answer is worked out on the event loop
+        itself, a CPU-heavy one (images to decode, many pixels to render) in a worker thread."""
+        return await _offload.answer(self.fake, request)
 
     async def _read_body(self, request: FakeRequest, receive: Receive) -> None:
         limit = self.fake.limit_for(request.method, request.path)

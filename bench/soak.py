@@ -3,11 +3,15 @@
     python bench/soak.py                          # 60 s of load at 50 connections
     python bench/soak.py --seconds 120 --connections 20
     python bench/soak.py --quick                  # 10 s smoke run
+    python bench/soak.py --rate-limit 10 --tokens 10000 --out bench/results/soak-rate-limit.json
 
 1. starts ``edenfake serve --quiet`` on a free 127.0.0.1 port (same interpreter, so the same venv);
 2. runs ``wrk -t1`` against POST /v3/images/generations with a mix of requests, every prompt unique, while
    sampling the server's RSS (/proc/<pid>/status VmRSS) once a second;
 3. sends eight 40 MiB bodies the fake must refuse, and compares RSS before and after.
+
+With ``--tokens N`` three requests in four carry one of N distinct bearer tokens (in turn), the fourth the
+same token; with ``--rate-limit`` that token is held back (429), and the limiter sees N tokens come and go.
 
 Prints a table, writes bench/results/soak.json. Exit status: 0 when every check passes, 1 when one fails,
 2 when the run could not be made (no wrk, the server did not start...). Everything has a time limit and the
@@ -40,7 +44,7 @@ HOST = "127.0.0.1"
 TOKEN = "soak"
 MiB = 1024 * 1024
 
-PEAK_LIMIT_MIB = 400
+PEAK_LIMIT_MIB = 250
 PLATEAU_RATIO = 0.10
 PLATEAU_SLACK_MIB = 20
 REJECTED_SLACK_MIB = 160
@@ -80,6 +84,7 @@ end
 
 function init(args)
   counter = 0
+  distinct = 0
   statuses = {}
   bodies = {}
   for i, template in ipairs({%(templates)s}) do bodies[i] = template end
@@ -92,9 +97,13 @@ function request()
   if k %% 10 == 9 then which = 3 elseif k %% 2 == 0 then which = 1 else which = 2 end
   local prompt = "soak t" .. id .. " r" .. k .. " a red fox in the snow"
   local body = string.format(bodies[which], prompt)
+  -- With distinct tokens: three requests in four carry a token of their own (cycling through all of them),
+  -- the fourth the one token that the rate limit, when there is one, holds back.
+  local token = "%(token)s"
+  if %(tokens)d > 0 and k %% 4 ~= 3 then token = "%(token)s-" .. (distinct %% %(tokens)d); distinct = distinct + 1 end
   return wrk.format("POST", "/v3/images/generations", {
     ["Content-Type"] = "application/json",
-    ["Authorization"] = "Bearer %(token)s",
+    ["Authorization"] = "Bearer " .. token,
   }, body)
 end
 
@@ -104,6 +113,9 @@ end
 
 function done(summary, latency, requests)
   local total = {}
+  local tokens = 0
+  for _, thread in ipairs(threads) do tokens = tokens + thread:get("distinct") end
+  io.write("soak-distinct-tokens " .. tokens .. "\\n")
   for _, thread in ipairs(threads) do
     local s = thread:get("statuses")
     for code, count in pairs(s) do total[code] = (total[code] or 0) + count end
@@ -113,13 +125,14 @@ end
 """
 
 
-def lua_script() -> str:
+def lua_script(tokens: int = 0) -> str:
+    """wrk's script; ``tokens`` > 0: three requests in four carry one of that many distinct tokens."""
     templates = []
     for body in MIX.values():
         # A JSON body with "%s" where the prompt goes (prompts are plain ASCII: no escaping needed).
         text = json.dumps({**body, "prompt": "@PROMPT@"}).replace("%", "%%").replace('"@PROMPT@"', '"%s"')
         templates.append(json.dumps(text))  # a JSON string literal is a valid Lua string literal here
-    return LUA % {"templates": ", ".join(templates), "token": TOKEN}
+    return LUA % {"templates": ", ".join(templates), "token": TOKEN, "tokens": tokens}
 
 
 def check_mix_against_catalog() -> list[str]:
@@ -245,9 +258,9 @@ def preflight(port: int) -> dict[str, int]:
     return statuses
 
 
-def run_wrk(port: int, seconds: int, connections: int) -> dict[str, Any]:
+def run_wrk(port: int, seconds: int, connections: int, tokens: int = 0) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(lua_script())
+        f.write(lua_script(tokens))
     command = [
         "wrk",
         "-t1",
@@ -289,6 +302,7 @@ def run_wrk(port: int, seconds: int, connections: int) -> dict[str, Any]:
         if sock
         else {"connect": 0, "read": 0, "write": 0, "timeout": 0},
         "statuses": dict(sorted(statuses.items())),
+        "distinct_token_requests": int(number(r"soak-distinct-tokens (\d+)") or 0),
         "latency_ms": {p: latency_ms(p) for p in ("50", "90", "99")},
         "output": out,
     }
@@ -383,7 +397,9 @@ def slope_mib_per_s(samples: list[dict[str, Any]], start: float, end: float) -> 
     return round(sum((t - mean_t) * (m - mean_m) for t, m in points) / spread, 2) if spread else None
 
 
-def soak(report: dict[str, Any], command: list[str], port: int, seconds: int, connections: int) -> str | None:
+def soak(
+    report: dict[str, Any], command: list[str], port: int, seconds: int, connections: int, tokens: int, limited: bool
+) -> str | None:
     """Run the server, the load and the rejected bodies, filling ``report``; the reason it stopped early, if so."""
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -396,7 +412,7 @@ def soak(report: dict[str, Any], command: list[str], port: int, seconds: int, co
             start_kib = rss_kib(proc.pid)
             sampler.phase = "load"
             sampler.start()
-            load = run_wrk(port, seconds, connections)
+            load = run_wrk(port, seconds, connections, tokens)
             sampler.phase = "after-load"
             if proc.poll() is not None:
                 raise RuntimeError(f"the server died during the load (status {proc.returncode})")
@@ -421,8 +437,12 @@ def soak(report: dict[str, Any], command: list[str], port: int, seconds: int, co
                 "rss_curve": [{"t": round(s["t"] - t0, 1), "mib": mib(s["kib"])} for s in load_samples],
                 "wrk_output": load["output"],
             }
+            allowed_statuses = {200, 429} if limited else {200}
             checks = {
                 f"peak RSS < {PEAK_LIMIT_MIB} MiB": peak < PEAK_LIMIT_MIB * 1024,
+                f"every answer {' or '.join(map(str, sorted(allowed_statuses)))}": bool(load["statuses"])
+                and set(load["statuses"]) <= allowed_statuses
+                and load["socket_errors"]["timeout"] == 0,
                 f"RSS plateaus (last {window:g} s max within max(10%, {PLATEAU_SLACK_MIB} MiB) of the {window:g} s "
                 "before)": plateaus,
             }
@@ -466,11 +486,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=60, help="seconds of load (default 60)")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
     parser.add_argument("--quick", action="store_true", help="10 s of load: a smoke run")
+    parser.add_argument(
+        "--rate-limit", type=int, metavar="PER_SECOND", help="serve with --rate-limit PER_SECOND (429s then expected)"
+    )
+    parser.add_argument(
+        "--tokens", type=int, default=0, help="distinct bearer tokens, three requests in four (0: one token)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "soak.json", help="where to write the results")
     args = parser.parse_args(argv)
     seconds = 10 if args.quick else args.seconds
-    if seconds < 2 or args.connections < 1:
-        parser.error("need --seconds >= 2 and --connections >= 1")
+    if not 2 <= seconds <= 3600 or not 1 <= args.connections <= 1000:
+        parser.error("need --seconds in 2..3600 and --connections in 1..1000")
+    if not 0 <= args.tokens <= 1_000_000 or (args.rate_limit is not None and args.rate_limit < 1):
+        parser.error("need --tokens in 0..1000000 and --rate-limit >= 1")
     if shutil.which("wrk") is None:
         print("soak: wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
         return 2
@@ -481,14 +509,18 @@ def main(argv: list[str] | None = None) -> int:
 
     port = free_port()
     command = [sys.executable, "-m", "edenfake", "serve", "--quiet", "--host", HOST, "--port", str(port)]
+    if args.rate_limit is not None:
+        command += ["--rate-limit", str(args.rate_limit)]
     report: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "server_command": " ".join(command[1:]),
         "seconds": seconds,
         "connections": args.connections,
+        "rate_limit": args.rate_limit,
+        "tokens": args.tokens,
         "mix": {**MIX, "cycle": "per wrk thread: every 10th request is the n=10 one; else b64 / url alternately"},
     }
-    failure = soak(report, command, port, seconds, args.connections)
+    failure = soak(report, command, port, seconds, args.connections, args.tokens, args.rate_limit is not None)
     tail = report["server_log_tail"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
@@ -503,7 +535,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(report: dict[str, Any]) -> None:
-    print(f"\nedenfake soak: {report['seconds']} s at {report['connections']} connections (wrk -t1)")
+    limit = f", --rate-limit {report['rate_limit']}" if report["rate_limit"] is not None else ""
+    tokens = f", {report['tokens']} distinct tokens" if report["tokens"] else ""
+    print(f"\nedenfake soak: {report['seconds']} s at {report['connections']} connections (wrk -t1){limit}{tokens}")
     if "preflight_statuses" in report:
         shown = ", ".join(f"{k}: {v}" for k, v in report["preflight_statuses"].items())
         print(f"  preflight           {shown}")
@@ -513,6 +547,8 @@ def print_table(report: dict[str, Any]) -> None:
         print(f"  requests            {load['requests']} ({load['requests_per_s']} req/s)")
         print(f"  latency ms          p50 {lat['50']}  p90 {lat['90']}  p99 {lat['99']}")
         print(f"  non-2xx/3xx         {load['non_2xx_3xx']}   statuses {load['statuses']}")
+        if report["tokens"]:
+            print(f"  distinct tokens     {min(report['tokens'], load['distinct_token_requests'])} sent")
         print(f"  socket errors       {load['socket_errors']}")
         print(f"  RSS start           {load['rss_start_mib']} MiB")
         print(f"  RSS peak            {load['rss_peak_mib']} MiB")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
-from edenfake import _options
+from edenfake import _offload, _options
 from edenfake._handle import Handle
 from edenfake._wire import FakeRequest, FakeResponse
 from edenfake.fake import EdenFake
@@ -91,11 +91,16 @@ class MockHandle(Handle):
 
     def dispatch(self, method: str, url: Any, headers: Iterable[tuple[str, str]], body: bytes) -> FakeResponse | None:
         """Hand a request to the core; None when its URL is not for the fake. ``url`` is an httpx(2).URL."""
+        request = self.request_for(method, url, headers, body)
+        return None if request is None else self.fake.answer(request)
+
+    def request_for(self, method: str, url: Any, headers: Iterable[tuple[str, str]], body: bytes) -> FakeRequest | None:
+        """The request as the core sees it; None when its URL is not for the fake."""
         path = self.route(url.scheme, url.host, url.port, url.path)
         if path is None:
             return None
         port = f":{url.port}" if url.port else ""
-        request = FakeRequest(
+        return FakeRequest(
             method=method,
             path=path,
             headers=[(k.lower(), v) for k, v in headers],
@@ -103,7 +108,6 @@ class MockHandle(Handle):
             base_url=f"{url.scheme}://{url.host}{port}",
             query=url.query.decode("ascii", "replace") if isinstance(url.query, bytes) else str(url.query),
         )
-        return self.fake.answer(request)
 
     # -- starting and stopping -----------------------------------------------------------------------
 
@@ -254,7 +258,16 @@ def _start_respx() -> Any:
             return response
 
         async def async_handler(self, request: httpx.Request) -> httpx.Response:
-            response: httpx.Response = await super().async_handler(request)
+            handle = _Active.handle_for(request.url)
+            if handle is None:
+                response: httpx.Response = await super().async_handler(request)  # not the fake's
+            else:
+                # Answered here, not through the side effect: a CPU-heavy answer runs in a worker thread, so
+                # the caller's other tasks go on meanwhile.
+                body = await request.aread()
+                found = handle.request_for(request.method, request.url, request.headers.multi_items(), body)
+                assert found is not None  # handle_for picked a mock whose hosts the URL names
+                response = _to_response(httpx, request, await _offload.answer(handle.fake, found))
             delay = response.extensions.get("edenfake_delay", 0.0)
             if delay:
                 import anyio
@@ -359,8 +372,10 @@ class _Httpx2Async:
         import httpx2
 
         body = await request.aread()
-        answer = self.handle.dispatch(request.method, request.url, request.headers.multi_items(), body)
-        assert answer is not None
+        found = self.handle.request_for(request.method, request.url, request.headers.multi_items(), body)
+        assert found is not None  # _transport_for_url only picks this transport for the fake's URLs
+        # A CPU-heavy answer runs in a worker thread: the caller's other tasks go on meanwhile.
+        answer = await _offload.answer(self.handle.fake, found)
         response = _to_response(httpx2, request, answer)
         if answer.delay:
             await anyio.sleep(answer.delay)

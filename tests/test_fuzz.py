@@ -39,16 +39,47 @@ SETTINGS = settings(
     ],
 )
 
-FAKE = EdenFake(clock=FROZEN)
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(FAKE))
-schema.config.generation.update(modes=MODES, max_examples=300 if LONG else 12)
-# The admin routes change the fake's own state (faults, latency, clock): they get their own fake, below.
-schema = schema.exclude(tag="admin")
 
-ADMIN_FAKE = EdenFake(clock=FROZEN)
-admin_schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(ADMIN_FAKE))
-admin_schema.config.generation.update(modes=MODES, max_examples=200 if LONG else 10)
-admin_schema = admin_schema.include(tag="admin")
+def _schema(fake: EdenFake, max_examples: int) -> Any:
+    """The OpenAPI document ``fake``'s app serves, loaded by schemathesis, every route."""
+    loaded = schemathesis.openapi.from_asgi("/openapi.json", create_app(fake))
+    loaded.config.generation.update(modes=MODES, max_examples=max_examples)
+    return loaded
+
+
+# The schemas are loaded when a fuzz test first runs, not when the module is collected (loading one takes about
+# a second): collecting the suite, or running `-k` anything else, does not pay for them.
+@pytest.fixture(scope="module")
+def public_fake() -> EdenFake:
+    return EdenFake(clock=FROZEN)
+
+
+@pytest.fixture(scope="module")
+def public_schema(public_fake: EdenFake) -> Any:
+    return _schema(public_fake, 300 if LONG else 12).exclude(tag="admin")
+
+
+# The admin routes change the fake's own state (faults, latency, clock): they get their own fake.
+@pytest.fixture(scope="module")
+def admin_fake() -> EdenFake:
+    return EdenFake(clock=FROZEN)
+
+
+@pytest.fixture(scope="module")
+def admin_schema(admin_fake: EdenFake) -> Any:
+    return _schema(admin_fake, 200 if LONG else 10)
+
+
+# (the operations' filters are the lazy schema's: it replaces those of the schema its fixture returns)
+PUBLIC = schemathesis.pytest.from_fixture("public_schema").exclude(tag="admin")
+ADMIN = schemathesis.pytest.from_fixture("admin_schema").include(tag="admin")
+
+
+@pytest.fixture(autouse=True)
+def _node_id_for_the_lazy_schema(request: pytest.FixtureRequest) -> None:
+    # schemathesis' lazy schema reads and sets a test item's `_nodeid`, which pytest 9.2 no longer has.
+    if not hasattr(request.node, "_nodeid"):
+        request.node._nodeid = request.node.nodeid
 
 
 def media_type_of(response: Any) -> str:
@@ -65,9 +96,9 @@ def names_the_problem(body: Any) -> bool:
     return isinstance(detail, str) and bool(detail)
 
 
-def check_public_answer(case: Any) -> int:
-    """Send ``case`` to a freshly reset fake and check its answer; the status, for the caller to count."""
-    FAKE.reset()
+def check_public_answer(fake: EdenFake, case: Any) -> int:
+    """Send ``case`` to ``fake``, freshly reset, and check its answer; the status, for the caller to count."""
+    fake.reset()
     response = case.call(headers=AUTH)
     media = media_type_of(response)
     body = response.json() if media.startswith("application/json") else None
@@ -81,27 +112,27 @@ def check_public_answer(case: Any) -> int:
     return int(response.status_code)
 
 
-@schema.parametrize()
+@PUBLIC.parametrize()
 @SETTINGS
-def test_no_input_breaks_the_fake(case: Any) -> None:
-    check_public_answer(case)
+def test_no_input_breaks_the_fake(case: Any, public_fake: EdenFake) -> None:
+    check_public_answer(public_fake, case)
 
 
-def drive(operation: Any, mode: GenerationMode, statuses: Counter[int]) -> None:
+def drive(fake: EdenFake, operation: Any, mode: GenerationMode, statuses: Counter[int]) -> None:
     """A small fuzz of one operation in one mode, through schemathesis's strategy API; each status counted."""
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(SETTINGS, max_examples=60 if LONG else 6, database=None)
     def run(case: Any) -> None:
-        statuses[check_public_answer(case)] += 1
+        statuses[check_public_answer(fake, case)] += 1
 
     run()
 
 
-def test_the_fuzz_reached_every_route_and_both_kinds_of_input() -> None:
+def test_the_fuzz_reached_every_route_and_both_kinds_of_input(public_fake: EdenFake, public_schema: Any) -> None:
     """Drives its own fuzz, one operation and one mode at a time, so that a fuzz that generates nothing for a
     route or for a kind of input fails here instead of passing quietly (and without another test's help)."""
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [result.ok() for result in public_schema.get_all_operations()]
     assert len(operations) >= 5, [op.label for op in operations]
     seen: dict[tuple[str, str], Counter[int]] = {}
     no_negative: list[str] = []
@@ -109,7 +140,7 @@ def test_the_fuzz_reached_every_route_and_both_kinds_of_input() -> None:
         for mode in MODES:
             statuses = seen[operation.label, mode.value] = Counter()
             try:
-                drive(operation, mode, statuses)
+                drive(public_fake, operation, mode, statuses)
             except Unsatisfiable:
                 # Nothing in the request can be made invalid (GET /healthz takes no input): no negative case.
                 assert mode is GenerationMode.NEGATIVE, operation.label
@@ -136,14 +167,14 @@ def test_the_fuzz_reached_every_route_and_both_kinds_of_input() -> None:
     assert total(GenerationMode.POSITIVE) + total(GenerationMode.NEGATIVE) >= 40, summary
 
 
-@admin_schema.parametrize()
+@ADMIN.parametrize()
 @SETTINGS
-def test_no_input_breaks_the_admin_routes(case: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_input_breaks_the_admin_routes(case: Any, admin_fake: EdenFake, monkeypatch: pytest.MonkeyPatch) -> None:
     # Only two promises here: no 5xx, and strict JSON. Whether the answers match the OpenAPI document is
     # tests/test_admin.py's business, so the contract check conftest puts on every answer is lifted.
     monkeypatch.undo()
-    ADMIN_FAKE.reset()
-    ADMIN_FAKE.clock.set(FROZEN)  # reset leaves the clock where a PUT /_edenfake/clock put it
+    admin_fake.reset()
+    admin_fake.clock.set(FROZEN)  # reset leaves the clock where a PUT /_edenfake/clock put it
     response = case.call(headers=AUTH)
     assert response.status_code < 500, (response.status_code, response.text[:2000])
     if media_type_of(response).startswith("application/json"):

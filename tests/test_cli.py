@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import signal
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,31 +12,17 @@ from pathlib import Path
 import pytest
 
 from edenfake.cli import main
+from tests.helpers import cli_running, start_cli, stop_cli
 
 
 def _start(*args: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edenfake", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    first = proc.stdout.readline()
-    match = re.search(r"at (http://127\.0\.0\.1:\d+) ", first)
-    assert match, f"no URL in {first!r}"
-    return proc, match.group(1)
+    return start_cli("serve", "--port", "0", *args)
 
 
 @pytest.fixture
 def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
-    proc, url = _start("--clock", "1779792103", "--token", "s3cret-token")
-    try:
-        yield proc, url
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
+    with cli_running("serve", "--port", "0", "--clock", "1779792103", "--token", "s3cret-token") as running:
+        yield running
 
 
 def _post(url: str, token: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
@@ -62,8 +46,7 @@ def test_serve_answers_logs_one_line_per_request_and_stops_on_ctrl_c(served: tup
     assert status == 200 and body["created"] == 1779792103
     status, _ = _post(url, "wrong", {"model": "openai/gpt-image-1", "prompt": "a fox"})
     assert status == 401
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=15)
+    out, err = stop_cli(proc)
     assert proc.returncode == 0
     lines = [line for line in err.splitlines() if "/v3/images/generations" in line]
     assert len(lines) == 2
@@ -80,13 +63,7 @@ def test_the_banner_prints_a_usable_example() -> None:
         assert example.startswith("try: curl -s " + url + "/v3/images/generations")
         assert '"model": "openai/gpt-image-1"' in example
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise
+        stop_cli(proc)
     assert proc.returncode == 0
 
 
@@ -120,14 +97,12 @@ def test_serve_takes_credits_rate_limit_and_latency() -> None:
         codes = [_post(url, "t", body)[0] for _ in range(5)]
         assert codes[-1] == 429  # five a second, and the clock is frozen
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=15)
+        stop_cli(proc)
 
 
 def test_sigterm_stops_with_the_same_closing_line_as_ctrl_c() -> None:
     proc, _ = _start("--quiet")
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=15)
+    out, _ = stop_cli(proc, signal.SIGTERM)
     assert "edenfake stopped" in out
 
 
@@ -159,8 +134,7 @@ def test_an_admin_token_guards_the_admin_api_and_nothing_else() -> None:
         assert refused.value.code == 401
         refused.value.close()
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=15)
+        stop_cli(proc)
 
 
 def test_binding_beyond_loopback_warns(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 
 import edenfake
 from edenfake.cli import main
+from tests.helpers import start_cli, stop_cli
 from tests.recording_upstream import (
     EXPECTED_DRIFT,
     EXPECTED_DRIFT_WITH_CATALOG,
@@ -38,22 +37,11 @@ def stand_in() -> Iterator[StandIn]:
 
 
 def _start_proxy(*args: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edenfake", "record", "--port", "0", "--quiet", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    banner = proc.stdout.readline()
-    match = re.search(r" at (http://127\.0\.0\.1:\d+) ", banner)
-    assert match, f"no URL in {banner!r} ({proc.stderr.read() if proc.poll() is not None else ''})"
-    return proc, match.group(1)
+    return start_cli("record", "--port", "0", "--quiet", *args)
 
 
 def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=15)
+    out, err = stop_cli(proc)
     assert proc.returncode == 0, err
     return out, err
 
@@ -159,27 +147,8 @@ def test_offline_replay_answers_with_the_recorded_bytes_through_every_door(
 
 def test_serve_replay_on_the_command_line(recorded: tuple[Path, list[bytes], str], stand_in: StandIn) -> None:
     cassette, _, _ = recorded
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edenfake",
-            "serve",
-            "--port",
-            "0",
-            "--quiet",
-            "--replay",
-            str(cassette),
-            "--unmatched",
-            "error",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, url = start_cli("serve", "--port", "0", "--quiet", "--replay", str(cassette), "--unmatched", "error")
     try:
-        assert proc.stdout is not None
-        url = re.search(r" at (http://127\.0\.0\.1:\d+) ", proc.stdout.readline()).group(1)  # type: ignore[union-attr]
         auth = {"Authorization": "Bearer t"}
         body = {"model": "openai/dall-e-3", "prompt": "a lighthouse", "n": 2}
         answer = httpx.post(url + "/v3/images/generations", json=body, headers=auth)

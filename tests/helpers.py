@@ -109,6 +109,19 @@ def run_pytest(pytester: pytest.Pytester, *args: str, plugins: Sequence[str] = (
         return pytester.runpytest_subprocess(*loaded, "-p", "no:cacheprovider", "-q", *args, timeout=PYTEST_TIMEOUT)
 
 
+#: a ``python`` run in a subprocess that takes longer than this is killed, and its test fails
+PYTHON_TIMEOUT = 60.0
+
+
+def run_python(
+    *args: str, stdin: str | None = None, timeout: float = PYTHON_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """``python args`` (``-c CODE``, ``-m edenfake ...``) in a subprocess, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, *args], input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 #: the line ``edenfake serve`` and ``edenfake record`` print first, once they listen
 BANNER_URL = re.compile(r" at (http://127\.0\.0\.1:\d+) ")
 #: how long a command may take to print its banner, and to stop once signalled

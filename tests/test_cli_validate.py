@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from edenfake.cli import main
+from tests.helpers import run_python
 
 
 def write(tmp_path: Path, name: str, content: object) -> str:
@@ -65,9 +64,7 @@ def test_unreadable_input_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_as_a_real_process_reading_stdin() -> None:
     document = json.dumps({"model": "openai/gpt-image-1", "prompt": "x", "n": 0})
-    result = subprocess.run(
-        [sys.executable, "-m", "edenfake", "validate", "-"], input=document, capture_output=True, text=True
-    )
+    result = run_python("-m", "edenfake", "validate", "-", stdin=document)
     assert result.returncode == 1
     assert "-: $.n: Input should be greater than or equal to 1 [greater_than_equal]" in result.stdout
 
@@ -181,12 +178,6 @@ def test_one_broken_document_is_named_at_the_line_it_breaks(tmp_path: Path, caps
 
 
 def test_deep_nesting_on_stdin_of_a_real_process() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "edenfake", "validate", "-"],
-        input="[" * 100_000 + "]" * 100_000,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python("-m", "edenfake", "validate", "-", stdin="[" * 100_000 + "]" * 100_000, timeout=120)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == "-:1: cannot read: nested too deeply (more than 64 levels of arrays and objects)\n"

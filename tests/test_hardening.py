@@ -14,8 +14,6 @@ import gc
 import hashlib
 import json
 import logging
-import subprocess
-import sys
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,7 +26,7 @@ from starlette.testclient import TestClient
 import edenfake
 from edenfake import EdenFake, create_app
 from tests.conftest import check_against_contract
-from tests.helpers import AUTH, FROZEN, png, strict_json
+from tests.helpers import AUTH, FROZEN, png, run_python, strict_json
 
 GEN = "/v3/images/generations"
 EDITS = "/v3/images/edits"
@@ -538,7 +536,7 @@ def test_a_multipart_part_with_an_empty_name_is_invalid_body_like_a_nameless_one
 
 
 def _python(code: str) -> None:
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = run_python("-c", code)
     assert done.returncode == 0, done.stderr[-2000:]
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import edenfake
+from tests.helpers import run_python
 
 
 def test_all_is_sorted_and_every_name_resolves() -> None:
@@ -29,8 +27,9 @@ def test_import_edenfake_loads_nothing_heavy() -> None:
         "import sys, edenfake; "
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy} or m.startswith('edenfake.')))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    done = run_python("-c", code)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_package_ships_py_typed_and_its_contracts() -> None:

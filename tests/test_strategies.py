@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from edenfake import EdenFake, FakeRequest, contracts
 from edenfake import strategies as S
+from tests.helpers import run_python
 
 EXAMPLES = 400 if os.environ.get("EDENFAKE_FUZZ") == "long" else 25
 SETTINGS = settings(
@@ -158,10 +159,7 @@ def test_a_list_where_a_strategy_belongs_says_how_to_pass_one() -> None:
 
 
 def test_without_hypothesis_the_import_says_which_extra_to_install() -> None:
-    import subprocess
-    import sys
-
     code = "import sys; sys.modules['hypothesis'] = None\nfrom edenfake import strategies"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = run_python("-c", code)
     assert result.returncode != 0
     assert "pip install 'edenfake[hypothesis]'" in result.stderr

@@ -118,6 +118,13 @@ def rss_peak_kb(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (/proc/<pid>/stat): unlike req/s, barely moved
+    by what else the machine runs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def lua(body: dict[str, Any], distinct: str | None) -> str:
     """wrk's script: POST ``body``; with ``distinct`` (a salt unique to the run), every request's prompt is
     "<salt> <counter> <prompt>", so that no two requests of a run (wrk -t1: one counter), or of two runs, are

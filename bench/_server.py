@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _harness import AUTH, PATH, ROOT, ports, py_load, record, rss_peak_kb, spread, wait_port, wrk
+from _harness import AUTH, PATH, ROOT, cpu_seconds, ports, py_load, record, rss_peak_kb, spread, wait_port, wrk
 
 VALID = {"model": "openai/gpt-image-1", "prompt": "a red fox in the snow", "size": "1024x1024", "quality": "low"}
 SMALL = {
@@ -73,12 +73,14 @@ def _bench_config(quick: bool, config: str, bodies: list[str], old: Path | None,
     procs: list[subprocess.Popen[bytes]] = []
     try:
         servers: dict[str, int] = {}
+        pids: dict[int, int] = {}  # port: pid
         for side, checkout in (("new", None), ("old", old)):
             if side == "old" and old is None:
                 continue
             (port,) = ports(1)
             procs.append(_serve(port, config, checkout))
             servers[side] = port
+            pids[port] = procs[-1].pid
         for port in servers.values():
             wait_port(port)
         sizes = {name: _answer_size(servers["new"], *BODIES[name]) for name in bodies}
@@ -87,6 +89,7 @@ def _bench_config(quick: bool, config: str, bodies: list[str], old: Path | None,
             (port,) = ports(1)
             procs.append(_baseline(port, sizes[name], config))
             bases[name] = port
+            pids[port] = procs[-1].pid
         for port in bases.values():
             wait_port(port)
         salt = f"run{time.time_ns()}"
@@ -99,10 +102,14 @@ def _bench_config(quick: bool, config: str, bodies: list[str], old: Path | None,
                     order = list(sides)[index % len(sides) :] + list(sides)[: index % len(sides)]
                     for side in order:
                         tag = f"{salt}-{side}-{connections}-{index}" if distinct else None
+                        port = sides[side]
+                        cpu = cpu_seconds(pids[port])
                         if use_wrk:
-                            runs[side].append(wrk(sides[side], body, connections, duration, tag))
+                            run = wrk(port, body, connections, duration, tag)
                         else:
-                            runs[side].append(asyncio.run(py_load(sides[side], body, connections, duration, tag)))
+                            run = asyncio.run(py_load(port, body, connections, duration, tag))
+                        run["cpu_ms_per_request"] = (cpu_seconds(pids[port]) - cpu) * 1000 / max(1, run["requests"])
+                        runs[side].append(run)
                 _report(config, name, connections, sizes[name], runs)
         record(f"srv-{config}", "peak RSS of the fake after the runs", rss_peak_kb(procs[0].pid) / 1024, "MiB", None)
     finally:
@@ -118,6 +125,7 @@ def _bench_config(quick: bool, config: str, bodies: list[str], old: Path | None,
 def _report(config: str, name: str, connections: int, size: int, runs: dict[str, list[dict[str, Any]]]) -> None:
     group = f"srv-{config}"
     base = [r["rps"] for r in runs["base"]]
+    base_cpu = [r["cpu_ms_per_request"] for r in runs["base"]]
     for side in [s for s in ("new", "old") if s in runs]:
         rps = [r["rps"] for r in runs[side]]
         # Every invalid request must be refused; every other one answered.
@@ -140,6 +148,16 @@ def _report(config: str, name: str, connections: int, size: int, runs: dict[str,
             baseline_rps=spread(base),
             baseline_is="bare Starlette, constant body of the same size, same uvicorn, same request",
         )
+        cpu = [r["cpu_ms_per_request"] for r in runs[side]]
+        record(
+            group,
+            f"{side} {name} server CPU per request, {connections} conns",
+            statistics.median(cpu),
+            "ms",
+            statistics.median(base_cpu),
+            cpu_ratio=spread([a / b for a, b in zip(cpu, base_cpu, strict=True)]),
+            baseline_is="the bare Starlette app's CPU per request, same runs",
+        )
         p50 = [r["p50"] for r in runs[side] if r["p50"] is not None]
         p99 = [r["p99"] for r in runs[side] if r["p99"] is not None]
         if p50 and p99:
@@ -154,6 +172,8 @@ def _report(config: str, name: str, connections: int, size: int, runs: dict[str,
     if "old" in runs:
         old, new = [r["rps"] for r in runs["old"]], [r["rps"] for r in runs["new"]]
         ratios = [a / b for a, b in zip(old, new, strict=True)]
+        cpu_old = [r["cpu_ms_per_request"] for r in runs["old"]]
+        cpu_new = [r["cpu_ms_per_request"] for r in runs["new"]]
         record(
             group,
             f"old/new {name}, {connections} conns",
@@ -161,5 +181,6 @@ def _report(config: str, name: str, connections: int, size: int, runs: dict[str,
             "req/s",
             statistics.median(new),
             old_over_new=spread(ratios),
+            cpu_per_request_new_over_old=spread([a / b for a, b in zip(cpu_new, cpu_old, strict=True)]),
             baseline_is="this checkout; the value is the older checkout, in the same rounds",
         )

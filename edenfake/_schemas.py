@@ -25,6 +25,7 @@ CONTRACTS: dict[str, str] = {
     "errors": "errors.schema.json",
     "catalog": "catalog.schema.json",
     "admin": "admin.schema.json",
+    "cassette": "cassette.schema.json",
 }
 
 

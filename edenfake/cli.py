@@ -248,8 +248,8 @@ def _run(
 
 
 def _record(args: argparse.Namespace) -> int:
-    from edenfake._cassette import Writer
-    from edenfake._record import Recording, Upstream, describe_line, recording_app
+    from edenfake.cassettes.recording import Recording, Upstream, describe_line, recording_app
+    from edenfake.cassettes.writing import Writer
     from edenfake.fake import EdenFake
 
     try:

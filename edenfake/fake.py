@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from edenfake import _guard, _options, _redact, contracts
 from edenfake._core import Clock, Core
-from edenfake._replay import Source, source_for
 from edenfake._request import Exchange, read
 from edenfake._wire import FakeRequest, FakeResponse, Refusal, encode_error
+from edenfake.cassettes.replay import Source, source_for
 from edenfake.errors import ApiError, MethodNotAllowed, NotFound
 from edenfake.routes import HANDLERS
 

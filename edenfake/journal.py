@@ -2,13 +2,17 @@
 
 The journal keeps each call as bytes (its request and answer as JSON, images as their digest and size, never
 their base64), bounded in count and in bytes; a :class:`Call` is built afresh from them at every read, so a
-caller may change what it reads without changing the journal or the fake.
+caller may change what it reads without changing the journal or the fake. What it keeps is strict JSON, always
+(checked as it is recorded): an answer that is not (a recorded upstream's NaN, its HTML error page, JSON nested
+past 64 levels) is kept as ``{"not_json": {"bytes": N, "sha256": HEX}}``, so reading the journal never fails.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import math
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -16,6 +20,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, overload
 
 from edenfake._redact import redact_body, redact_headers
+from edenfake._request import MAX_DEPTH, parse_json
+from edenfake._wire import compact_json
+from edenfake.errors import ApiError
 
 __all__ = ["Call", "Journal"]
 
@@ -34,7 +41,8 @@ class Call:
     json: Any
     status: int
     #: the JSON answer, or None for binary answers; each image's base64 is replaced by
-    #: ``{"sha256", "bytes", "format", "width", "height"}`` (the journal keeps no image data)
+    #: ``{"sha256", "bytes", "format", "width", "height"}`` (the journal keeps no image data); an answer said to
+    #: be JSON that is not strict JSON is ``{"not_json": {"bytes": N, "sha256": HEX}}``
     response: Any
     #: multipart text fields (image edits), or None
     form: dict[str, Any] | None = None
@@ -106,6 +114,36 @@ def _loads(data: bytes | None) -> Any:
     return None if data is None else json.loads(data)
 
 
+def _constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+#: NaN, Infinity and numbers that overflow to them refused; the C scanner still does the work
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_finite)
+
+
+def strict(data: bytes | None) -> bytes | None:
+    """``data`` when it is strict JSON (what the fake's strict parser takes: no NaN, no number that overflows,
+    no nesting past 64 levels), else ``{"not_json": {"bytes": N, "sha256": HEX}}``; empty is None."""
+    if not data:
+        return None
+    try:
+        if data.count(b"[") + data.count(b"{") > MAX_DEPTH:
+            parse_json(data)  # it might nest too deeply: the strict parser, which bounds depth
+        else:
+            _DECODER.decode(data.decode("utf-8"))
+    except (ApiError, ValueError):
+        return compact_json({"not_json": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}).encode()
+    return data
+
+
 class Journal:
     """The calls a fake answered, oldest first. Thread-safe; at most ``max_calls`` calls and ``max_bytes`` bytes
     (the oldest are dropped first, and counted in ``dropped``)."""
@@ -136,9 +174,12 @@ class Journal:
         duration: float = 0.0,
         replayed: bool = False,
     ) -> None:
-        """Record a call: its request ``body``, ``answer`` and multipart ``form`` and ``files`` as JSON bytes.
-        Credentials are redacted when a call is read."""
+        """Record a call: its request ``body``, ``answer`` and multipart ``form`` and ``files`` as JSON bytes
+        (each kept as :func:`strict` gives it back). Credentials are redacted when a call is read."""
         kept = tuple(headers)
+        body, answer, form = strict(body), strict(answer), strict(form)
+        if files != b"[]" and strict(files) is not files:
+            files = b"[]"
         cost = (
             _ENTRY_OVERHEAD
             + len(method)

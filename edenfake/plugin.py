@@ -14,7 +14,7 @@ import pytest
 
 if TYPE_CHECKING:
     from edenfake._mock import MockHandle
-    from edenfake._record import CassetteSession
+    from edenfake.cassettes.session import CassetteSession
     from edenfake.server import LiveServer
 
 _failed_key = pytest.StashKey[bool]()
@@ -78,7 +78,12 @@ def edenfake(request: pytest.FixtureRequest) -> Iterator[MockHandle]:
 
     options = _marker_options(request)
     session = _cassette_session(request, options)
-    handle = MockHandle(**options).start()
+    try:
+        handle = MockHandle(**options).start()
+    except BaseException:
+        if session is not None:  # the fixture cannot start: nothing staged for the cassette may stay behind
+            session.finish(passed=False)
+        raise
     try:
         yield handle
     finally:
@@ -97,7 +102,7 @@ def _cassette_session(request: pytest.FixtureRequest, options: dict[str, Any]) -
         return None
     if "replay" in options:
         raise TypeError("@pytest.mark.edenfake takes cassette= or replay=, not both")
-    from edenfake._record import CassetteSession, cassette_dir
+    from edenfake.cassettes.session import CassetteSession, cassette_dir
 
     session = CassetteSession(
         cassette_dir(request.node.path, request.node.name, cassette),

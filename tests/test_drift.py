@@ -15,10 +15,12 @@ import pytest
 
 import edenfake
 from edenfake import EdenFake, FakeRequest
-from edenfake._cassette import Cassette, Writer, describe_request, describe_response
-from edenfake.drift import KINDS, drift
-from edenfake._record import Recording, Upstream
+from edenfake.cassettes.format import Cassette
+from edenfake.cassettes.matching import describe_request
+from edenfake.cassettes.recording import Recording, Upstream
+from edenfake.cassettes.writing import Writer, describe_response
 from edenfake.cli import main
+from edenfake.drift import KINDS, drift
 from tests.helpers import AUTH, MASK, png
 
 EDEN = "https://api.edenai.run/v3"
@@ -67,7 +69,8 @@ def _cassette(directory: Path, exchanges: list[tuple[dict[str, Any], int, Any]])
         )
         raw = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
         content = {"content-type": "application/json" if not isinstance(answer, bytes) else "text/plain"}
-        writer.append(describe_request(request), describe_response(status, content, raw, lambda u: "x"), duration_ms=1)
+        kept = describe_response(status, content, raw, lambda url, limit: "x")
+        writer.append(describe_request(request), kept, duration_ms=1)
     return directory
 
 

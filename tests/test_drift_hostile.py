@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from edenfake import Catalog, EdenFake, FakeRequest
-from edenfake._cassette import Cassette
+from edenfake.cassettes.format import Cassette
 from edenfake.cli import main
 from tests.helpers import png
 

@@ -16,7 +16,9 @@ from starlette.testclient import TestClient
 
 import edenfake
 from edenfake import EdenFake, FakeRequest
-from edenfake._cassette import Cassette, CassetteError, Writer, describe_request, describe_response
+from edenfake.cassettes.format import Cassette, CassetteError
+from edenfake.cassettes.matching import describe_request
+from edenfake.cassettes.writing import Writer, describe_response
 from edenfake.cli import main
 from tests.helpers import AUTH, MASK, png
 
@@ -46,7 +48,7 @@ def _record(directory: Path, exchanges: list[tuple[FakeRequest, int, dict[str, s
     writer = Writer(directory)
     for request, status, headers, body in exchanges:
         writer.append(
-            describe_request(request), describe_response(status, headers, body, lambda u: "no"), duration_ms=1
+            describe_request(request), describe_response(status, headers, body, lambda u, limit: "no"), duration_ms=1
         )
     return directory
 

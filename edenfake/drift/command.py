@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edenfake._cassette import Cassette, CassetteError
 from edenfake._request import parse_json
 from edenfake._validate import read_limited
+from edenfake.cassettes.format import Cassette, CassetteError
 from edenfake.catalog import Catalog
 from edenfake.drift.comparison import drift
 from edenfake.drift.report import one_line

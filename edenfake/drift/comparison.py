@@ -13,11 +13,12 @@ import warnings
 from typing import Any
 
 from edenfake import contracts
-from edenfake._cassette import Cassette, CassetteError, Recorded, rebuild_request, restored_images
 from edenfake._redact import clip
-from edenfake._replay import image_digest
 from edenfake._request import parse_json, read
 from edenfake._wire import FakeRequest, FakeResponse
+from edenfake.cassettes.format import Cassette, CassetteError, Recorded, restored_images
+from edenfake.cassettes.matching import rebuild_request
+from edenfake.cassettes.replay import image_digest
 from edenfake.catalog import Catalog
 from edenfake.drift.report import DETAIL_CHARS, Difference, Report, one_line
 from edenfake.drift.shape import problem

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from edenfake._cassette import Recorded
 from edenfake._request import MAX_DEPTH
+from edenfake.cassettes.format import Recorded
 
 __all__ = ["problem"]
 

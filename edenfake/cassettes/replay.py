@@ -3,7 +3,8 @@
 A request matches a recorded one when its method, path and body fields are the same (images by sha256,
 multipart boundaries and headers ignored); identical recorded requests are answered in recorded order, then the
 last one repeats. The answer is the recorded one: the upstream's own bytes, images read back from the
-cassette's files (URL images served by the fake under ``/_edenfake/images/``).
+cassette's files (URL images served by the fake under ``/_edenfake/images/``). A file that no longer hashes to
+its name (changed since the cassette was loaded) is never served: that request gets a 503 naming the file.
 """
 
 from __future__ import annotations
@@ -18,21 +19,20 @@ from typing import Any, Protocol
 
 from edenfake import _redact
 from edenfake._answers import IMAGE_PREFIX
-from edenfake._cassette import (
+from edenfake._core import Core
+from edenfake._wire import JSON_MEDIA, FakeRequest, FakeResponse, compact_json, json_response
+from edenfake.cassettes.format import (
     Cassette,
-    Described,
+    CassetteError,
     Recorded,
-    describe_request,
-    differences,
-    match_key,
     media_type,
+    one_line,
     restore_body,
     restored_images,
 )
-from edenfake._core import Core
-from edenfake._wire import JSON_MEDIA, FakeRequest, FakeResponse, compact_json
+from edenfake.cassettes.matching import Described, describe_request, differences, match_key
 
-__all__ = ["UNMATCHED", "Answered", "Replay", "Source", "journal_answer", "source_for"]
+__all__ = ["UNMATCHED", "Answered", "Replay", "Source", "image_digest", "journal_answer", "source_for"]
 
 #: what ``unmatched`` may be
 UNMATCHED = ("fake", "error")
@@ -59,10 +59,14 @@ class Source(Protocol):
     def rewind(self) -> None: ...
 
 
+def check_unmatched(unmatched: str) -> None:
+    if unmatched not in UNMATCHED:
+        raise ValueError(f"unmatched must be 'fake' or 'error', got {_redact.clip(repr(unmatched), 40)}")
+
+
 def source_for(replay: Any, unmatched: str) -> Source | None:
     """The source the ``replay`` option names: a cassette directory, a loaded Cassette, or a Source itself."""
-    if unmatched not in UNMATCHED:
-        raise ValueError(f"unmatched must be 'fake' or 'error', got {unmatched!r}")
+    check_unmatched(unmatched)
     if replay is None:
         if unmatched != "fake":
             raise ValueError("unmatched='error' needs replay=DIR: without a cassette nothing is recorded")
@@ -79,11 +83,12 @@ class Replay:
     """The answers of one cassette, by request. Thread-safe."""
 
     def __init__(self, cassette: Cassette | str | os.PathLike[str], *, unmatched: str = "fake") -> None:
+        check_unmatched(unmatched)
         self.cassette = cassette if isinstance(cassette, Cassette) else Cassette.load(cassette)
         self.unmatched = unmatched
         self._by_key: dict[str, list[Recorded]] = defaultdict(list)
         for recorded in self.cassette.exchanges:
-            self._by_key[recorded.key].append(recorded)
+            self._by_key[match_key(recorded.request)].append(recorded)
         self._used: dict[str, int] = {}
         self._lock = threading.Lock()
         self._digests: dict[str, dict[str, Any]] = {}
@@ -117,7 +122,7 @@ class Replay:
         if self.unmatched == "fake":
             return None
         body = not_recorded(self.cassette, described.record)
-        return Answered(FakeResponse(404, {"content-type": JSON_MEDIA}, body), body, False, _model(described.record))
+        return Answered(FakeResponse(404, {"content-type": JSON_MEDIA}, body), body, False, model_of(described.record))
 
     def replayed(self, core: Core, request: FakeRequest, recorded: Recorded) -> Answered:
         """The answer ``recorded`` holds, its URL images hosted by ``core`` for the host ``request`` came to."""
@@ -131,10 +136,14 @@ class Replay:
             return names[name]
 
         response = recorded.response
-        body = restore_body(response, self.cassette.read, url_for)
-        headers = dict(response.get("headers", {}))
-        answer = FakeResponse(response["status"], headers, body)
-        journal = journal_answer(response, self._digest, url_for)
+        try:
+            body = restore_body(response, self.cassette.read, url_for)
+            journal = journal_answer(response, self._digest, url_for)
+        except (CassetteError, OSError) as exc:
+            detail = f"edenfake replay: exchange {recorded.describe()} cannot be replayed: {one_line(str(exc))}"
+            refused = json_response(503, {"detail": detail, "error_code": "SERVICE_UNAVAILABLE"})
+            return Answered(refused, refused.body, False, recorded.model)
+        answer = FakeResponse(response["status"], dict(response.get("headers", {})), body)
         return Answered(answer, journal, True, recorded.model)
 
     def _digest(self, name: str) -> dict[str, Any]:
@@ -173,7 +182,8 @@ def journal_answer(
     return compact_json(value).encode()
 
 
-def _model(record: dict[str, Any]) -> str | None:
+def model_of(record: dict[str, Any]) -> str | None:
+    """The ``model`` field of a request as a cassette keeps it (JSON or multipart), or None."""
     fields = record.get("json") if "json" in record else record.get("form")
     model = fields.get("model") if isinstance(fields, dict) else None
     return model if isinstance(model, str) else None

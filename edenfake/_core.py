@@ -199,9 +199,15 @@ class Core:
         self.faults = FaultPlan()
         self.credits: float | None = None
         self.rate_limiter: RateLimiter | None = None
-        self.set_credits(o.credits)
-        self.set_rate_limit(o.rate_limit)
-        self.set_latency(o.latency, seed=o.fault_seed)
+        # A fresh FaultPlan already has no latency and the draws of seed 0; None is no limit. Only other values
+        # go through their setters (and their checks against the admin contract): a fixture builds a fake per
+        # test, and most tests change none of these.
+        if o.credits is not None:
+            self.set_credits(o.credits)
+        if o.rate_limit is not None:
+            self.set_rate_limit(o.rate_limit)
+        if o.latency != 0.0 or o.fault_seed != 0:
+            self.set_latency(o.latency, seed=o.fault_seed)
 
     # -- what tests drive ----------------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
-"""Door 2: in-process interception. Requests from httpx (through respx) and httpx2 clients to the Eden hosts
-reach the core with no socket; requests to other hosts are left alone (or refused, if you ask). However many
-mocks are active (nested ``with`` blocks, a fixture and a block inside it), each client library is patched
-once, and a request goes to the newest mock that takes its host."""
+"""Door 2: in-process interception. Requests from httpx and httpx2 clients (the openai SDK's among them) to
+the Eden hosts reach the core with no socket; requests to other hosts are left alone (or refused, if you ask).
+However many mocks are active (nested ``with`` blocks, a fixture and a block inside it), each client library
+is patched once, and a request goes to the newest mock that takes its host."""
 
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import threading
 import time
@@ -39,6 +40,7 @@ class _Target:
     prefix: str
 
     @classmethod
+    @functools.lru_cache(maxsize=256)
     def parse(cls, base_url: str) -> _Target:
         parts = urllib.parse.urlsplit(base_url if "://" in base_url else f"https://{base_url}")
         if not parts.hostname:
@@ -186,21 +188,20 @@ def mock(fake: Any = None, /, **kwargs: Any) -> Any:
 
 
 class _Active:
-    """The active mocks, newest last. The first to start patches httpx (through one respx router) and httpx2;
-    the last to stop removes the patches. A request goes to the newest mock whose hosts it names."""
+    """The active mocks, newest last. The first to start patches httpx's and httpx2's clients; the last to
+    stop removes the patches. A request goes to the newest mock whose hosts it names."""
 
     _lock = threading.Lock()
     _handles: ClassVar[list[MockHandle]] = []
-    _respx: ClassVar[Any] = None
-    _httpx2: ClassVar[dict[Any, Any]] = {}
+    #: the clients' own ``_transport_for_url``, while patched
+    _originals: ClassVar[dict[Any, Any]] = {}
 
     @classmethod
     def add(cls, handle: MockHandle) -> None:
         with cls._lock:
             cls._handles.append(handle)
             if len(cls._handles) == 1:
-                cls._respx = _start_respx()
-                cls._httpx2 = _patch_httpx2()
+                cls._originals = _patch_clients()
 
     @classmethod
     def remove(cls, handle: MockHandle) -> None:
@@ -208,12 +209,9 @@ class _Active:
             if handle in cls._handles:
                 cls._handles.remove(handle)
             if not cls._handles:
-                for client_class, original in cls._httpx2.items():
+                for client_class, original in cls._originals.items():
                     client_class._transport_for_url = original
-                cls._httpx2 = {}
-                if cls._respx is not None:
-                    cls._respx.stop(quiet=True)
-                    cls._respx = None
+                cls._originals = {}
 
     @classmethod
     def handle_for(cls, url: Any) -> MockHandle | None:
@@ -232,123 +230,59 @@ class _Active:
             )
 
 
-# -- httpx, through respx -------------------------------------------------------------------------------
+# -- httpx and httpx2: clients ask _transport_for_url which transport to use; the fake's URLs get the fake's ----
 
 
-def _start_respx() -> Any:
-    try:
-        import httpx
-        import respx
-    except ImportError:  # pragma: no cover - both are dependencies; tolerate a trimmed install
-        return None
-
-    class Router(respx.MockRouter):
-        def record(self, *args: Any, **kwargs: Any) -> None:
-            # respx keeps every request and response it routes (bodies included) for its own assertions; the
-            # fake's journal does that job, within its bounds, so nothing is kept here.
-            pass
-
-        # respx calls one side effect for sync and async clients alike; the delay is applied here, where
-        # the two paths part, so that an async client sleeps without blocking its event loop.
-        def handler(self, request: httpx.Request) -> httpx.Response:
-            response: httpx.Response = super().handler(request)
-            delay = response.extensions.get("edenfake_delay", 0.0)
-            if delay:
-                time.sleep(delay)
-            return response
-
-        async def async_handler(self, request: httpx.Request) -> httpx.Response:
-            handle = _Active.handle_for(request.url)
-            if handle is None:
-                response: httpx.Response = await super().async_handler(request)  # not the fake's
-            else:
-                # Answered here, not through the side effect: a CPU-heavy answer runs in a worker thread, so
-                # the caller's other tasks go on meanwhile.
-                body = await request.aread()
-                found = handle.request_for(request.method, request.url, request.headers.multi_items(), body)
-                assert found is not None  # handle_for picked a mock whose hosts the URL names
-                response = _to_response(httpx, request, await _offload.answer(handle.fake, found))
-            delay = response.extensions.get("edenfake_delay", 0.0)
-            if delay:
-                import anyio
-
-                await anyio.sleep(delay)
-            return response
-
-    # using="httpx": respx patches the client's transport lookup, so clients with a transport of their own
-    # (MockTransport, retries, proxies) are routed too, as httpx2 clients are below.
-    router = Router(assert_all_called=False, assert_all_mocked=False, using="httpx")
-
-    def side_effect(request: httpx.Request) -> httpx.Response | httpx.Request:
-        handle = _Active.handle_for(request.url)
-        if handle is None:
-            _Active.refuse(request.url)
-            return request  # not the fake's: the request itself passes it on
-        answer = handle.dispatch(request.method, request.url, request.headers.multi_items(), request.read())
-        assert answer is not None  # handle_for picked a mock whose hosts the URL names
-        response: httpx.Response = _to_response(httpx, request, answer)
-        return response
-
-    router.route().mock(side_effect=side_effect)
-    router.start()
-    return router
-
-
-def _to_response(module: Any, request: Any, answer: FakeResponse) -> Any:
-    if answer.fault == "timeout":
-        raise module.ReadTimeout("edenfake: injected timeout (the fake answered nothing)", request=request)
-    if answer.fault == "disconnect":
-        raise module.RemoteProtocolError(
-            "edenfake: injected disconnect (server closed the connection)", request=request
-        )
-    return module.Response(
-        answer.status,
-        headers=list(answer.headers.items()),
-        content=answer.body,
-        request=request,
-        extensions={"edenfake_delay": answer.delay} if answer.delay else {},
-    )
-
-
-# -- httpx2: clients ask _transport_for_url which transport to use; the fake's URLs get the fake's -------
-
-
-def _patch_httpx2() -> dict[Any, Any]:
-    """Patch httpx2's clients to ask the active mocks for a transport first; the originals, to restore."""
-    try:
-        import httpx2
-    except ImportError:
-        return {}
+def _patch_clients() -> dict[Any, Any]:
+    """Patch the clients of httpx and httpx2 (whichever is installed) to ask the active mocks for a transport
+    first, so that clients with a transport of their own (MockTransport, retries, proxies) are routed too; the
+    originals, to restore. Two attribute writes a mock: a fixture starts one per test."""
     originals: dict[Any, Any] = {}
-    for client_class, transport in ((httpx2.Client, _Httpx2Sync), (httpx2.AsyncClient, _Httpx2Async)):
-        original = client_class._transport_for_url
-        originals[client_class] = original
-        client_class._transport_for_url = _patched(original, transport)  # type: ignore[method-assign]
+    for name in ("httpx", "httpx2"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        for client_class, transport in ((module.Client, _SyncTransport), (module.AsyncClient, _AsyncTransport)):
+            original = client_class._transport_for_url
+            originals[client_class] = original
+            client_class._transport_for_url = _patched(original, transport, module)
     return originals
 
 
-def _patched(original: Callable[..., Any], transport: type) -> Callable[..., Any]:
-    # httpx2 clients ask _transport_for_url which transport to use; the fake's URLs get the fake's.
+def _patched(original: Callable[..., Any], transport: type, module: Any) -> Callable[..., Any]:
     def _transport_for_url(self: Any, url: Any) -> Any:
         handle = _Active.handle_for(url)
         if handle is not None:
-            return transport(handle)
+            return transport(handle, module)
         _Active.refuse(url)
         return original(self, url)
 
     return _transport_for_url
 
 
-class _Httpx2Sync:
-    def __init__(self, handle: MockHandle) -> None:
+def _to_response(module: Any, request: Any, answer: FakeResponse) -> Any:
+    """The fake's answer as ``module``'s Response, or the exception the library raises for the fault."""
+    if answer.fault == "timeout":
+        raise module.ReadTimeout("edenfake: injected timeout (the fake answered nothing)", request=request)
+    if answer.fault == "disconnect":
+        raise module.RemoteProtocolError(
+            "edenfake: injected disconnect (server closed the connection)", request=request
+        )
+    return module.Response(answer.status, headers=list(answer.headers.items()), content=answer.body, request=request)
+
+
+class _SyncTransport:
+    """httpx(2)'s transport interface, answered by a mock's fake."""
+
+    def __init__(self, handle: MockHandle, module: Any) -> None:
         self.handle = handle
+        self.module = module
 
     def handle_request(self, request: Any) -> Any:
-        import httpx2
-
         answer = self.handle.dispatch(request.method, request.url, request.headers.multi_items(), request.read())
         assert answer is not None  # _transport_for_url only picks this transport for the fake's URLs
-        response = _to_response(httpx2, request, answer)
+        response = _to_response(self.module, request, answer)
         if answer.delay:
             time.sleep(answer.delay)
         return response
@@ -356,27 +290,29 @@ class _Httpx2Sync:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> _Httpx2Sync:
+    def __enter__(self) -> _SyncTransport:
         return self
 
     def __exit__(self, *args: object) -> None:
         pass
 
 
-class _Httpx2Async:
-    def __init__(self, handle: MockHandle) -> None:
+class _AsyncTransport:
+    """httpx(2)'s async transport interface, answered by a mock's fake without blocking the caller's loop."""
+
+    def __init__(self, handle: MockHandle, module: Any) -> None:
         self.handle = handle
+        self.module = module
 
     async def handle_async_request(self, request: Any) -> Any:
         import anyio
-        import httpx2
 
         body = await request.aread()
         found = self.handle.request_for(request.method, request.url, request.headers.multi_items(), body)
         assert found is not None  # _transport_for_url only picks this transport for the fake's URLs
         # A CPU-heavy answer runs in a worker thread: the caller's other tasks go on meanwhile.
         answer = await _offload.answer(self.handle.fake, found)
-        response = _to_response(httpx2, request, answer)
+        response = _to_response(self.module, request, answer)
         if answer.delay:
             await anyio.sleep(answer.delay)
         return response
@@ -384,7 +320,7 @@ class _Httpx2Async:
     async def aclose(self) -> None:
         pass
 
-    async def __aenter__(self) -> _Httpx2Async:
+    async def __aenter__(self) -> _AsyncTransport:
         return self
 
     async def __aexit__(self, *args: object) -> None:

@@ -298,6 +298,8 @@ def build(kind: type[T], given: Mapping[str, Any], where: str, *, base: FakeOpti
     check_names(given, kind, where)
     if base is None:
         return kind(**given)
+    if not given and type(base) is kind:
+        return base
     inherited = {name: getattr(base, name) for name in names(type(base)) & names(kind)}
     return kind(**{**inherited, **given})
 

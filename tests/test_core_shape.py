@@ -59,7 +59,7 @@ def test_mocks_stopped_in_any_order_leave_the_clients_as_they_were() -> None:
     assert _generate("httpx") == 200 and _generate("httpx2") == 200
     assert len(inner.calls) == 2
     inner.stop()
-    assert _Active._handles == [] and _Active._respx is None
+    assert _Active._handles == [] and _Active._originals == {}
     assert httpx2.Client._transport_for_url is original
 
 
@@ -210,3 +210,21 @@ def test_options_are_frozen_and_a_fake_can_be_built_from_them_with_changes() -> 
         base.credits = 3.0  # type: ignore[misc]
     fake = edenfake.EdenFake(base, credits=1.0)
     assert fake.credits == 1.0 and fake.clock.now() == FROZEN and fake.options.clock == FROZEN
+
+
+# -- alongside respx ----------------------------------------------------------------------------------------
+
+
+def test_respx_routes_for_other_hosts_work_beside_the_mock_started_in_either_order() -> None:
+    import respx
+
+    other = "https://other.test/ping"
+    with respx.mock(assert_all_called=False) as router, edenfake.mock() as eden:
+        router.get(other).respond(json={"pong": 1})
+        assert httpx.get(other).json() == {"pong": 1}
+        assert httpx.post(f"{EDEN}/v3/images/generations", headers=AUTH, json=BODY).status_code == 200
+    with edenfake.mock() as eden, respx.mock(assert_all_called=False, assert_all_mocked=False) as router:
+        router.get(other).respond(json={"pong": 2})
+        assert httpx.get(other).json() == {"pong": 2}
+        assert httpx.post(f"{EDEN}/v3/images/generations", headers=AUTH, json=BODY).status_code == 200
+    assert len(eden.calls) == 1

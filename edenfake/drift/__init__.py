@@ -5,9 +5,10 @@ client depends on: the status and error code, each top-level field's presence an
 images and which of url / b64_json / revised_prompt each carries, each image's format and pixel size, the cost
 and the usage keys. Every recorded request and answer is also checked against the contract: a recorded answer
 the contract refuses means the contract is wrong. docs/drift.md says what each kind of difference means.
+Loading the cassette has checked the shape of every line (contracts/cassette.schema.json); what a recorded
+answer holds is the real service's to have said, and is compared, never trusted.
 
     comparison.py   drift(): each exchange sent again and compared
-    shape.py        what an exchange must be for drift to send it (else CassetteError, exit 2)
     suggestion.py   the catalog overlay that explains what a catalog can (prices, sizes, n limits, ...)
     report.py       Difference, Report: the table, the JSON, and how recorded text is shown (cut, escaped)
     command.py      ``edenfake drift``: reading the cassette and the catalog, printing, exit codes

@@ -55,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
         cassette = Cassette.load(args.cassette)
     except CassetteError as exc:
         return _fail(str(exc))
-    except RecursionError:
-        return _fail(f"cannot read {Path(args.cassette) / 'exchanges.jsonl'}: a line is nested too deeply")
     overlay = None
     catalog = None
     if args.catalog:

@@ -21,7 +21,6 @@ from edenfake.cassettes.matching import rebuild_request
 from edenfake.cassettes.replay import image_digest
 from edenfake.catalog import Catalog
 from edenfake.drift.report import DETAIL_CHARS, Difference, Report, one_line
-from edenfake.drift.shape import problem
 from edenfake.drift.suggestion import Suggestions, error_code, number
 from edenfake.errors import ApiError, EdenfakeError
 from edenfake.fake import EdenFake
@@ -39,13 +38,8 @@ _Image = tuple[str, int, int] | str | None
 
 def drift(cassette: Cassette, *, catalog: Catalog | None = None, overlay: dict[str, Any] | None = None) -> Report:
     """Send every request of ``cassette`` to a fresh fake (with ``catalog``, built from ``overlay`` when that is
-    the user's catalog file) and report how its answers differ from the recorded ones. CassetteError (naming
-    the exchange, the field and the rule) when an exchange cannot be sent: a hand-edited line, a missing file."""
-    lines = cassette.path / "exchanges.jsonl"
-    for recorded in cassette.exchanges:
-        found = problem(recorded)
-        if found is not None:
-            raise CassetteError(f"{lines}, exchange #{recorded.number}: {found}")
+    the user's catalog file) and report how its answers differ from the recorded ones. CassetteError naming
+    the exchange when a file it names is gone, or changed, since the cassette was loaded."""
     used = catalog if catalog is not None else Catalog.default()
     source = "built-in catalog" if catalog is None else one_line(used.source, DETAIL_CHARS)
     report = Report(one_line(str(cassette.path), DETAIL_CHARS), len(cassette), source)
@@ -130,12 +124,12 @@ class _Comparison:
         self.report.differences.append(Difference(kind, self.recorded.number, self.where, shown, catalog))
 
     def read(self, name: str) -> bytes:
-        """A file of the cassette; CassetteError when it went missing after the cassette was loaded."""
+        """A file of the cassette; CassetteError naming the exchange when it is gone, or changed, since the
+        cassette was loaded."""
         try:
             return self.cassette.read(name)
-        except OSError as exc:
-            where = self.cassette.path / "files" / name
-            raise CassetteError(f"exchange #{self.recorded.number}: cannot read {where}: {exc.strerror}") from None
+        except CassetteError as exc:
+            raise CassetteError(f"exchange #{self.recorded.number}: {exc}") from None
 
     def run(self) -> None:
         recorded = self.recorded

@@ -1,13 +1,8 @@
-"""Hypothesis strategies for the Eden AI image API, read from edenfake's contracts and catalog.
-
-Valid requests the fake accepts, invalid ones labelled with the rule they break, every response and error
-body the contract allows, and image files (good and broken) for edits. Needs ``edenfake[hypothesis]``.
-"""
+"""Request bodies: valid ones the fake accepts, for each catalog model, and invalid ones labelled with the rule
+they break."""
 
 from __future__ import annotations
 
-import base64
-import io
 import re
 import string
 from collections.abc import Callable
@@ -15,30 +10,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-try:
-    from hypothesis import strategies as st
-except ModuleNotFoundError as missing:  # pragma: no cover - exercised in a venv without hypothesis
-    raise ModuleNotFoundError(
-        "edenfake.strategies needs hypothesis, which a plain install leaves out: pip install 'edenfake[hypothesis]'",
-        name=missing.name,
-    ) from None
+from hypothesis import strategies as st
 
 from edenfake import contracts
 from edenfake.catalog import Catalog, ModelSpec
-
-__all__ = [
-    "BrokenImage",
-    "InvalidRequest",
-    "broken_image_files",
-    "edit_requests",
-    "error_bodies",
-    "generation_requests",
-    "image_files",
-    "image_responses",
-    "invalid_generation_requests",
-    "masks",
-    "model_ids",
-]
+from edenfake.strategies._files import data_url, image_files
 
 JSON = dict[str, Any]
 
@@ -56,15 +32,6 @@ class InvalidRequest:
     field: tuple[str, ...]
     status: int
     error: str
-
-
-@dataclass(frozen=True)
-class BrokenImage:
-    """Bytes that are not a usable image, and why (``problem`` is the 422 ``type`` the fake answers)."""
-
-    data: bytes
-    filename: str
-    problem: str
 
 
 # -- what the contract says ---------------------------------------------------------------------------------
@@ -99,7 +66,7 @@ def model_ids(*, catalog: Catalog | None = None, edits: bool = False) -> st.Sear
     return st.sampled_from(ids)
 
 
-_SAFE_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+SAFE_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
 _HEADER_NAMES = st.text(alphabet=string.ascii_letters + string.digits + "-", min_size=1, max_size=20).filter(
     lambda name: re.fullmatch(_credential_pattern(), name) is None
 )
@@ -122,9 +89,9 @@ def _request_for(model: ModelSpec, *, edit: bool = False) -> st.SearchStrategy[J
     optional: dict[str, st.SearchStrategy[Any]] = {
         "n": st.none() | st.integers(low, model.n_max),
         "size": _optional([*model.sizes, *model.aspect_ratios]),
-        "user": st.none() | _SAFE_TEXT,
-        "metadata": st.none() | st.dictionaries(_SAFE_TEXT, st.integers() | _SAFE_TEXT, max_size=3),
-        "extra_headers": st.none() | st.dictionaries(_HEADER_NAMES, _SAFE_TEXT, max_size=3),
+        "user": st.none() | SAFE_TEXT,
+        "metadata": st.none() | st.dictionaries(SAFE_TEXT, st.integers() | SAFE_TEXT, max_size=3),
+        "extra_headers": st.none() | st.dictionaries(_HEADER_NAMES, SAFE_TEXT, max_size=3),
         "output_format": _optional(model.output_formats),
     }
     if model.qualities:
@@ -141,7 +108,7 @@ def _request_for(model: ModelSpec, *, edit: bool = False) -> st.SearchStrategy[J
         sides = st.integers(1, 64)
         sizes = sides.map(lambda n: (n, n)) if e.get("square_inputs_only") else st.tuples(sides, sides)
         required["images"] = st.lists(
-            image_files(formats=st.just("png"), sizes=sizes).map(lambda data: {"image_url": _data_url(data)}),
+            image_files(formats=st.just("png"), sizes=sizes).map(lambda data: {"image_url": data_url(data)}),
             min_size=1,
             max_size=min(2, e.get("max_input_images", 16)),
         )
@@ -348,175 +315,3 @@ def _model_rule_breaks(model: ModelSpec) -> st.SearchStrategy[InvalidRequest]:
             )
         )
     return st.one_of(cases)
-
-
-# -- answers: built from the response and error schemas -----------------------------------------------------
-
-
-def _from_schema(schema: JSON | bool, base: str, *, extra_fields: bool = True) -> st.SearchStrategy[Any]:
-    """A strategy for the JSON values ``schema`` allows (the subset of JSON Schema the contracts use)."""
-    if schema is True or schema == {}:
-        return st.none() | st.integers() | _SAFE_TEXT
-    if isinstance(schema, bool):
-        return st.nothing()
-    if "$ref" in schema:
-        name = _ref_name(schema["$ref"], base)
-        target = contracts.load(name)
-        rest = {k: v for k, v in schema.items() if k != "$ref"}
-        return _from_schema({**target, **rest} if rest else target, name.partition("#")[0], extra_fields=extra_fields)
-    if "allOf" in schema:
-        merged: JSON = {k: v for k, v in schema.items() if k != "allOf"}
-        for part in schema["allOf"]:
-            part = contracts.load(_ref_name(part["$ref"], base)) if "$ref" in part else part
-            merged = _merge(part, merged)
-        return _from_schema(merged, base, extra_fields=extra_fields)
-    if "anyOf" in schema and schema.get("type") == "object":
-        plain = {k: v for k, v in schema.items() if k != "anyOf"}
-        return st.one_of([_from_schema(_merge(plain, b), base, extra_fields=extra_fields) for b in schema["anyOf"]])
-    if "anyOf" in schema or "oneOf" in schema:
-        options = schema.get("anyOf") or schema.get("oneOf") or []
-        return st.one_of([_from_schema(o, base, extra_fields=extra_fields) for o in options])
-    if "const" in schema:
-        return st.just(schema["const"])
-    if "enum" in schema:
-        return st.sampled_from(schema["enum"])
-    kinds = schema.get("type")
-    if kinds is None:
-        return st.none() | st.integers() | _SAFE_TEXT
-    if isinstance(kinds, list):
-        return st.one_of([_from_schema({**schema, "type": k}, base, extra_fields=extra_fields) for k in kinds])
-    if kinds == "null":
-        return st.none()
-    if kinds == "boolean":
-        return st.booleans()
-    if kinds == "integer":
-        return st.integers(min_value=schema.get("minimum"), max_value=schema.get("maximum"))
-    if kinds == "number":
-        return st.floats(
-            min_value=schema.get("minimum"), max_value=schema.get("maximum"), allow_nan=False, allow_infinity=False
-        ) | st.integers(min_value=schema.get("minimum"), max_value=schema.get("maximum"))
-    if kinds == "string":
-        if schema.get("pattern") == "^[A-Z][A-Z_]*$":
-            return st.from_regex(r"\A[A-Z][A-Z_]{0,20}\Z")
-        if schema.get("format") == "uri":
-            return st.builds(
-                lambda p: f"https://images.example/{p}.png", st.text(string.ascii_lowercase, min_size=1, max_size=12)
-            )
-        if schema.get("contentEncoding") == "base64":
-            return st.binary(max_size=48).map(lambda b: base64.b64encode(b).decode())
-        return st.text(alphabet=st.characters(codec="utf-8"), min_size=schema.get("minLength", 0), max_size=30)
-    if kinds == "array":
-        items = _from_schema(schema.get("items", {}), base, extra_fields=extra_fields)
-        return st.lists(items, min_size=schema.get("minItems", 0), max_size=min(schema.get("maxItems", 4), 4))
-    if kinds == "object":
-        props = schema.get("properties", {})
-        required = set(schema.get("required", ()))
-        fixed = {k: _from_schema(v, base, extra_fields=extra_fields) for k, v in props.items() if k in required}
-        optional = {k: _from_schema(v, base, extra_fields=extra_fields) for k, v in props.items() if k not in required}
-        value = st.fixed_dictionaries(fixed, optional=optional)
-        if extra_fields and schema.get("additionalProperties", True) is not False and props:
-            extras = st.dictionaries(
-                st.text(string.ascii_lowercase, min_size=1, max_size=8).map(lambda k: f"x_{k}"),
-                st.integers() | _SAFE_TEXT,
-                max_size=2,
-            )
-            value = st.builds(lambda d, e: {**e, **d}, value, extras)
-        return value
-    raise ValueError(f"no strategy for schema type {kinds!r}")
-
-
-def _ref_name(ref: str, base: str) -> str:
-    """A $ref as a contract name for contracts.load: local refs stay in ``base``'s file."""
-    file_part, _, pointer = ref.partition("#")
-    if not file_part:
-        return f"{base}#{pointer}"
-    name = next(c for c, fn in contracts.CONTRACTS.items() if file_part.endswith(fn))
-    return f"{name}#{pointer}"
-
-
-def _merge(a: JSON, b: JSON) -> JSON:
-    merged = {**a, **b}
-    merged["properties"] = {**a.get("properties", {}), **b.get("properties", {})}
-    merged["required"] = sorted({*a.get("required", ()), *b.get("required", ())})
-    if "type" in a or "type" in b:
-        merged["type"] = b.get("type", a.get("type"))
-    return merged
-
-
-def image_responses(*, extra_fields: bool = True) -> st.SearchStrategy[JSON]:
-    """Every successful image answer the contract allows: null cost/provider/created, url-only, b64-only and
-    both, empty ``data``, token or empty usage, and (``extra_fields``) fields the contract does not name."""
-    return _from_schema(contracts.load("image-response"), "image-response", extra_fields=extra_fields)
-
-
-def error_bodies(*, status: int | None = None) -> st.SearchStrategy[tuple[int, JSON]]:
-    """``(status, body)`` for every error the fake sends (or those of one ``status``), from errors.schema.json."""
-    known = sorted(s for s in range(400, 600) if contracts.error_definitions(s))
-    statuses = [status] if status is not None else known
-    if any(s not in known for s in statuses):
-        raise ValueError(f"no error body is documented for status {status}; known: {known}")
-    return st.one_of(
-        [
-            st.tuples(st.just(s), _from_schema(contracts.load(f"errors#/$defs/{kind}"), "errors", extra_fields=False))
-            for s in statuses
-            for kind in contracts.error_definitions(s)
-        ]
-    )
-
-
-# -- image files --------------------------------------------------------------------------------------------
-
-
-def _encode(fmt: str, size: tuple[int, int], colour: tuple[int, int, int], mode: str = "RGB") -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    fill: tuple[int, ...] = (*colour, 128) if mode == "RGBA" else colour
-    Image.new(mode, size, fill).save(out, fmt.upper())
-    return out.getvalue()
-
-
-def _data_url(data: bytes, kind: str = "png") -> str:
-    return f"data:image/{kind};base64," + base64.b64encode(data).decode()
-
-
-def image_files(
-    *,
-    formats: st.SearchStrategy[str] | None = None,
-    sizes: st.SearchStrategy[tuple[int, int]] | None = None,
-) -> st.SearchStrategy[bytes]:
-    """Valid image files: PNG, JPEG or WebP bytes (``formats``, default all three) of a drawn size (``sizes``,
-    default 1..64 pixels a side) and colour."""
-    formats = formats if formats is not None else st.sampled_from(["png", "jpeg", "webp"])
-    sizes = sizes if sizes is not None else st.tuples(st.integers(1, 64), st.integers(1, 64))
-    colours = st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255))
-    return st.builds(_encode, formats, sizes, colours)
-
-
-def broken_image_files() -> st.SearchStrategy[BrokenImage]:
-    """Files an edit must refuse, labelled with the 422 ``type`` the fake answers."""
-    good = image_files(formats=st.just("png"), sizes=st.tuples(st.integers(8, 32), st.integers(8, 32)))
-    return st.one_of(
-        st.just(BrokenImage(b"", "empty.png", "image_empty")),
-        good.flatmap(
-            lambda d: st.integers(8, len(d) - 13).map(lambda cut: BrokenImage(d[:cut], "cut.png", "image_invalid"))
-        ),
-        good.map(lambda d: BrokenImage(b"\x00BAD" + d[4:], "magic.png", "image_invalid")),
-        st.text(alphabet=string.printable, min_size=1, max_size=60).map(
-            lambda t: BrokenImage(t.encode(), "notes.png", "image_invalid")
-        ),
-    )
-
-
-def masks(*, width: int, height: int, valid: bool = True) -> st.SearchStrategy[tuple[bytes, str | None]]:
-    """``(mask bytes, problem)`` for a first image of ``width`` x ``height``: good masks (problem None), or,
-    with ``valid=False``, masks refused as ``mask_size_mismatch``, ``mask_no_alpha`` or ``mask_not_png``."""
-    colours = st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255))
-    if valid:
-        return colours.map(lambda c: (_encode("png", (width, height), c, "RGBA"), None))
-    other = st.tuples(st.integers(1, 64), st.integers(1, 64)).filter(lambda s: s != (width, height))
-    return st.one_of(
-        st.builds(lambda s, c: (_encode("png", s, c, "RGBA"), "mask_size_mismatch"), other, colours),
-        colours.map(lambda c: (_encode("png", (width, height), c), "mask_no_alpha")),
-        colours.map(lambda c: (_encode("jpeg", (width, height), c), "mask_not_png")),
-    )

@@ -36,6 +36,18 @@ def check_against_contract(response: httpx.Response) -> None:
     validate_exchange(response.request.method, response.request.url.path, response.status_code, body, media_type=media)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def clients_trust_no_certificate_authority(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test speaks TLS (mocks answer in-process, servers listen on plain loopback, the network is closed), so
+    the HTTP clients the tests create, and the processes they start, trust an empty certificate directory instead
+    of parsing a CA bundle for each client (httpx and the openai SDK read SSL_CERT_FILE, then SSL_CERT_DIR): about
+    100 ms a client with this machine's bundle, 2 ms without. A test that reached a TLS server would fail."""
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("SSL_CERT_FILE", raising=False)
+        env.setenv("SSL_CERT_DIR", str(tmp_path_factory.mktemp("no-certificate-authorities")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def every_answer_is_checked_against_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever door a test goes through (app, mock, live server), each answer the core gives must match the

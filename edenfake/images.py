@@ -160,7 +160,9 @@ class ImageInfo:
 
 _Colour = tuple[int, ...]
 
-_BAND = (24, 26, 32)
+#: grey and white: a pixel of either is one byte value three times, so an opaque line of text is written as a
+#: one-byte-per-channel mask three times as wide (see _text_rows)
+_BAND = (26, 26, 26)
 _INK = (255, 255, 255)
 
 
@@ -185,12 +187,17 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return font
 
 
+#: the smallest font drawn without antialiasing (smaller text needs it to be legible)
+_CRISP = 16
+
+
 @functools.lru_cache(maxsize=4096)
 def _glyph(size: int, char: str) -> tuple[Image.Image | None, int, int, float]:
     """One character's mask, its offset from the pen position, and its advance.
 
     FreeType renders each glyph of a string again on every call; rendering each character once and pasting
-    it makes the label several times cheaper."""
+    it makes the label several times cheaper. From ``_CRISP`` pixels up glyphs are one-bit (not antialiased):
+    as legible at that size, and their rows compress in half the time."""
     font = _font(size)
     left, top, right, bottom = (int(v) for v in font.getbbox(char))
     advance = float(font.getlength(char))
@@ -198,7 +205,7 @@ def _glyph(size: int, char: str) -> tuple[Image.Image | None, int, int, float]:
         return None, 0, 0, advance
     mask = Image.new("L", (right - left, bottom - top), 0)
     draw = ImageDraw.Draw(mask)
-    draw.fontmode = "1"
+    draw.fontmode = "1" if size >= _CRISP else "L"
     draw.text((-left, -top), char, fill=255, font=font)
     return mask, left, top, advance
 
@@ -342,15 +349,24 @@ def _text_rows(
     if box is None:
         return 0, 0, b"", 1, 0
     rows = box[3] - box[1]
-    # The rows as palette indices (the mask values), turned into pixels by the palette of band-to-ink colours:
-    # the same pixels as pasting ink through the mask onto the band, for a third of the work.
-    indices = Image.new("L", (width, rows), 0)
-    indices.paste(mask.crop((0, box[1], min(mask.width, width - margin), box[3])), (margin, 0))
-    indexed = Image.frombytes("P", (width, rows), indices.tobytes())
-    indexed.putpalette(_ink_palette(mode, band, ink), mode)
-    pixels = memoryview(indexed.convert(mode).tobytes())
-    stride = width * len(mode)
-    raw = b"".join(b"\x00" + pixels[r * stride : (r + 1) * stride] for r in range(rows))
+    shown = mask.crop((0, box[1], min(mask.width, width - margin), box[3]))
+    if mode == "RGB" and len(set(band)) == 1 and len(set(ink)) == 1:
+        # Grey band, grey ink: the scanlines are the mask stretched three times wide (a byte per channel), on
+        # a band of the band's byte, after a column of zeros (each row's filter type), in one image of bytes.
+        scanlines = Image.new("L", (1 + 3 * width, rows), band[0])
+        scanlines.paste(ink[0], (1 + 3 * margin, 0), shown.resize((3 * shown.width, rows), Image.Resampling.NEAREST))
+        scanlines.paste(0, (0, 0, 1, rows))
+        raw = scanlines.tobytes()
+    else:
+        # The rows as palette indices (the mask values), turned into pixels by the palette of band-to-ink
+        # colours: the same pixels as pasting ink through the mask onto the band, for a third of the work.
+        indices = Image.new("L", (width, rows), 0)
+        indices.paste(shown, (margin, 0))
+        indexed = Image.frombytes("P", (width, rows), indices.tobytes())
+        indexed.putpalette(_ink_palette(mode, band, ink), mode)
+        pixels = memoryview(indexed.convert(mode).tobytes())
+        stride = width * len(mode)
+        raw = b"".join(b"\x00" + pixels[r * stride : (r + 1) * stride] for r in range(rows))
     return box[1], rows, deflate_segment(raw), zlib.adler32(raw), len(raw)
 
 

@@ -94,7 +94,7 @@ def test_tiny_images_are_flat_and_large_ones_carry_text() -> None:
     assert len(tiny.getcolors() or []) == 1
     big = decode_image(render_image(dataclasses.replace(SPEC, width=1024, height=1024)))
     colours = dict((colour, count) for count, colour in big.crop((0, 400, 1024, 624)).getcolors(1 << 16) or [])
-    # Crisp (not antialiased) text: ink on the band, three lines of it, and nothing in between.
+    # Crisp (not antialiased) text at this size: ink on the band, and nothing in between.
     assert set(colours) == {images._BAND, images._INK, big.getpixel((0, 0))}
     assert colours[images._INK] > 3000
 
@@ -125,6 +125,12 @@ def test_same_spec_same_bytes_even_in_another_process(fmt: ImageFormat) -> None:
     )
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
     assert other.stdout == data
+
+
+def test_small_text_stays_antialiased() -> None:
+    small = decode_image(render_image(dataclasses.replace(SPEC, width=256, height=256)))
+    band = small.crop((0, 100, 256, 156)).getcolors(1 << 16) or []
+    assert len(band) > 10  # grey levels between the band and the ink: legible at 8 pixels
 
 
 def test_the_bytes_do_not_depend_on_what_was_rendered_before_or_in_which_thread() -> None:

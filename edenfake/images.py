@@ -88,7 +88,12 @@ class ImageSpec:
         """sha256 hex of the canonical fingerprint: the cache key, and the source of the image's colours."""
         # cached_property writes to the instance dict directly, which a frozen dataclass allows; a hit in a
         # cache would otherwise hash the prompt again on every lookup.
-        return hashlib.sha256(_canonical(self.fingerprint()).encode("ascii")).hexdigest()
+        return hashlib.sha256(self.metadata.encode("ascii")).hexdigest()
+
+    @functools.cached_property
+    def metadata(self) -> str:
+        """The canonical fingerprint (ASCII JSON): what the image carries, and what its key hashes."""
+        return _canonical(self.fingerprint())
 
     @property
     def transparent(self) -> bool:
@@ -313,7 +318,7 @@ def render_image(spec: ImageSpec) -> bytes:
         raise ValueError(f"image format must be one of {', '.join(_FORMATS)}, got {spec.format!r}")
     mode = "RGBA" if spec.transparent else "RGB"
     background, band, ink = _colours(spec)
-    metadata = _canonical(spec.fingerprint())
+    metadata = spec.metadata
     if spec.format == "png":
         return _png(spec, mode, (background, band, ink), metadata)
     image = _picture(spec, mode, background, band, ink)

@@ -13,16 +13,15 @@ import hashlib
 from typing import Any
 
 from edenfake._core import Core
+from edenfake._media import EXTENSIONS, MEDIA_TYPES
 from edenfake._request import Exchange
 from edenfake._wire import FakeResponse, compact_json, json_response
 from edenfake.catalog import ModelSpec, Plan
 from edenfake.images import ImageSpec
 
-__all__ = ["IMAGE_PREFIX", "MEDIA_TYPES", "image_answer", "json_image_refs", "plan_json", "revise_prompt"]
+__all__ = ["IMAGE_PREFIX", "image_answer", "json_image_refs", "plan_json", "revise_prompt"]
 
 IMAGE_PREFIX = "/_edenfake/images/"
-MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
-_EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 
 
 def plan_json(core: Core, exchange: Exchange, contract: str, *, edits: bool = False) -> tuple[ModelSpec, Plan, str]:
@@ -85,13 +84,13 @@ def image_answer(
         data = core.images.get(spec)
         media = (MEDIA_TYPES[spec.format],)
         if url_base is not None:
-            name = f"{spec.key[:32]}.{_EXTENSIONS[spec.format]}"
+            name = f"{spec.key[:32]}.{EXTENSIONS[spec.format]}"
             core.urls.put(name, data, media)  # each answer hands its URLs out afresh, with a fresh expiry
             item: dict[str, Any] = {"url": f"{url_base}{IMAGE_PREFIX}{name}", "b64_json": None}
             journal_item = item
         else:
             sha256 = hashlib.sha256(data).hexdigest()
-            name = f"{sha256}.{_EXTENSIONS[spec.format]}"
+            name = f"{sha256}.{EXTENSIONS[spec.format]}"
             if core.urls.get(name) is None:  # within the store's byte bound, like URLs
                 core.urls.put(name, data, media)
             item = {"url": None, "b64_json": core.images.get_b64(spec).decode("ascii")}

@@ -33,8 +33,11 @@ from edenfake.journal import Journal
 
 __all__ = ["Clock", "Core", "Upload", "UploadStore"]
 
-#: what the real service keeps an upload for
-UPLOAD_TTL = 30 * 24 * 3600.0
+#: what POST /v3/upload defaults to (the contract's UploadForm): what a file is for, and the days it is kept
+UPLOAD_DEFAULTS = {
+    name: schema["default"] for name, schema in contracts.load("edit-request#/$defs/UploadForm")["properties"].items()
+}
+UPLOAD_TTL = UPLOAD_DEFAULTS["expires_in_days"] * 86400.0
 
 
 def _time_bounds() -> tuple[float, float]:

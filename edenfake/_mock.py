@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BASE_URLS", "MockHandle", "mock"]
 
 #: the real service's hosts, routed to the fake by default
-DEFAULT_BASE_URLS = ("https://api.edenai.run", "https://api.eu.edenai.run")
+DEFAULT_BASE_URLS = _options.EDEN_BASE_URLS
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -35,8 +35,14 @@ __all__ = [
 ]
 
 MiB = 1024 * 1024
+#: the real service: what `edenfake record` and `--edenfake-record` record unless told otherwise
+EDEN_URL = "https://api.edenai.run"
+#: the real service's hosts, which the mock routes to the fake by default
+EDEN_BASE_URLS = (EDEN_URL, "https://api.eu.edenai.run")
 #: what a replay does with a request no recording matches
 UNMATCHED_CHOICES = ("fake", "error")
+#: what ``--edenfake-record`` may be: replay only, record what a cassette lacks, record it afresh
+RECORD_MODES = ("none", "once", "rewrite")
 
 
 def _option(

@@ -68,7 +68,7 @@ def _add_record_and_drift(sub: Any) -> None:
     )
     record.add_argument(
         "--upstream",
-        default="https://api.edenai.run",
+        default=_options.EDEN_URL,
         metavar="URL",
         help="the service to record (default %(default)s)",
     )

@@ -112,6 +112,11 @@ class UnsupportedMediaType(ApiError):
     error_code = "UNSUPPORTED_MEDIA_TYPE"
 
 
+def problem(loc: tuple[str | int, ...], type_: str, msg: str) -> dict[str, Any]:
+    """One entry of a 422's ``detail``: the field's place in the body, the rule's name, a sentence."""
+    return {"type": type_, "loc": ["body", *loc], "msg": msg}
+
+
 class RequestValidationError(ApiError):
     """422 in FastAPI's shape: every violated rule, each naming its field in ``loc``."""
 

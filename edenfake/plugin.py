@@ -33,19 +33,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from edenfake import _options  # small and framework-free
+
     group = parser.getgroup("edenfake")
     group.addoption(
         "--edenfake-record",
-        choices=("none", "once", "rewrite"),
+        choices=_options.RECORD_MODES,
         default="none",
         help="for tests marked @pytest.mark.edenfake(cassette=...): 'none' replays their cassettes and never "
         "reaches the network (default); 'once' records what a cassette lacks; 'rewrite' records them afresh",
     )
     group.addoption(
         "--edenfake-upstream",
-        default="https://api.edenai.run",
+        default=_options.EDEN_URL,
         metavar="URL",
-        help="the service --edenfake-record records (default: the real one, https://api.edenai.run)",
+        help=f"the service --edenfake-record records (default: the real one, {_options.EDEN_URL})",
     )
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from edenfake import contracts
+from edenfake import _media, contracts
 from edenfake._request import parse_json
 from edenfake._schemas import load_file
 from edenfake.errors import ApiError, EdenfakeError
@@ -83,13 +83,6 @@ FORMATS: dict[str, dict[str, Any]] = {
     "spaced-ascii": {},  # Python's json.dumps defaults
     "spaced": {"ensure_ascii": False},
 }
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpg"),
-    (b"GIF8", "gif"),
-    (b"%PDF", "pdf"),
-)
-_MEDIA = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "gif": "image/gif", "pdf": "application/pdf"}
 #: an image string of a ``text`` template: kind, "/" when the upstream escaped slashes, file name
 MARKER = re.compile(r"\x00(b64|url)(/?):([^\x00]*)\x00")
 
@@ -100,15 +93,12 @@ class CassetteError(EdenfakeError, ValueError):
 
 def file_name(data: bytes | memoryview) -> str:
     """``<sha256>.<ext>``: the name a file has in ``files/`` (its extension sniffed from its first bytes)."""
-    head = bytes(data[:16])
-    ext = next((e for magic, e in _MAGIC if head.startswith(magic)), None)
-    if ext is None:
-        ext = "webp" if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else "bin"
-    return f"{hashlib.sha256(data).hexdigest()}.{ext}"
+    kind = _media.sniff(data)
+    return f"{hashlib.sha256(data).hexdigest()}.{kind.extension if kind is not None else 'bin'}"
 
 
 def media_type(name: str) -> str:
-    return _MEDIA.get(name.rpartition(".")[2], "application/octet-stream")
+    return _media.media_type_of(name)
 
 
 def open_regular(path: Path) -> IO[bytes]:

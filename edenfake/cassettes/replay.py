@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from edenfake import _redact
+from edenfake import _options, _redact
 from edenfake._answers import IMAGE_PREFIX
 from edenfake._core import Core
 from edenfake._wire import JSON_MEDIA, FakeRequest, FakeResponse, compact_json, json_response
@@ -35,7 +35,7 @@ from edenfake.cassettes.matching import Described, describe_request, differences
 __all__ = ["UNMATCHED", "Answered", "Replay", "Source", "image_digest", "journal_answer", "source_for"]
 
 #: what ``unmatched`` may be
-UNMATCHED = ("fake", "error")
+UNMATCHED = _options.UNMATCHED_CHOICES
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from edenfake import _options
 from edenfake.cassettes.format import EXCHANGES, Cassette, CassetteError
 from edenfake.cassettes.recording import Recording, Upstream
 from edenfake.cassettes.replay import Replay, Source, check_unmatched
@@ -14,7 +15,7 @@ from edenfake.cassettes.writing import StagedCassette
 __all__ = ["RECORD_MODES", "CassetteSession", "cassette_dir"]
 
 #: --edenfake-record: replay only / record what is missing / record afresh
-RECORD_MODES = ("none", "once", "rewrite")
+RECORD_MODES = _options.RECORD_MODES
 
 
 def cassette_dir(test_file: str | os.PathLike[str], test_name: str, cassette: object) -> Path:

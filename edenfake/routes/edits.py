@@ -15,20 +15,26 @@ from typing import Any
 
 from PIL import ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
-from edenfake import _redact, contracts
+from edenfake import _media, _redact, contracts
 from edenfake._answers import image_answer, json_image_refs, plan_json
 from edenfake._core import Core
 from edenfake._request import Exchange
 from edenfake._wire import FakeResponse
 from edenfake.catalog import ModelSpec
-from edenfake.errors import RequestValidationError
+from edenfake.errors import RequestValidationError, problem
 
-__all__ = ["HANDLERS", "check_image", "problem"]
+__all__ = ["HANDLERS", "check_image"]
 
 #: the most pixels an input image may have (a 48-megapixel phone photo fits; decoded, that is 200 MB), checked
 #: from the image's header before its pixels are decoded
 MAX_INPUT_PIXELS = 50_000_000
 _IMAGE_PARTS = ("image", "image[]")
+#: the formats an input image may have, and Pillow's reader for each
+_READERS: dict[str, type[ImageFile.ImageFile]] = {
+    "png": PngImagePlugin.PngImageFile,
+    "jpeg": JpegImagePlugin.JpegImageFile,
+    "webp": WebPImagePlugin.WebPImageFile,
+}
 #: Pillow's own reprs (``<_io.BytesIO object at 0x...>``) differ on every run; a message never shows them
 _REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
 
@@ -46,10 +52,6 @@ class InputImage:
     width: int | None
     height: int | None
     has_alpha: bool
-
-
-def problem(loc: tuple[str | int, ...], type_: str, msg: str) -> dict[str, Any]:
-    return {"type": type_, "loc": ["body", *loc], "msg": msg}
 
 
 def check_image(
@@ -99,14 +101,9 @@ def check_image(
 
 def _format(data: bytes | memoryview) -> tuple[str, type[ImageFile.ImageFile]] | None:
     """The format ``data`` says it is by its first bytes, and Pillow's reader for it; None for any other."""
-    head = bytes(data[:12])
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png", PngImagePlugin.PngImageFile
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg", JpegImagePlugin.JpegImageFile
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp", WebPImagePlugin.WebPImageFile
-    return None
+    kind = _media.sniff(data)
+    reader = _READERS.get(kind.name) if kind is not None else None
+    return (kind.name, reader) if kind is not None and reader is not None else None
 
 
 def _subject(loc: tuple[str | int, ...]) -> str:

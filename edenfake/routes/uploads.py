@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from edenfake import _redact, contracts
-from edenfake._core import Core
+from edenfake import _media, _redact, contracts
+from edenfake._core import UPLOAD_DEFAULTS, Core
 from edenfake._request import Exchange
 from edenfake._wire import FakeResponse, json_response
-from edenfake.errors import RequestValidationError
-from edenfake.routes.edits import problem
+from edenfake.errors import RequestValidationError, problem
 
 __all__ = ["HANDLERS", "sniff_mimetype"]
-
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"%PDF-", "application/pdf"),
-)
 
 
 def sniff_mimetype(data: bytes | memoryview, declared: str | None) -> str:
     """The MIME type of ``data`` from its first bytes (the real route detects it), else the declared one."""
-    head = bytes(data[:16])
-    for signature, media in _SIGNATURES:
-        if head.startswith(signature):
-            return media
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
+    kind = _media.sniff(data)
+    if kind is not None:
+        return kind.media_type
     media = (declared or "").partition(";")[0].strip().lower()
     return _redact.clip(media, 100) or "application/octet-stream"
 
@@ -60,13 +48,13 @@ def upload_file(core: Core, exchange: Exchange) -> FakeResponse:
     if problems:
         raise RequestValidationError(problems)
     part = named[0]
-    days = fields.get("expires_in_days")
+    chosen = {**UPLOAD_DEFAULTS, **fields}
     upload = core.uploads.put(
         _redact.clip(part.filename or "upload", 255),
         sniff_mimetype(part.data, part.content_type),
         part.data,
-        fields.get("purpose") or "general",
-        ttl=None if days is None else days * 86400.0,
+        chosen["purpose"],
+        ttl=chosen["expires_in_days"] * 86400.0,
     )
     return json_response(200, upload.describe())
 

@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import math
+import os
 import re
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,14 +100,18 @@ HYPOTHESIS = "_hypothesis_pytestplugin"
 
 #: a pytest run in a subprocess that takes longer than this is killed, and its test fails
 PYTEST_TIMEOUT = 120.0
+#: hypothesis' directory, shared with the runs in subprocesses (their directories are new each time): without
+#: it each run that draws text recomputes hypothesis' table of UTF-8 characters, seconds of CPU
+HYPOTHESIS_HOME = Path(__file__).resolve().parent.parent / ".hypothesis"
 
 
 def run_pytest(pytester: pytest.Pytester, *args: str, plugins: Sequence[str] = (EDENFAKE_PLUGIN,)) -> pytest.RunResult:
     """``pytest -q args`` in a subprocess, in ``pytester``'s directory, with pytest's own plugins and ``plugins``
-    only (no cache); xdist's workers inherit the same switch and the same ``-p`` options."""
+    only (no cache) and hypothesis' directory shared; xdist's workers inherit the same switch and ``-p`` options."""
     loaded = [arg for name in plugins for arg in ("-p", name)]
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        env.setenv("HYPOTHESIS_STORAGE_DIRECTORY", os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY", str(HYPOTHESIS_HOME)))
         return pytester.runpytest_subprocess(*loaded, "-p", "no:cacheprovider", "-q", *args, timeout=PYTEST_TIMEOUT)
 
 

@@ -2,6 +2,23 @@
 
 The public API is what this module exports; everything else is private and may change. Names are imported
 on first use, so that ``import edenfake`` (and the pytest plugin) cost next to nothing until used.
+
+Where things live, lowest layer first (``tests/test_layout.py`` holds every module to its layer):
+
+- contracts and data: ``contracts/*.json`` read by ``_schemas``; ``contracts`` (validators, the route table of
+  ``_routing``), ``_redact`` (what an answer may echo), ``catalog`` (models, prices, rules), ``_options``
+  (every option, once), ``errors``, ``_media`` (file kinds), ``_png`` and ``_store`` (bytes);
+- requests and state: ``_wire`` (requests and answers as plain data), ``_request`` and ``_multipart`` (a body
+  read once), ``_summaries`` (what the journal keeps of a body), ``images`` (placeholders and their cache),
+  ``journal``, ``faults``; the cassette files: ``cassettes.format``, ``.matching``, ``.scrub``, ``.writing``;
+- the core: ``_core`` (state, authentication, credits, stores);
+- answers: ``_answers`` (image answers), ``routes/`` (one module per group of the OpenAPI document's
+  operations), ``_guard`` (requests a web page may not make), ``cassettes.replay``;
+- the fake: ``fake.EdenFake.answer``, one request in, one answer out;
+- doors and tools: ``app`` (ASGI), ``_offload`` (heavy answers off the event loop), ``server``, ``_mock`` (httpx
+  and httpx2 in process), ``_handle`` (a test's controls), ``plugin`` (pytest), ``cli``, ``_validate``,
+  ``cassettes.recording`` and ``.session`` (record), ``drift/`` (compare with a recording), ``strategies/``
+  (hypothesis).
 """
 
 from __future__ import annotations
@@ -15,6 +32,7 @@ if TYPE_CHECKING:
     from edenfake._core import Clock
     from edenfake._handle import Handle
     from edenfake._mock import MockHandle, mock
+    from edenfake._options import FakeOptions, MockOptions, ServeOptions
     from edenfake._wire import FakeRequest, FakeResponse
     from edenfake.app import create_app
     from edenfake.catalog import Catalog, ModelSpec, Plan
@@ -36,6 +54,7 @@ _WHERE = {
     "EdenfakeError": "edenfake.errors",
     "FakeRequest": "edenfake._wire",
     "FakeResponse": "edenfake._wire",
+    "FakeOptions": "edenfake._options",
     "Fault": "edenfake.faults",
     "Handle": "edenfake._handle",
     "ImageInfo": "edenfake.images",
@@ -43,9 +62,11 @@ _WHERE = {
     "Journal": "edenfake.journal",
     "LiveServer": "edenfake.server",
     "MockHandle": "edenfake._mock",
+    "MockOptions": "edenfake._options",
     "ModelSpec": "edenfake.catalog",
     "Plan": "edenfake.catalog",
     "RequestView": "edenfake.faults",
+    "ServeOptions": "edenfake._options",
     "create_app": "edenfake.app",
     "inspect_image": "edenfake.images",
     "mock": "edenfake._mock",
@@ -61,6 +82,7 @@ __all__ = [
     "ContractError",
     "EdenFake",
     "EdenfakeError",
+    "FakeOptions",
     "FakeRequest",
     "FakeResponse",
     "Fault",
@@ -70,9 +92,11 @@ __all__ = [
     "Journal",
     "LiveServer",
     "MockHandle",
+    "MockOptions",
     "ModelSpec",
     "Plan",
     "RequestView",
+    "ServeOptions",
     "create_app",
     "inspect_image",
     "mock",

@@ -8,8 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import pytest
 from edenfake import Catalog, EdenFake, FakeRequest
 from edenfake.cassettes.format import Cassette
 from edenfake.cli import main
-from tests.helpers import png
+from tests.helpers import png, run_python
 
 GENERATIONS = "/v3/images/generations"
 #: the longest line drift may print (an error is cut at 1000 characters and an ellipsis; a report line is a
@@ -358,9 +356,7 @@ def test_as_a_real_process_no_traceback(tmp_path: Path) -> None:
     )
     deep = _cassette(tmp_path / "deep", ["[" * 100_000 + "]" * 100_000])
     for cassette, status in ((grown, 1), (deep, 2)):
-        result = subprocess.run(
-            [sys.executable, "-m", "edenfake.cli", "drift", str(cassette)], capture_output=True, text=True, timeout=120
-        )
+        result = run_python("-m", "edenfake.cli", "drift", str(cassette), timeout=120)
         assert result.returncode == status, result.stderr
         assert "Traceback" not in result.stderr
         assert len(result.stderr.splitlines()) == (status == 2)

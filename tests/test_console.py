@@ -346,10 +346,57 @@ def test_controls_show_their_call_and_set_credits_latency_chaos_rate_limit_and_c
     assert server.fake.rate_limiter is not None and server.fake.rate_limiter.per_second == 7
     assert server.clock.frozen and server.clock.now() >= before + 60
     _until(console, "() => document.getElementById('credits-left').textContent === '$0.5'")
-    # A value the admin API refuses shows its reason (one the browser's own checks let through).
-    console.fill("#credits", "2e9")
+    # A value the admin API refuses shows its reason (one the contract's bounds let through: the step is within
+    # them, the clock it leads to is not).
+    console.fill("#clock-value", "253399622399")
+    console.click("#form-clock button[type=submit]")
+    _until(
+        console, "() => document.querySelector('#form-clock output').textContent.startsWith('422 advance: the clock')"
+    )
+    text = console.locator("#form-clock output").inner_text()
+    assert "advance: advance" not in text  # the field is named once
+
+
+#: each number input of the console, the admin contract's property that bounds it, and a value within them
+BOUNDED_INPUTS = [
+    ("#fault-times", "FaultRequest", "times", "3"),
+    ("#fault-retry", "FaultRequest", "retry_after", "0.25"),
+    ("#credits", "CreditsRequest", "credits", "0.5"),
+    ("#latency", "LatencyBounds", None, "0.5"),
+    ("#chaos", "ChaosRequest", "rate", "0.33"),
+    ("#rate", "RateLimitRequest", "per_second", "7"),
+]
+
+
+def test_the_controls_take_their_bounds_from_the_admin_contract(console: Page, server: LiveServer) -> None:
+    """The browser accepts what the admin API accepts: each input's min, max and step are the contract's, read
+    from GET /openapi.json, and the page states none of its own."""
+    assert not re.search(r'<input[^>]* (min|max)="', page().decode()), "a bound written in the page"
+    _until(console, "() => document.documentElement.dataset.bounds === 'contract'")
+    admin = contracts.load("admin")["$defs"]
+    for selector, definition, prop, inside in BOUNDED_INPUTS:
+        schema = admin[definition] if prop is None else admin[definition]["properties"][prop]
+        shown = console.evaluate(
+            f"() => {{ const i = document.querySelector('{selector}'); return [i.min, i.max, i.step]; }}"
+        )
+        integer = "integer" in ([schema["type"]] if isinstance(schema.get("type"), str) else schema.get("type", []))
+        assert shown == [str(schema.get("minimum", "")), str(schema.get("maximum", "")), "1" if integer else "any"], (
+            selector
+        )
+        outside = [str(schema["maximum"] * 2), "-1", *(["2.5"] if integer else [])]
+        for value, valid in ((inside, True), *((v, False) for v in outside)):
+            console.fill(selector, value)
+            ok = console.evaluate(f"() => document.querySelector('{selector}').checkValidity()")
+            assert ok is valid, (selector, value)
+    for mode in ("at", "advance"):
+        console.select_option("#clock-mode", mode)
+        bounds = contracts.load("admin")["$defs"]["ClockRequest"]["properties"][mode]
+        assert console.evaluate("() => document.getElementById('clock-value').max") == str(bounds["maximum"])
+    # Past the bound the browser does not send the form at all: nothing changes.
+    console.fill("#credits", str(admin["CreditsRequest"]["properties"]["credits"]["maximum"] * 5))
     console.click("#form-credits button[type=submit]")
-    _until(console, "() => document.querySelector('#form-credits output').textContent.startsWith('422 credits:')")
+    assert console.evaluate("() => document.getElementById('credits').validity.rangeOverflow")
+    assert server.credits is None
 
 
 def test_reset_empties_the_journal(console: Page, server: LiveServer, sdk: openai.OpenAI) -> None:

@@ -416,7 +416,7 @@ class Hostile:
         items = [
             {"url": f"HTTP://{host}/cdn/a.png?Signature={sig}&Expires=3600"},
             {"url": f"Http://{host.upper()}/cdn/b.png?Signature={sig}"},
-            {"url": f"http://user:{HOSTILE_SIGNATURE}@{host}/cdn/c.png"},
+            {"url": f"http://user:{sig}@{host}/cdn/c.png"},
         ]
         body = {"data": items, "revised_prompt": f"see HTTPS://CDN.EXAMPLE/x.png?Signature={sig} for the image"}
         return 200, _JSON, json.dumps(body, separators=(",", ":")).encode()

@@ -28,6 +28,7 @@ import anyio.to_thread
 import httpx
 from starlette.types import ASGIApp
 
+from edenfake import _options
 from edenfake._core import Core
 from edenfake._wire import FakeRequest, FakeResponse, json_response
 from edenfake.app import _CoreDoor
@@ -43,7 +44,7 @@ __all__ = ["DEFAULT_UPSTREAM", "MAX_FETCHES", "Recording", "Upstream", "describe
 log = logging.getLogger("edenfake")
 
 #: the real service (SPEC.md)
-DEFAULT_UPSTREAM = "https://api.edenai.run"
+DEFAULT_UPSTREAM = _options.EDEN_URL
 #: what the error answers of the recorder name as their provider
 PROVIDER = "edenfake-recorder"
 #: headers that describe one connection, not the request: never forwarded either way
@@ -245,8 +246,11 @@ class Recording:
             # Not the upstream's answer: nothing to record. A 503 (not a 500) says "try again".
             problem = f"the upstream {self.upstream.base_url} did not answer {where}: {type(exc).__name__}: {exc}"
             return self._refused(503, "SERVICE_UNAVAILABLE", problem, described, model)
-        except TooLarge as exc:
-            problem = f"{exc} (the fake's max_upload_bytes): not forwarded, not recorded"
+        except TooLarge:
+            problem = (
+                f"the answer to {where}, with the images it points at, is larger than {limit} bytes (the fake's "
+                "max_upload_bytes): not forwarded, not recorded"
+            )
             return self._refused(502, "PROVIDER_ERROR", problem, described, model)
         except Unreadable as exc:
             return self._refused(502, "PROVIDER_ERROR", f"{exc}: not forwarded, not recorded", described, model)

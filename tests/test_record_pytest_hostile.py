@@ -1,0 +1,118 @@
+"""The pytest plugin's cassettes when things go wrong: a fixture that cannot start (a bad marker value, a broken
+cassette to extend) leaves no staging directory beside the cassettes, and recording from a hostile upstream
+(tests/recording_upstream.py's ``Hostile``) through the in-process mock keeps no secret, never answers 500,
+leaves a journal that reads and a cassette that replays, and saves nothing past the recorder's bound."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.recording_upstream import HOSTILE_SIGNATURE, HOSTILE_TOKEN, Hostile, served, spellings
+
+ROOT = Path(__file__).resolve().parents[1]
+#: a pytest run in a subprocess that takes longer than this is killed, and its test fails
+TIMEOUT = 120.0
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[Hostile]:
+    with served(Hostile()) as app:
+        yield app
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    # hypothesis' and schemathesis' plugins take most of the time a pytest run needs to start
+    quick = ("-p", "no:hypothesispytest", "-p", "no:schemathesis", "-p", "no:cacheprovider")
+    return pytester.runpytest_subprocess(*quick, "-q", *args, timeout=TIMEOUT)
+
+
+def test_a_fixture_that_cannot_start_leaves_no_staging_directory(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    pytester.makepyfile(
+        test_app="""
+import pytest
+
+@pytest.mark.edenfake(cassette=True, credits=-1)
+def test_bad_value(edenfake):
+    pass
+
+@pytest.mark.edenfake(cassette="broken")
+def test_broken(edenfake):
+    pass
+
+@pytest.mark.edenfake(cassette=True)
+def test_fine(edenfake):
+    pass
+"""
+    )
+    folder = pytester.path / "cassettes" / "test_app"
+    (folder / "broken" / "files").mkdir(parents=True)
+    line = {
+        "request": {"method": "POST", "path": "/v3/images/edits", "form": {}, "files": ["x"]},
+        "response": {"status": 200, "json": {}},
+    }
+    (folder / "broken" / "exchanges.jsonl").write_text(json.dumps(line) + "\n")
+    before = (folder / "broken" / "exchanges.jsonl").read_bytes()
+    for mode in ("once", "rewrite"):
+        result = _run(pytester, f"--edenfake-record={mode}", "--edenfake-upstream=http://127.0.0.1:9")
+        assert sorted(p.name for p in folder.iterdir()) == ["broken"], mode  # nothing staged is left
+        if mode == "once":
+            result.assert_outcomes(passed=1, errors=2)
+            result.stdout.fnmatch_lines(["*exchanges.jsonl line 1: $.request.files[[]0[]]: *"])
+        else:  # rewrite records afresh: the broken cassette is not read
+            result.assert_outcomes(passed=2, errors=1)
+        result.stdout.fnmatch_lines(["*credits*-1*"])
+    assert (folder / "broken" / "exchanges.jsonl").read_bytes() == before
+
+
+HEAD = """
+import httpx, pytest
+
+AUTH = {"Authorization": "Bearer TOKEN"}
+URL = "https://api.edenai.run/v3/images/generations"
+
+def post(mode):
+    return httpx.post(URL, json={"model": "openai/gpt-image-1", "prompt": mode}, headers=AUTH)
+"""
+HOSTILE = """
+@pytest.mark.edenfake(cassette=True)
+def test_hostile(edenfake):
+    answers = [post(mode) for mode in ("echo-escaped", "signed-upper", "bad-url", "bad-header", "nan")]
+    assert [a.status_code for a in answers] == [401, 200, 200, 200, 200]
+    assert "x-trace" not in answers[3].headers
+    assert [c.status for c in edenfake.calls] == [401, 200, 200, 200, 200]  # the journal reads
+    assert set(edenfake.calls[4].response) == {"not_json"}
+"""
+BOMB = """
+@pytest.mark.edenfake(cassette=True)
+def test_bomb(edenfake):
+    answer = post("gzip-bomb")
+    assert answer.status_code == 502 and answer.json()["error_code"] == "PROVIDER_ERROR"
+"""
+
+
+def test_recording_from_a_hostile_upstream_through_the_plugin(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, hostile: Hostile
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    pytester.makepyfile(test_app=HEAD.replace("TOKEN", HOSTILE_TOKEN) + HOSTILE + BOMB)
+    result = _run(pytester, "--edenfake-record=once", f"--edenfake-upstream={hostile.base_url}")
+    # the bomb's test passes (it got its 502), and its cassette is refused at teardown: nothing was recorded
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*the cassette *test_bomb was not saved:*", "*larger than 67108864 bytes*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+    folder = pytester.path / "cassettes" / "test_app"
+    assert sorted(p.name for p in folder.iterdir()) == ["test_hostile"]
+    raw = b"".join(p.read_bytes() for p in (folder / "test_hostile").rglob("*") if p.is_file())
+    for secret in (HOSTILE_TOKEN, HOSTILE_SIGNATURE):
+        for spelled in {*spellings(secret), urllib.parse.quote(secret, safe="").lower()}:
+            assert spelled.encode() not in raw, spelled
+    pytester.makepyfile(test_app=HEAD.replace("TOKEN", "another-token") + HOSTILE)
+    _run(pytester).assert_outcomes(passed=1)  # the cassette replays, offline

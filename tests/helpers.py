@@ -92,8 +92,9 @@ CHROMIUM_ARGS = [
 
 
 #: The plugins a pytest run in a subprocess may load, by the names ``-p`` takes. ``run_pytest`` switches off
-#: the autoloading of every installed plugin (hypothesis, schemathesis, anyio, asyncio, respx, xdist: about two
-#: seconds of imports a run, four times what pytest itself needs) and loads only those the run names.
+#: the autoloading of every installed plugin (hypothesis, schemathesis, anyio, asyncio, respx, xdist: a run of
+#: one test of the edenfake fixture took 7.3 s of CPU with all of them, 2.8 s with edenfake's alone, on a
+#: busy 2-core machine) and loads only those the run names.
 EDENFAKE_PLUGIN = "edenfake.plugin"
 XDIST = "xdist.plugin"
 HYPOTHESIS = "_hypothesis_pytestplugin"

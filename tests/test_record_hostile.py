@@ -19,15 +19,15 @@ import pytest
 
 import edenfake
 from tests.helpers import strict_json
-from tests.recording_upstream import (
+from tests.hostile_upstream import (
     HOSTILE_SIGNATURE,
     HOSTILE_TOKEN,
     Hostile,
     peak_rss,
     recording,
-    served,
     spellings,
 )
+from tests.recording_upstream import served
 
 EDEN = "https://api.edenai.run/v3/images/generations"
 #: the fake's max_upload_bytes, which bounds what the recorder reads of one exchange
@@ -76,11 +76,11 @@ def _strings(value: Any) -> Iterator[str]:
 def test_a_secret_echoed_in_any_spelling_never_reaches_the_cassette(hostile: Hostile, tmp_path: Path) -> None:
     cassette = tmp_path / "c"
     signed_input = f"HTTPS://Bucket.Example/in.png?X-Sig={urllib.parse.quote(HOSTILE_SIGNATURE, safe='')}"
-    with recording(hostile.base_url, cassette) as (proc, url):
+    with recording(hostile.base_url, cassette) as proxy:
         answers = [
-            _post(url, "echo-escaped"),
-            _post(url, "echo-compact"),
-            _post(url, "signed-upper", images=[{"image_url": signed_input}]),
+            _post(proxy.url, "echo-escaped"),
+            _post(proxy.url, "echo-compact"),
+            _post(proxy.url, "signed-upper", images=[{"image_url": signed_input}]),
         ]
     assert [a.status_code for a in answers] == [401, 401, 200]
     assert HOSTILE_TOKEN in answers[1].text  # the client gets the upstream's own bytes
@@ -92,7 +92,7 @@ def test_a_secret_echoed_in_any_spelling_never_reaches_the_cassette(hostile: Hos
         for spelled in {*spellings(secret), urllib.parse.quote(secret, safe="").lower()}:
             assert spelled.encode() not in raw, spelled
         assert not [s for s in decoded if secret in s]
-        assert secret not in proc.out + proc.err  # type: ignore[attr-defined]
+        assert secret not in proxy.out + proxy.err
     assert b"Signature" not in raw and b"X-Sig" not in raw  # every signed URL lost its query, whatever its case
     assert lines[2]["request"]["json"]["images"] == [{"image_url": "HTTPS://Bucket.Example/in.png"}]
     urls = [item["url"] for item in lines[2]["response"]["json"]["data"]]
@@ -109,11 +109,11 @@ def test_a_secret_echoed_in_any_spelling_never_reaches_the_cassette(hostile: Hos
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the proxy's peak memory in /proc")
 def test_answers_and_images_past_the_bound_are_refused_and_never_stored(hostile: Hostile, tmp_path: Path) -> None:
     cassette = tmp_path / "c"
-    with recording(hostile.base_url, cassette) as (proc, url):
-        assert _post(url, "nan").status_code == 200  # everything imported, one exchange recorded
-        before = peak_rss(proc.pid)
-        refused = {mode: _post(url, mode) for mode in ("gzip-bomb", "huge-body", "huge-image")}
-        grown = peak_rss(proc.pid) - before
+    with recording(hostile.base_url, cassette) as proxy:
+        assert _post(proxy.url, "nan").status_code == 200  # everything imported, one exchange recorded
+        before = peak_rss(proxy.pid)
+        refused = {mode: _post(proxy.url, mode) for mode in ("gzip-bomb", "huge-body", "huge-image")}
+        grown = peak_rss(proxy.pid) - before
     for mode, answer in refused.items():
         assert answer.status_code == 502, (mode, answer.text[:300])
         body = strict_json(answer.content)
@@ -123,21 +123,21 @@ def test_answers_and_images_past_the_bound_are_refused_and_never_stored(hostile:
     assert grown < 3 * LIMIT, f"the proxy grew by {grown >> 20} MiB"
     assert [line["request"]["json"]["prompt"] for line in _lines(cassette)] == ["nan"]
     assert all(p.stat().st_size < 1024 * 1024 for p in (cassette / "files").iterdir())
-    assert proc.err.count("not recorded") == 3 and "Traceback" not in proc.err  # type: ignore[attr-defined]
+    assert proxy.err.count("not recorded") == 3 and "Traceback" not in proxy.err
 
 
 def test_at_most_sixteen_image_urls_of_an_answer_are_fetched(hostile: Hostile, tmp_path: Path) -> None:
     cassette = tmp_path / "c"
     del hostile.fetched[:]
-    with recording(hostile.base_url, cassette) as (proc, url):
-        answer = _post(url, "many-urls")
+    with recording(hostile.base_url, cassette) as proxy:
+        answer = _post(proxy.url, "many-urls")
     assert answer.status_code == 200 and len(answer.json()["data"]) == 200  # forwarded whole
     assert len(hostile.fetched) == FETCHED
     [line] = _lines(cassette)
     items = line["response"]["json"]["data"]
     assert sum(isinstance(i["url"], dict) for i in items) == FETCHED
     assert line["notes"] == [f"{200 - FETCHED} image URL(s) past the first {FETCHED} of the answer were not fetched"]
-    assert f"past the first {FETCHED}" in proc.err  # type: ignore[attr-defined]
+    assert f"past the first {FETCHED}" in proxy.err
 
 
 HOSTILE_ANSWERS = ["bad-url", "bad-header", "utf16", "nan", "overflow", "deep", "garbage"]
@@ -147,15 +147,15 @@ def test_unparseable_urls_bad_headers_and_answers_that_are_not_json_never_make_a
     hostile: Hostile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cassette = tmp_path / "c"
-    with recording(hostile.base_url, cassette) as (proc, url):
-        got = {mode: _post(url, mode) for mode in HOSTILE_ANSWERS}
-        calls = httpx.get(url + "/_edenfake/calls")
+    with recording(hostile.base_url, cassette) as proxy:
+        got = {mode: _post(proxy.url, mode) for mode in HOSTILE_ANSWERS}
+        calls = httpx.get(proxy.url + "/_edenfake/calls")
     assert {m: a.status_code for m, a in got.items()} == dict.fromkeys(HOSTILE_ANSWERS, 200)
     sent = {mode: hostile.modes[mode]("t")[2] for mode in HOSTILE_ANSWERS}
     assert all(got[m].content == sent[m] for m in HOSTILE_ANSWERS)  # forwarded as they came
     assert got["bad-header"].headers["x-ok"] == "fine"
     assert "x-trace" not in got["bad-header"].headers and "retry-after" not in got["bad-header"].headers
-    err: str = proc.err  # type: ignore[attr-defined]
+    err: str = proxy.err
     assert "Traceback" not in err and "internal error" not in err
     assert "data[0].url: the image was not kept" in err and "data[2].url: the image was not kept" in err
     assert "header x-trace not sent on: its value is not Latin-1" in err

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.recording_upstream import HOSTILE_SIGNATURE, HOSTILE_TOKEN, Hostile, served, spellings
+from tests.hostile_upstream import HOSTILE_SIGNATURE, HOSTILE_TOKEN, Hostile, spellings
+from tests.recording_upstream import served
 
 ROOT = Path(__file__).resolve().parents[1]
 #: a pytest run in a subprocess that takes longer than this is killed, and its test fails

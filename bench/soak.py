@@ -317,7 +317,8 @@ def send_big(port: int, path: str, body_head: bytes, filler: int, body_tail: byt
     length = len(body_head) + filler + len(body_tail)
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
-        f"Authorization: Bearer {TOKEN}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+        # A token the load never used: with --rate-limit, the load's own token may still be held back.
+        f"Authorization: Bearer {TOKEN}-hostile\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
     ).encode()
     chunk = b"a" * MiB
     sent = 0

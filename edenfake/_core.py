@@ -209,7 +209,7 @@ class Core:
             self.set_credits(o.credits)
         if o.rate_limit is not None:
             self.set_rate_limit(o.rate_limit)
-        if o.latency != 0.0 or o.fault_seed != 0:
+        if o.latency != 0.0 or isinstance(o.latency, bool) or o.fault_seed != 0:  # False == 0.0, but no latency
             self.set_latency(o.latency, seed=o.fault_seed)
 
     # -- what tests drive ----------------------------------------------------------------------------

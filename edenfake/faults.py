@@ -316,7 +316,8 @@ class FaultPlan:
         """Fail a seeded random ``rate`` (0..1) of API requests with one of ``statuses`` (on each route, one of
         those its contract lists)."""
         check_control("rate", rate)
-        chosen = tuple(statuses)
+        listed = isinstance(statuses, Iterable) and not isinstance(statuses, (str, bytes, Mapping))
+        chosen: Any = tuple(statuses) if listed else statuses  # anything else: the contract names what it is
         check_control("statuses", chosen)
         check_control("seed", seed)
         with self._lock:

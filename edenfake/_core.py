@@ -52,27 +52,33 @@ class Clock:
     def __init__(self, at: float | None = None) -> None:
         self._low, self._high = _time_bounds()
         self._frozen: float | None = None
+        #: set and advance change the time under it, so that two advances never lose one
+        self._lock = threading.Lock()
         self.set(at)
 
     def now(self) -> float:
-        return time.time() if self._frozen is None else self._frozen
+        frozen = self._frozen  # one read: another thread may set it meanwhile
+        return time.time() if frozen is None else frozen
 
     def set(self, at: float | None) -> None:
         """Freeze the clock at ``at`` (Unix seconds, within the admin contract's ``ClockRequest.at``); ``None``
         returns to real time."""
         check_control("at", at)
-        self._frozen = None if at is None else float(at)
+        with self._lock:
+            self._frozen = None if at is None else float(at)
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward (``ClockRequest.advance`` bounds the step), freezing it first if it runs in
         real time; the clock after it must stay within ``ClockRequest.at``."""
         check_control("advance", seconds)
-        after = self.now() + seconds
-        if after > self._high:
-            raise InvalidSetting(
-                "advance", f"advance: the clock would pass {self._high:.0f}, the latest it may show (got {seconds!r})"
-            )
-        self._frozen = float(after)
+        with self._lock:
+            after = self.now() + seconds
+            if after > self._high:
+                raise InvalidSetting(
+                    "advance",
+                    f"advance: the clock would pass {self._high:.0f}, the latest it may show (got {seconds!r})",
+                )
+            self._frozen = float(after)
 
     @property
     def frozen(self) -> bool:

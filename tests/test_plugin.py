@@ -8,8 +8,9 @@ from tests.helpers import EDENFAKE_PLUGIN, XDIST, run_pytest
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
+# (the samples that use the openai SDK or httpx2 import them: importing openai takes a run 1.5 s of CPU)
 HEADER = """
-import httpx, httpx2, openai, pytest
+import httpx, pytest
 EDEN = "https://api.edenai.run/v3"
 AUTH = {"Authorization": "Bearer t"}
 BODY = {"model": "openai/gpt-image-1", "prompt": "a fox"}
@@ -27,6 +28,8 @@ def test_the_edenfake_fixture_routes_the_openai_sdk_in_process(pytester: pytest.
     result = run(
         pytester,
         """
+import openai
+
 def test_generate(edenfake):
     client = openai.OpenAI(api_key="t", base_url=EDEN)
     result = client.images.generate(model="openai/gpt-image-1", prompt="a fox", n=2)
@@ -65,6 +68,8 @@ def test_the_marker_configures_the_fixture(pytester: pytest.Pytester) -> None:
     result = run(
         pytester,
         """
+import httpx2
+
 @pytest.mark.edenfake(credits=0.05, clock=1000)
 def test_credits(edenfake):
     r = httpx.post(EDEN + "/images/generations", json={**BODY, "quality": "high"}, headers=AUTH)

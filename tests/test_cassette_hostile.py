@@ -188,7 +188,7 @@ MALFORMED: list[tuple[Any, str]] = [
     ('{"request": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
     (_with("request.method", "post"), "$.request.method: String should match pattern"),
     (_with("request.path", "/v3/x\r\nHost: evil"), "$.request.path: a path starts with /"),
-    ({**BASE, "request": {**BASE["request"], "form": {}}}, "$.request: a request keeps one body at most"),
+    ({**BASE, "request": {**BASE["request"], "form": {}}}, "$.request.form: a request keeps one body at most"),
     (
         {**BASE, "request": {**_with("request.json", ...)["request"], "files": ["x"]}},
         "$.request.files[0]: Input should be a valid dictionary",
@@ -211,7 +211,7 @@ MALFORMED: list[tuple[Any, str]] = [
     (_with("response.status", True), "$.response.status: Input should be a valid integer"),
     (_with("response.headers.content-type", "text/plain\r\nx-evil: 1"), "without CR, LF"),
     (_with("response.headers.retry-after", "€"), "$.response.headers.retry-after: a header value is Latin-1"),
-    (_with("response.headers.set-cookie", "session=1"), "$.response.headers.set-cookie: Input should be"),
+    (_with("response.headers.set-cookie", "session=1"), "$.response.headers: Extra fields are not allowed"),
     (_with("response.json.data.0.b64_json", {"$file": 5}), "$.response.json.data[0].b64_json: 5 is not a cassette"),
     (_with("response.json.data.0.b64_json", {"$file": NAME, "x": 1}), 'a reference is {"$file": NAME}'),
     (_with("response.json.data.0", {"url": {"$file": NAME}}), 'a reference is {"$file": NAME, "url": URL}'),
@@ -220,7 +220,7 @@ MALFORMED: list[tuple[Any, str]] = [
     (_with("response.format", "weird"), "$.response.format: Input should be"),
     ({**BASE, "response": {"status": 200, "body_b64": "!!!="}}, "$.response.body_b64: is not standard base64"),
     ({**BASE, "response": {"status": 200, "text": "a", "body_b64": "YQ=="}}, "an answer keeps one body"),
-    ({**BASE, "response": {"status": 200, "format": "compact"}}, "$.response: 'json' is a dependency of 'format'"),
+    ({**BASE, "response": {"status": 200, "format": "compact"}}, "$.response.json: Field required"),
     (json.dumps(BASE).replace('"created": 1', '"created": 1e999'), "1e999 is not a finite number"),
     (_with("duration_ms", "fast"), "$.duration_ms: Input should be a valid number"),
 ]

@@ -65,11 +65,9 @@ MAX_LINES = 100_000
 
 _SCHEMA = load_file("cassette.schema.json")
 #: the request headers a cassette keeps (never Authorization, cookies or anything else a client may add)
-REQUEST_HEADERS: tuple[str, ...] = tuple(_SCHEMA["$defs"]["Request"]["properties"]["headers"]["propertyNames"]["enum"])
+REQUEST_HEADERS: tuple[str, ...] = tuple(_SCHEMA["$defs"]["Request"]["properties"]["headers"]["properties"])
 #: the answer headers a cassette keeps: what a client reads of an answer
-RESPONSE_HEADERS: tuple[str, ...] = tuple(
-    _SCHEMA["$defs"]["Response"]["properties"]["headers"]["propertyNames"]["enum"]
-)
+RESPONSE_HEADERS: tuple[str, ...] = tuple(_SCHEMA["$defs"]["Response"]["properties"]["headers"]["properties"])
 _FILE_NAME = re.compile(_SCHEMA["$defs"]["FileName"]["pattern"])
 _HEADER_VALUE = re.compile(_SCHEMA["$defs"]["HeaderValue"]["pattern"])
 _HEADER_VALUE_MAX: int = _SCHEMA["$defs"]["HeaderValue"]["maxLength"]

@@ -11,6 +11,7 @@ too, and inside a ``body_b64``'s bytes); :func:`leaked` says whether any spellin
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import urllib.parse
 from collections.abc import Iterable
@@ -106,7 +107,12 @@ def _spelled(char: str) -> str:
 
 def secret_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
     """One pattern for every spelling of every secret long enough to look for (longest first), or None."""
-    kept = sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True)
+    return _pattern(frozenset(s for s in secrets if len(s) >= MIN_SECRET))
+
+
+@functools.lru_cache(maxsize=64)  # a session sends the same token again and again: built once
+def _pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
+    kept = sorted(secrets, key=lambda s: (-len(s), s))
     if not kept:
         return None
     alternatives = []

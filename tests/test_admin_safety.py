@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,7 +27,7 @@ import edenfake
 from edenfake import EdenFake, FakeRequest, FakeResponse
 from edenfake.server import LiveServer
 from tests.conftest import check_against_contract
-from tests.helpers import AUTH, CHROMIUM_ARGS, FROZEN
+from tests.helpers import AUTH, CHROMIUM_ARGS, FROZEN, cli_running, run_python
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
@@ -257,23 +254,12 @@ def test_allowed_hosts_names_a_fake_reached_by_a_name() -> None:
 
 
 def test_allowed_host_on_the_command_line() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edenfake", "serve", "--port", "0", "--quiet", "--allowed-host", "edenfake"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        banner = proc.stdout.readline()
-        found = re.search(r" at (http://127\.0\.0\.1:\d+) ", banner)
-        assert found is not None, (banner, proc.poll())
-        with httpx.Client(base_url=found.group(1)) as http:
-            assert http.get("/_edenfake/state", headers={"Host": "edenfake:8000"}).status_code == 200
-            refused(http.get("/_edenfake/state", headers={"Host": "other:8000"}), "HOST_NOT_ALLOWED")
-    finally:
-        proc.kill()
-        proc.communicate(timeout=30)
+    with (
+        cli_running("serve", "--port", "0", "--quiet", "--allowed-host", "edenfake") as (_, url),
+        httpx.Client(base_url=url) as http,
+    ):
+        assert http.get("/_edenfake/state", headers={"Host": "edenfake:8000"}).status_code == 200
+        refused(http.get("/_edenfake/state", headers={"Host": "other:8000"}), "HOST_NOT_ALLOWED")
 
 
 # -- Origin ------------------------------------------------------------------------------------------------
@@ -388,12 +374,7 @@ def test_an_empty_or_padded_admin_token_is_refused(token: str) -> None:
 
 @pytest.mark.parametrize("token", ["", "   "])
 def test_the_cli_refuses_an_empty_admin_token_in_one_line(token: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "edenfake", "serve", "--port", "0", "--admin-token", token],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python("-m", "edenfake", "serve", "--port", "0", "--admin-token", token)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "admin_token" in lines[0] and "Traceback" not in result.stderr, result.stderr

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import run_pytest
 from tests.hostile_upstream import HOSTILE_SIGNATURE, HOSTILE_TOKEN, Hostile, spellings
 from tests.recording_upstream import served
 
 ROOT = Path(__file__).resolve().parents[1]
-#: a pytest run in a subprocess that takes longer than this is killed, and its test fails
-TIMEOUT = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +26,7 @@ def hostile() -> Iterator[Hostile]:
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    # hypothesis' and schemathesis' plugins take most of the time a pytest run needs to start
-    quick = ("-p", "no:hypothesispytest", "-p", "no:schemathesis", "-p", "no:cacheprovider")
-    return pytester.runpytest_subprocess(*quick, "-q", *args, timeout=TIMEOUT)
+    return run_pytest(pytester, *args)
 
 
 def test_a_fixture_that_cannot_start_leaves_no_staging_directory(

@@ -28,6 +28,7 @@ never refused.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -85,15 +86,25 @@ def refusal(fake: Core, request: FakeRequest) -> FakeResponse | None:
 
 
 def _check(fake: Core, request: FakeRequest) -> None:
-    host = request.header("host")
-    if host and not _host_allowed(fake, request, host):
+    host = origin = site = media = None
+    for name, value in request.headers:  # one pass, the first of each (as FakeRequest.header reads them)
+        if name == "host" and host is None:
+            host = value
+        elif name == "origin" and origin is None:
+            origin = value
+        elif name == "sec-fetch-site" and site is None:
+            site = value
+        elif name == "content-type" and media is None:
+            media = value
+    bound = request.server_host or ""
+    allowed = fake.options.allowed_hosts
+    if host and not host_allowed(host, bound, allowed):
         raise Forbidden(
             f"Host {clip(host, 100)!r} is not a name of this fake: it answers localhost, *.localhost, an IP address "
             f"and the address it is bound to, so that no web page reaches it by DNS rebinding. To use this name, "
             f"allow it {_HOW}.",
             "HOST_NOT_ALLOWED",
         )
-    origin = request.header("origin")
     if origin is not None and origin.strip().lower() == "null":
         raise Forbidden(
             "Origin 'null' is a page with no site (a sandboxed frame, a local file, a redirect from elsewhere): this "
@@ -101,7 +112,7 @@ def _check(fake: Core, request: FakeRequest) -> None:
             "it. Call it from one of those, or from a client that sends no Origin.",
             "ORIGIN_NOT_ALLOWED",
         )
-    if origin is not None and not _origin_allowed(fake, request, origin):
+    if origin is not None and not origin_allowed(origin, f"{_scheme(request)}://{host or ''}", bound, allowed):
         raise Forbidden(
             f"Origin {clip(origin, 100)!r} is a page of another site: this fake takes requests from its own pages "
             f"and this machine's (localhost, 127.0.0.1, [::1]) alone, so that no web page drives or reads it. To "
@@ -110,7 +121,7 @@ def _check(fake: Core, request: FakeRequest) -> None:
         )
     if (
         origin is None
-        and (request.header("sec-fetch-site") or "").lower() == "cross-site"
+        and (site or "").lower() == "cross-site"
         and not (request.method in ("GET", "HEAD") and _embeddable(request.path))
     ):
         raise Forbidden(
@@ -119,15 +130,18 @@ def _check(fake: Core, request: FakeRequest) -> None:
             "elsewhere; call the fake from its own pages, this machine's, or a client that is not a browser.",
             "CROSS_SITE_REQUEST",
         )
-    if request.method in _CHANGES and request.path.startswith(ADMIN_PREFIX) and fake.admin_token is None:
-        media = (request.header("content-type") or "").partition(";")[0].strip().lower()
-        if not is_json_media(media):
-            raise Forbidden(
-                "Without an admin token, the admin API changes state only on requests no web page can send "
-                "cross-site: send 'Content-Type: application/json' (on bodiless DELETE and POST requests too), "
-                "or start the fake with --admin-token TOKEN and send 'Authorization: Bearer TOKEN'.",
-                "ADMIN_NEEDS_JSON",
-            )
+    if (
+        request.method in _CHANGES
+        and request.path.startswith(ADMIN_PREFIX)
+        and fake.admin_token is None
+        and not is_json_media((media or "").partition(";")[0].strip().lower())
+    ):
+        raise Forbidden(
+            "Without an admin token, the admin API changes state only on requests no web page can send "
+            "cross-site: send 'Content-Type: application/json' (on bodiless DELETE and POST requests too), "
+            "or start the fake with --admin-token TOKEN and send 'Authorization: Bearer TOKEN'.",
+            "ADMIN_NEEDS_JSON",
+        )
 
 
 def _embeddable(path: str) -> bool:
@@ -146,7 +160,7 @@ def _parsed_host(authority: str) -> tuple[str, Any] | None:
         return host, None
 
 
-def _names_this_machine(fake: Core, request: FakeRequest, host: str, ip: Any) -> bool:
+def _names_this_machine(host: str, ip: Any, bound: str, allowed: tuple[str, ...]) -> bool:
     """Loopback (a name or an address), the bound address, or an allowed host."""
     if ip is not None:
         mapped = getattr(ip, "ipv4_mapped", None)
@@ -154,41 +168,37 @@ def _names_this_machine(fake: Core, request: FakeRequest, host: str, ip: Any) ->
             return True
     elif host == "localhost" or host.endswith(".localhost"):
         return True
-    bound = _parsed_host(_bracketed(request.server_host or ""))
-    if bound is not None and (bound[0] == host or (ip is not None and bound[1] == ip)):
+    server = _parsed_host(f"[{bound}]" if ":" in bound and not bound.startswith("[") else bound)
+    if server is not None and (server[0] == host or (ip is not None and server[1] == ip)):
         return True
-    allowed = _allowed_hosts(fake)
-    return "*" in allowed or host in allowed
+    names = {name.strip().lower() for name in allowed}
+    return "*" in names or host in names
 
 
-def _host_allowed(fake: Core, request: FakeRequest, value: str) -> bool:
+# Decided once per distinct value (a client sends the same few): each is a pure function of its strings.
+
+
+@functools.lru_cache(maxsize=256)
+def host_allowed(value: str, bound: str, allowed: tuple[str, ...]) -> bool:
+    """Whether a ``Host`` header names this fake: an IP address, or a name of this machine (see the module)."""
     parsed = _parsed_host(value)
     if parsed is None:
         return False
     host, ip = parsed
-    return ip is not None or _names_this_machine(fake, request, host, ip)
+    return ip is not None or _names_this_machine(host, ip, bound, allowed)
 
 
-def _origin_allowed(fake: Core, request: FakeRequest, value: str) -> bool:
+@functools.lru_cache(maxsize=256)
+def origin_allowed(value: str, own: str, bound: str, allowed: tuple[str, ...]) -> bool:
+    """Whether an ``Origin`` is the fake's own (``own``: its scheme and Host) or a page of this machine."""
     found = _ORIGIN.fullmatch(value.strip().lower())
     if found is None:
         return False  # not a web origin
-    host = request.header("host")
-    if host and f"{found.group('scheme')}://{found.group('authority')}" == f"{_scheme(request)}://{host.lower()}":
+    if f"{found.group('scheme')}://{found.group('authority')}" == own.lower():
         return True  # the fake's own page
     parsed = _parsed_host(found.group("authority"))
-    return parsed is not None and _names_this_machine(fake, request, *parsed)
+    return parsed is not None and _names_this_machine(*parsed, bound, allowed)
 
 
 def _scheme(request: FakeRequest) -> str:
     return request.base_url.partition("://")[0].lower() or "http"
-
-
-def _bracketed(address: str) -> str:
-    return f"[{address}]" if ":" in address and not address.startswith("[") else address
-
-
-def _allowed_hosts(fake: Core) -> frozenset[str]:
-    options = getattr(fake, "options", None)
-    names: Any = getattr(options, "allowed_hosts", None) or getattr(fake, "allowed_hosts", None) or ()
-    return frozenset(str(n).strip().lower() for n in names)

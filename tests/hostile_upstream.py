@@ -6,10 +6,8 @@ in a subprocess, and ``peak_rss()`` reads how much memory a process has held at 
 from __future__ import annotations
 
 import json
-import re
 import signal
 import subprocess
-import sys
 import urllib.parse
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -19,6 +17,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
+from tests.helpers import start_cli
 from tests.recording_upstream import png
 
 #: a token with the characters JSON encoders escape ("/" by PHP, "=" and "+" by Gson)
@@ -202,17 +201,10 @@ class Proxy:
 def recording(upstream: str, cassette: Any, *args: str) -> Iterator[Proxy]:
     """``edenfake record`` from ``upstream`` into ``cassette`` on a free port, stopped (Ctrl-C) on the way
     out."""
-    command = [sys.executable, "-m", "edenfake", "record", "--port", "0", "--quiet", "--upstream", upstream]
-    proc = subprocess.Popen(
-        [*command, "--cassette", str(cassette), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    proc, url = start_cli(
+        "record", "--port", "0", "--quiet", "--upstream", upstream, "--cassette", str(cassette), *args
     )
-    assert proc.stdout is not None
-    banner = proc.stdout.readline()
-    match = re.search(r" at (http://127\.0\.0\.1:\d+) ", banner)
-    if match is None:
-        proc.kill()
-        raise AssertionError(f"no URL in {banner!r}: {proc.communicate(timeout=15)[1][-2000:]}")
-    proxy = Proxy(proc.pid, match.group(1))
+    proxy = Proxy(proc.pid, url)
     try:
         yield proxy
     finally:

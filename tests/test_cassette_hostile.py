@@ -23,7 +23,7 @@ import pytest
 import edenfake
 from edenfake import Journal
 from edenfake.cli import main
-from tests.helpers import png, strict_json
+from tests.helpers import png, run_python, strict_json
 
 GENERATIONS = "/v3/images/generations"
 EDEN = "https://api.edenai.run" + GENERATIONS
@@ -246,12 +246,7 @@ def test_serve_replay_of_a_broken_cassette_prints_one_line_and_exits_2(tmp_path:
         (cassette / "exchanges.jsonl").unlink()
         os.mkfifo(cassette / "exchanges.jsonl")
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "edenfake", "serve", "--port", "0", "--replay", str(cassette)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        done = run_python("-m", "edenfake", "serve", "--port", "0", "--replay", str(cassette), timeout=30)
     except subprocess.TimeoutExpired:
         pytest.fail("edenfake serve --replay started (or hung) on a cassette it cannot replay")
     assert done.returncode == 2 and done.stdout == ""

@@ -3,6 +3,10 @@
 They let tests in any language, and runs in another process, drive a fake they reach only over HTTP. Their
 bodies are checked against ``contracts/admin.schema.json``; a value the contract lets through but a setter
 refuses (a latency range with low > high, a clock moved past year 9999) is a 422 naming the field too.
+
+Served over HTTP without an admin token, every change (POST, PUT, DELETE) must say ``Content-Type:
+application/json``, bodiless ones too, and no request may come under a foreign Host or from another site's
+page: ``edenfake._guard`` refuses those (403) before they reach these handlers.
 """
 
 from __future__ import annotations

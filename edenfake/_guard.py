@@ -16,8 +16,8 @@ anything is read, journalled, charged or used up (a refused request leaves no tr
 3. A request the browser marks ``Sec-Fetch-Site: cross-site`` and sends without an Origin (an ``<img>``, a
    ``<script>``, a link) is refused too, but for the two a page may embed or link: hosted images and the
    console page.
-4. Without an admin token, a request that changes the admin API's state (POST, PUT, PATCH, DELETE under
-   ``/_edenfake/``) must say ``Content-Type: application/json``, bodiless ones too: no browser sends that
+4. Without an admin token, a request that changes the admin API's state (its POST, PUT and DELETE routes)
+   must say ``Content-Type: application/json``, bodiless ones too: no browser sends that
    cross-site without a preflight, which the fake never grants. With an admin token, the bearer header it needs
    is itself one no page can send cross-site.
 
@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from edenfake._answers import IMAGE_PREFIX
 from edenfake._redact import clip
 from edenfake._request import is_json_media
+from edenfake._routing import route_table
 from edenfake._wire import FakeRequest, FakeResponse, encode_error
 from edenfake.errors import ApiError
 
@@ -135,6 +136,7 @@ def _check(fake: Core, request: FakeRequest) -> None:
         and request.path.startswith(ADMIN_PREFIX)
         and fake.admin_token is None
         and not is_json_media((media or "").partition(";")[0].strip().lower())
+        and _admin_change(request.method, request.path)
     ):
         raise Forbidden(
             "Without an admin token, the admin API changes state only on requests no web page can send "
@@ -142,6 +144,13 @@ def _check(fake: Core, request: FakeRequest) -> None:
             "or start the fake with --admin-token TOKEN and send 'Authorization: Bearer TOKEN'.",
             "ADMIN_NEEDS_JSON",
         )
+
+
+def _admin_change(method: str, path: str) -> bool:
+    # Only the admin API's own changes: any other method or path there changes nothing (405, 404).
+    methods = route_table().methods(path)
+    route = methods.get(method) if methods is not None else None
+    return route is not None and route.admin
 
 
 def _embeddable(path: str) -> bool:

@@ -16,6 +16,7 @@ __all__ = [
     "clip",
     "echo",
     "is_credential_header",
+    "one_line",
     "redact_at",
     "redact_body",
     "redact_extra_headers",
@@ -28,6 +29,13 @@ ECHO_CHARS = 200
 def clip(text: str, limit: int = ECHO_CHARS) -> str:
     """``text`` cut to ``limit`` characters (marked with an ellipsis), for echoing a client's input."""
     return text if len(text) <= limit else text[:limit] + "\u2026"
+
+
+def one_line(text: str, limit: int = ECHO_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, control characters and lone surrogates escaped: fit for one line of
+    a log or a report, whatever a client, an upstream or a file held."""
+    text = clip(text, limit)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def redact_at(loc: tuple[str | int, ...], value: Any) -> Any:

@@ -15,8 +15,8 @@ import sys
 from typing import Any
 
 from edenfake import contracts
+from edenfake._redact import one_line
 from edenfake._request import parse_json
-from edenfake.drift.report import one_line
 from edenfake.errors import ApiError
 
 __all__ = ["MAX_BYTES", "check", "documents", "guess", "read_limited", "run"]

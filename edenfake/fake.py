@@ -169,10 +169,7 @@ def _log_line(exchange: Exchange, response: FakeResponse, elapsed: float) -> Non
 
 def escaped(value: str | None, limit: int = 200) -> str:
     """``value`` for a log line: control characters escaped, so one request is always one line."""
-    text = _redact.clip(value or "", limit)
-    if text.isprintable():
-        return text
-    return text.encode("unicode_escape").decode("ascii")
+    return _redact.one_line(value or "", limit)
 
 
 def _not_found_hint(path: str) -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from edenfake import _media, contracts
+from edenfake._redact import one_line
 from edenfake._request import parse_json
 from edenfake._schemas import load_file
 from edenfake.errors import ApiError, EdenfakeError
@@ -122,12 +123,6 @@ def header_problem(name: str, value: str) -> str | None:
     if len(value) > _HEADER_VALUE_MAX or not _HEADER_VALUE.match(value):
         return f"its value is not Latin-1 text of at most {_HEADER_VALUE_MAX} characters without CR, LF or NUL"
     return None
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """``text`` clipped to ``limit`` characters, control characters escaped: fit for one line of a log."""
-    text = text if len(text) <= limit else text[: limit - 3] + "..."
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 # -- one line ---------------------------------------------------------------------------------------------------

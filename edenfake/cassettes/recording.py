@@ -30,9 +30,10 @@ from starlette.types import ASGIApp
 
 from edenfake import _options
 from edenfake._core import Core
+from edenfake._redact import one_line
 from edenfake._wire import FakeRequest, FakeResponse, json_response
 from edenfake.app import _CoreDoor
-from edenfake.cassettes.format import Recorded, answer_files, header_problem, one_line
+from edenfake.cassettes.format import Recorded, answer_files, header_problem
 from edenfake.cassettes.matching import Described, describe_request
 from edenfake.cassettes.replay import Answered, Replay, image_digest, journal_answer, model_of
 from edenfake.cassettes.scrub import scrubbed, secret_pattern, strip_urls

@@ -20,13 +20,13 @@ from typing import Any, Protocol
 from edenfake import _options, _redact
 from edenfake._answers import IMAGE_PREFIX
 from edenfake._core import Core
+from edenfake._redact import one_line
 from edenfake._wire import JSON_MEDIA, FakeRequest, FakeResponse, compact_json, json_response
 from edenfake.cassettes.format import (
     Cassette,
     CassetteError,
     Recorded,
     media_type,
-    one_line,
     restore_body,
     restored_images,
 )
@@ -140,7 +140,7 @@ class Replay:
             body = restore_body(response, self.cassette.read, url_for)
             journal = journal_answer(response, self._digest, url_for)
         except (CassetteError, OSError) as exc:
-            detail = f"edenfake replay: exchange {recorded.describe()} cannot be replayed: {one_line(str(exc))}"
+            detail = f"edenfake replay: exchange {recorded.describe()} cannot be replayed: {one_line(str(exc), 300)}"
             refused = json_response(503, {"detail": detail, "error_code": "SERVICE_UNAVAILABLE"})
             return Answered(refused, refused.body, False, recorded.model)
         answer = FakeResponse(response["status"], dict(response.get("headers", {})), body)

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from edenfake._redact import one_line
 from edenfake._request import is_json_media, parse_json
 from edenfake.cassettes.format import (
     EXCHANGES,
@@ -35,7 +36,6 @@ from edenfake.cassettes.format import (
     check_entry,
     file_name,
     header_problem,
-    one_line,
     open_regular,
     parse_line,
 )

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edenfake._redact import one_line
 from edenfake._request import parse_json
 from edenfake._validate import read_limited
 from edenfake.cassettes.format import Cassette, CassetteError
 from edenfake.catalog import Catalog
 from edenfake.drift.comparison import drift
-from edenfake.drift.report import one_line
 from edenfake.errors import ApiError, CatalogError
 
 __all__ = ["run"]

@@ -13,14 +13,14 @@ import warnings
 from typing import Any
 
 from edenfake import contracts
-from edenfake._redact import clip
+from edenfake._redact import clip, one_line
 from edenfake._request import parse_json, read
 from edenfake._wire import FakeRequest, FakeResponse
 from edenfake.cassettes.format import Cassette, CassetteError, Recorded, restored_images
 from edenfake.cassettes.matching import rebuild_request
 from edenfake.cassettes.replay import image_digest
 from edenfake.catalog import Catalog
-from edenfake.drift.report import DETAIL_CHARS, Difference, Report, one_line
+from edenfake.drift.report import DETAIL_CHARS, Difference, Report
 from edenfake.drift.suggestion import Suggestions, error_code, number
 from edenfake.errors import ApiError, EdenfakeError
 from edenfake.fake import EdenFake

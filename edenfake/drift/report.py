@@ -8,9 +8,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from edenfake._redact import clip
-
-__all__ = ["DETAIL_CHARS", "KINDS", "Difference", "Report", "one_line"]
+__all__ = ["DETAIL_CHARS", "KINDS", "Difference", "Report"]
 
 #: every kind of difference, in the order a report lists them, with what it says
 KINDS: dict[str, str] = {
@@ -30,13 +28,6 @@ KINDS: dict[str, str] = {
 }
 #: the longest detail a difference (or a note) carries, in characters
 DETAIL_CHARS = 300
-
-
-def one_line(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, with control characters and lone surrogates escaped: one printable
-    line, whatever a recording held."""
-    text = clip(text, limit)
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 @dataclass(frozen=True)

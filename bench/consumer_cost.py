@@ -6,6 +6,9 @@ pytest-httpx answering a constant body (a real answer of the fake), as whole pyt
     python bench/consumer_cost.py --prompts same    # every test sends the same request
     python bench/consumer_cost.py --profile /tmp/fixture.prof   # and cProfile one edenfake run
 
+A third side, one ``edenfake.mock()`` for the whole session reset before each test, shows what building a
+fake for every test costs.
+
 Each side loads only its own plugin (PYTEST_DISABLE_PLUGIN_AUTOLOAD=1, then -p edenfake.plugin or
 -p pytest_httpx), so other installed plugins weigh on neither. A run's time is its wall time from start to
 exit, pytest's start-up included; the ratio is taken pair by pair and the median quoted with its spread.
@@ -64,6 +67,39 @@ for _i in range({tests}):
 """
 
 
+SHARED_TESTS = """
+import httpx
+import pytest
+
+import edenfake
+
+BODY = {body!r}
+CLIENT = httpx.Client(headers={headers!r})
+
+
+@pytest.fixture(scope="session")
+def _one_fake():
+    with edenfake.mock(assert_all_faults_used=False) as handle:
+        yield handle
+
+
+@pytest.fixture
+def shared_fake(_one_fake):
+    _one_fake.reset()
+    return _one_fake
+
+
+for _i in range({tests}):
+    def _test(shared_fake, _i=_i):
+        answer = CLIENT.post({url!r}, json={{**BODY, "prompt": {prompt}}})
+        assert answer.status_code == 200 and answer.json()["data"][0]["b64_json"]
+    globals()[f"test_{{_i}}"] = _test
+"""
+#: the sides: the fixture, pytest-httpx (the baseline), and one fake for the session reset before each test (what
+#: building a fake per test costs, measured as the difference)
+SIDES = ("edenfake", "pytest_httpx", "shared")
+
+
 def _suite(root: Path, tests: int, same: bool) -> None:
     import httpx
 
@@ -74,15 +110,16 @@ def _suite(root: Path, tests: int, same: bool) -> None:
         answer = httpx.post(URL, json={**BODY, "prompt": "a red fox in the snow, test 0"}, headers=AUTH).content
     (root / "answer.json").write_bytes(answer)
     fields = {"body": BODY, "headers": AUTH, "tests": tests, "url": URL, "prompt": prompt}
-    for name, template in (("edenfake", EDENFAKE_TESTS), ("pytest_httpx", PYTEST_HTTPX_TESTS)):
+    templates = {"edenfake": EDENFAKE_TESTS, "pytest_httpx": PYTEST_HTTPX_TESTS, "shared": SHARED_TESTS}
+    for name, template in templates.items():
         (root / name).mkdir()
         (root / name / f"test_{name}.py").write_text(template.format(**fields))
 
 
 def _command(side: str, profile: str | None = None) -> list[str]:
-    plugin = "edenfake.plugin" if side == "edenfake" else "pytest_httpx"
+    plugin = {"edenfake": ["-p", "edenfake.plugin"], "pytest_httpx": ["-p", "pytest_httpx"], "shared": []}[side]
     head = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
-    return [*head, "-m", "pytest", "-q", "-p", plugin, "-p", "no:cacheprovider", side]
+    return [*head, "-m", "pytest", "-q", *plugin, "-p", "no:cacheprovider", side]
 
 
 def _run(root: Path, side: str, tests: int) -> tuple[float, float]:
@@ -117,12 +154,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         _suite(root, args.tests, args.prompts == "same")
-        for side in ("edenfake", "pytest_httpx"):  # warm-up: bytecode compiled, files in the page cache
+        for side in SIDES:  # warm-up: bytecode compiled, files in the page cache
             _run(root, side, args.tests)
-        walls: dict[str, list[float]] = {"edenfake": [], "pytest_httpx": []}
-        cpus: dict[str, list[float]] = {"edenfake": [], "pytest_httpx": []}
+        walls: dict[str, list[float]] = {side: [] for side in SIDES}
+        cpus: dict[str, list[float]] = {side: [] for side in SIDES}
         for index in range(args.pairs):
-            order = ("edenfake", "pytest_httpx") if index % 2 == 0 else ("pytest_httpx", "edenfake")
+            order = SIDES if index % 2 == 0 else SIDES[::-1]
             for side in order:
                 wall, cpu = _run(root, side, args.tests)
                 walls[side].append(wall)
@@ -130,32 +167,29 @@ def main() -> None:
         if args.profile:
             env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
             subprocess.run(_command("edenfake", args.profile), cwd=root, env=env, capture_output=True, timeout=600)
-    mine, base = walls["edenfake"], walls["pytest_httpx"]
-    ratios = [a / b for a, b in zip(mine, base, strict=True)]
-    per_test = [(a - b) / args.tests * 1000 for a, b in zip(mine, base, strict=True)]
-    cpu_ratios = [a / b for a, b in zip(cpus["edenfake"], cpus["pytest_httpx"], strict=True)]
-    cpu_per_test = [(a - b) / args.tests * 1000 for a, b in zip(cpus["edenfake"], cpus["pytest_httpx"], strict=True)]
     name = f"{args.tests} one-call tests, {args.prompts} prompts"
-    for clock, values, pair_ratios, added in (
-        ("wall", walls, ratios, per_test),
-        ("cpu", cpus, cpu_ratios, cpu_per_test),
-    ):
-        # The figure is the median of the pairs' ratios (each pair ran back to back), not a ratio of medians.
-        record(
-            "consumer",
-            f"{name}: edenfake / pytest-httpx, {clock}",
-            statistics.median(pair_ratios),
-            "x",
-            None,
-            "<= 1.1x",
-            statistics.median(pair_ratios) <= 1.1,
-            ratio_per_pair=spread(pair_ratios),
-            seconds_edenfake=spread(values["edenfake"]),
-            seconds_pytest_httpx=spread(values["pytest_httpx"]),
-            added_ms_per_test=spread(added),
-            baseline_is="the same tests through pytest-httpx answering a real answer's bytes",
-        )
-        record("consumer", f"{name}: added per test, {clock}", statistics.median(added), "ms", None)
+    for side, label in (("edenfake", "edenfake fixture"), ("shared", "one fake reset per test")):
+        for clock, values in (("wall", walls), ("cpu", cpus)):
+            mine, base = values[side], values["pytest_httpx"]
+            # The figure is the median of the pairs' ratios (each pair ran back to back), not a ratio of medians.
+            ratios = [a / b for a, b in zip(mine, base, strict=True)]
+            added = [(a - b) / args.tests * 1000 for a, b in zip(mine, base, strict=True)]
+            target = side == "edenfake"
+            record(
+                "consumer",
+                f"{name}: {label} / pytest-httpx, {clock}",
+                statistics.median(ratios),
+                "x",
+                None,
+                "<= 1.1x" if target else "",
+                statistics.median(ratios) <= 1.1 if target else None,
+                ratio_per_pair=spread(ratios),
+                seconds=spread(mine),
+                seconds_pytest_httpx=spread(base),
+                added_ms_per_test=spread(added),
+                baseline_is="the same tests through pytest-httpx answering a real answer's bytes",
+            )
+            record("consumer", f"{name}: {label}, added per test, {clock}", statistics.median(added), "ms", None)
     out = write_results(args.tag, tests=args.tests, pairs=args.pairs, prompts=args.prompts)
     print(f"# written {out}", flush=True)
     print(json.dumps({"ratio": spread(ratios)}))

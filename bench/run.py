@@ -1,8 +1,9 @@
 """edenfake's benchmarks: every figure beside a baseline measured in the same run, as a ratio.
 
-    python bench/run.py                    # everything (about 3 minutes)
+    python bench/run.py                    # everything (about 10 minutes; the server takes most)
     python bench/run.py --only images,inproc --quick
     python bench/run.py --only server --configs plain   # the server as a plain `pip install edenfake` runs it
+    python bench/run.py --only server --old /tmp/old    # beside another checkout (git worktree add /tmp/old REV)
 
 Prints a table and writes bench/results/latest.json. Load tests target 127.0.0.1 only and stop by themselves.
 """
@@ -118,6 +119,18 @@ def bench_startup(quick: bool) -> None:
     )
 
 
+def _commit(checkout: Path) -> str | None:
+    """The checkout's commit, with "+changes" when its tracked files differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=checkout, capture_output=True)
+    except OSError:
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.returncode == 1 else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="images,inproc,startup,server", help="comma-separated sections")
@@ -159,7 +172,13 @@ def main() -> None:
     for name in args.only.split(","):
         gc.collect()
         sections[name.strip()](args.quick)
-    meta = {"quick": args.quick, "python": platform.python_version(), "old": str(args.old) if args.old else None}
+    meta = {
+        "quick": args.quick,
+        "python": platform.python_version(),
+        "commit": _commit(ROOT),
+        "old": str(args.old) if args.old else None,
+        "old_commit": _commit(args.old) if args.old else None,
+    }
     out = write_results(args.tag, **meta)
     missed = [r["name"] for r in rows if r["ok"] is False]
     print(

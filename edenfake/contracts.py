@@ -195,6 +195,8 @@ def exchange_violations(
     if operation is None:
         if status in (404, 405):  # the router's answers for routes the document does not have
             return _sorted_violations(_ref_validator("errors.schema.json#/$defs/PlainError"), body)
+        if status == 403:  # the guard's refusal comes before any route is looked for
+            return _sorted_violations(_ref_validator("errors.schema.json#/$defs/Forbidden"), body)
         return [Violation((), "$", "undocumented_route", f"{where} is not in the OpenAPI document")]
     response = operation["responses"].get(str(status))
     if response is None:

@@ -20,7 +20,8 @@ from edenfake.fake import EdenFake
 
 __all__ = ["LOOP_BODY_MAX", "LOOP_PIXELS_MAX", "WORKERS", "answer", "is_heavy", "read_ahead"]
 
-#: heavy answers worked out at once on each event loop; more wait their turn (each may hold a decoded image)
+#: heavy answers worked out at once on each event loop; more wait their turn (each may hold one decoded input
+#: image, up to MAX_INPUT_PIXELS x 4 bytes)
 WORKERS = 4
 #: a JSON body larger than this is parsed in a worker thread: reading it is work enough
 LOOP_BODY_MAX = 64 * 1024

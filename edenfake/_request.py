@@ -202,6 +202,8 @@ def is_json_media(media: str) -> bool:
 #: brackets as +1 and -1 (a signed byte each); every other byte dropped
 _SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _NOT_BRACKETS = bytes(sorted(set(range(128)) - set(b"[]{}")))
+#: the depth scan's passes work through pieces of this many characters
+_CHUNK = 1 << 16
 
 
 class _NonFinite(ValueError):
@@ -220,11 +222,12 @@ def _float(text: str) -> float:
 
 
 def json_depth(text: str) -> int:
-    """How deeply ``text`` nests arrays and objects outside its strings; 0 when it has too few brackets to
-    nest past MAX_DEPTH.
+    """How deeply ``text`` nests arrays and objects outside its strings, counted up to the first depth past
+    MAX_DEPTH; 0 when it has too few brackets to nest past MAX_DEPTH.
 
-    Linear in the text whatever it holds: a fixed number of passes, each made by one C routine (a loop in
-    Python over a megabyte of quotes would take seconds), and nothing read twice by the same pass."""
+    Linear in the text whatever it holds: a fixed number of passes, each made of C routines over pieces of at
+    most _CHUNK characters (a loop in Python over a megabyte of quotes would take seconds, and one C call over
+    all of it would hold the GIL for as long as it runs)."""
     if text.count("[") + text.count("{") <= MAX_DEPTH:
         return 0  # cannot be deeper than the limit: spare the scan
     if "\\" in text:
@@ -233,13 +236,25 @@ def json_depth(text: str) -> int:
         # backslash is not JSON at all: the parser refuses the body whatever this counts.)
         text = text.replace("\\\\", "").replace('\\"', "")
     if '"' in text:
-        # Now every quote opens or closes a string: every other piece between them is a string's content, the
-        # last one too when a string is left open.
-        text = "".join(text.split('"')[::2])
+        # Now every quote opens or closes a string: every other piece between quotes is a string's content,
+        # the last one too when a string is left open.
+        outside: list[str] = []
+        inside = 0
+        for start in range(0, len(text), _CHUNK):
+            pieces = text[start : start + _CHUNK].split('"')
+            outside += pieces[inside::2]
+            inside ^= 1 - len(pieces) % 2  # an odd number of quotes in the piece
+        text = "".join(outside)
         if text.count("[") + text.count("{") <= MAX_DEPTH:
             return 0
     signs = text.encode("ascii", "ignore").translate(_SIGNS, _NOT_BRACKETS)
-    return max(itertools.accumulate(array.array("b", signs)))
+    depth = deepest = 0
+    for start in range(0, len(signs), _CHUNK):
+        sums = list(itertools.accumulate(array.array("b", signs[start : start + _CHUNK]), initial=depth))
+        deepest, depth = max(deepest, max(sums)), sums[-1]
+        if deepest > MAX_DEPTH:
+            break
+    return deepest
 
 
 def parse_json(body: bytes) -> Any:

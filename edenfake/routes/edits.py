@@ -25,9 +25,10 @@ from edenfake.errors import RequestValidationError, problem
 
 __all__ = ["HANDLERS", "check_image"]
 
-#: the most pixels an input image may have (a 48-megapixel phone photo fits; decoded, that is 200 MB), checked
-#: from the image's header before its pixels are decoded
-MAX_INPUT_PIXELS = 50_000_000
+#: the most pixels an input image may have, checked from its header before its pixels are decoded: about 89
+#: megapixels, the number Pillow's decompression-bomb check starts from, stated here so that no setting of
+#: Pillow's (global, shared with the rest of the process) changes what an edit takes
+MAX_INPUT_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 _IMAGE_PARTS = ("image", "image[]")
 #: the formats an input image may have, and Pillow's reader for each
 _READERS: dict[str, type[ImageFile.ImageFile]] = {

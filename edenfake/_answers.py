@@ -15,7 +15,7 @@ from typing import Any
 from edenfake._core import Core
 from edenfake._media import EXTENSIONS, MEDIA_TYPES
 from edenfake._request import Exchange
-from edenfake._wire import FakeResponse, compact_json, json_response
+from edenfake._wire import JSON_MEDIA, FakeResponse, compact_json
 from edenfake.catalog import ModelSpec, Plan
 from edenfake.images import ImageSpec
 
@@ -65,9 +65,9 @@ def image_answer(
     exchange.provider = plan.provider
     exchange.model = plan.model
     url_base = exchange.request.base_url if plan.response_format == "url" else None
-    revised = revise_prompt(prompt) if plan.revised_prompt else None
-    items: list[dict[str, Any]] = []
-    journal_items: list[dict[str, Any]] = []
+    revised = compact_json(revise_prompt(prompt) if plan.revised_prompt else None).encode()
+    items: list[bytes] = []
+    journal_items: list[bytes] = []
     for index in range(plan.n):
         spec = ImageSpec(
             model=plan.model,
@@ -86,20 +86,20 @@ def image_answer(
         if url_base is not None:
             name = f"{spec.key[:32]}.{EXTENSIONS[spec.format]}"
             core.urls.put(name, data, media)  # each answer hands its URLs out afresh, with a fresh expiry
-            item: dict[str, Any] = {"url": f"{url_base}{IMAGE_PREFIX}{name}", "b64_json": None}
+            item = b'{"url":' + compact_json(f"{url_base}{IMAGE_PREFIX}{name}").encode() + b',"b64_json":null'
             journal_item = item
         else:
             sha256 = hashlib.sha256(data).hexdigest()
             name = f"{sha256}.{EXTENSIONS[spec.format]}"
             if core.urls.get(name) is None:  # within the store's byte bound, like URLs
                 core.urls.put(name, data, media)
-            item = {"url": None, "b64_json": core.images.get_b64(spec).decode("ascii")}
-            digest = {"sha256": sha256, "bytes": len(data), "format": spec.format}
-            journal_item = {"url": None, "b64_json": {**digest, "width": spec.width, "height": spec.height}}
-        items.append({**item, "revised_prompt": revised})
-        journal_items.append({**journal_item, "revised_prompt": revised})
-    body: dict[str, Any] = {
-        "data": items,
+            # Base64 needs no JSON escaping and runs to megabytes: put in as it is, never scanned by an encoder.
+            item = b'{"url":null,"b64_json":"' + core.images.get_b64(spec) + b'"'
+            digest = {"sha256": sha256, "bytes": len(data), "format": spec.format, "width": spec.width}
+            journal_item = b'{"url":null,"b64_json":' + compact_json({**digest, "height": spec.height}).encode()
+        items.append(item + b',"revised_prompt":' + revised + b"}")
+        journal_items.append(journal_item + b',"revised_prompt":' + revised + b"}")
+    rest: dict[str, Any] = {
         "created": int(core.clock.now()),
         "usage": model.usage(plan, prompt, image_tokens=image_tokens),
         "cost": plan.cost,
@@ -112,6 +112,8 @@ def image_answer(
         "background": plan.background,
     }
     for name in model.rule("report_fields"):
-        body[name] = reported[name]
-    exchange.journal_answer = compact_json({**body, "data": journal_items}).encode()
-    return json_response(200, body)
+        rest[name] = reported[name]
+    # {"data": [...], then the rest's fields}: the items are JSON already
+    tail = b"," + compact_json(rest).encode()[1:]
+    exchange.journal_answer = b'{"data":[' + b",".join(journal_items) + b"]" + tail
+    return FakeResponse(200, {"content-type": JSON_MEDIA}, b'{"data":[' + b",".join(items) + b"]" + tail)

@@ -129,6 +129,9 @@ def parse_multipart(content_type: str, body: bytes, *, max_parts: int = MAX_PART
     }
     try:
         parser = MultipartParser(boundary, callbacks)
+    except Exception as exc:  # the parser's own checks of the boundary
+        raise _invalid(f"the boundary is refused: {_redact.clip(str(exc), 200)}") from None
+    try:
         parser.write(body)
         parser.finalize()
     except BadRequest:

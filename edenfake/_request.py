@@ -164,7 +164,7 @@ def read(request: FakeRequest, route: contracts.Route | None, limit: int) -> Exc
     type. The body is parsed later, when first asked for. A request a door already read (``request.exchange``)
     is not read again: its exchange is taken, once."""
     ready, request.exchange = request.exchange, None
-    if ready is not None and ready.route is route:
+    if isinstance(ready, Exchange) and ready.route is route:
         return ready
     exchange = Exchange(request, route)
     if route is None or not route.media_types:

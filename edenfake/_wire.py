@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from edenfake.errors import ApiError
-
-if TYPE_CHECKING:
-    from edenfake._request import Exchange
 
 JSON_MEDIA = "application/json"
 #: one encoder for every answer (json.dumps builds a new one per call when given separators); strict: NaN and
@@ -33,9 +30,9 @@ class FakeRequest:
     #: the address the request reached (the host of the ASGI scope's ``server``), from a door a browser can
     #: reach; None (the in-process mock) exempts the request from edenfake._guard's checks
     server_host: str | None = None
-    #: the request as a door already read it, to decide where to answer it (edenfake._offload); the core
-    #: takes it instead of reading the body again
-    exchange: Exchange | None = field(default=None, init=False, repr=False, compare=False)
+    #: the request as a door already read it (an edenfake._request.Exchange), to decide where to answer it
+    #: (edenfake._offload); the core takes it instead of reading the body again
+    exchange: object = field(default=None, init=False, repr=False, compare=False)
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lower case), as ASGI servers give it."""

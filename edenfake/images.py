@@ -333,16 +333,6 @@ def render_image(spec: ImageSpec) -> bytes:
     return out.getvalue()
 
 
-@functools.lru_cache(maxsize=16)
-def _ink_palette(mode: str, band: _Colour, ink: _Colour) -> bytes:
-    """For each mask value 0..255, the colour Pillow gives a pixel of ``band`` pasted over with ``ink``
-    through that mask value (mode's bytes per entry): a text mask becomes pixels by one table lookup."""
-    ramp = Image.frombytes("L", (256, 1), bytes(range(256)))
-    row = Image.new(mode, (256, 1), band)
-    row.paste(ink, (0, 0), ramp)
-    return row.tobytes()
-
-
 @functools.lru_cache(maxsize=128)
 def _text_rows(
     mode: str, width: int, band: _Colour, ink: _Colour, size: int, margin: int, text: str
@@ -355,23 +345,17 @@ def _text_rows(
         return 0, 0, b"", 1, 0
     rows = box[3] - box[1]
     shown = mask.crop((0, box[1], min(mask.width, width - margin), box[3]))
-    if mode == "RGB" and len(set(band)) == 1 and len(set(ink)) == 1:
-        # Grey band, grey ink: the scanlines are the mask stretched three times wide (a byte per channel), on
-        # a band of the band's byte, after a column of zeros (each row's filter type), in one image of bytes.
-        scanlines = Image.new("L", (1 + 3 * width, rows), band[0])
-        scanlines.paste(ink[0], (1 + 3 * margin, 0), shown.resize((3 * shown.width, rows), Image.Resampling.NEAREST))
-        scanlines.paste(0, (0, 0, 1, rows))
-        raw = scanlines.tobytes()
-    else:
-        # The rows as palette indices (the mask values), turned into pixels by the palette of band-to-ink
-        # colours: the same pixels as pasting ink through the mask onto the band, for a third of the work.
-        indices = Image.new("L", (width, rows), 0)
-        indices.paste(shown, (margin, 0))
-        indexed = Image.frombytes("P", (width, rows), indices.tobytes())
-        indexed.putpalette(_ink_palette(mode, band, ink), mode)
-        pixels = memoryview(indexed.convert(mode).tobytes())
-        stride = width * len(mode)
-        raw = b"".join(b"\x00" + pixels[r * stride : (r + 1) * stride] for r in range(rows))
+    # The band and the ink are grey (each channel the same byte) and opaque: the scanlines are the mask
+    # stretched a channel per byte wide, on a band of the band's byte, after a column of zeros (each row's
+    # filter type), with every alpha byte (RGBA) 255: one image of bytes, no pixel conversion.
+    bpp = len(mode)
+    scanlines = Image.new("L", (1 + bpp * width, rows), band[0])
+    scanlines.paste(ink[0], (1 + bpp * margin, 0), shown.resize((bpp * shown.width, rows), Image.Resampling.NEAREST))
+    if bpp == 4:
+        alpha = Image.frombytes("L", (4 * width, rows), b"\x00\x00\x00\xff" * (width * rows))
+        scanlines.paste(255, (1, 0), alpha)
+    scanlines.paste(0, (0, 0, 1, rows))
+    raw = scanlines.tobytes()
     return box[1], rows, deflate_segment(raw), zlib.adler32(raw), len(raw)
 
 

@@ -165,8 +165,8 @@ class ImageInfo:
 
 _Colour = tuple[int, ...]
 
-#: grey and white: a pixel of either is one byte value three times, so an opaque line of text is written as a
-#: one-byte-per-channel mask three times as wide (see _text_rows)
+#: grey and white: every channel of a pixel of either is the same byte, so a line of text is written as its
+#: mask stretched a channel per byte wide (see _text_rows)
 _BAND = (26, 26, 26)
 _INK = (255, 255, 255)
 

@@ -394,7 +394,7 @@ def inspect_image(data: bytes) -> ImageInfo:
         image = Image.open(io.BytesIO(data))
         image.load()
     except Exception as exc:  # Pillow raises many kinds for bad input; all mean the same here
-        raise ValueError(f"not a PNG, JPEG or WebP image that can be decoded: {exc}") from None
+        raise ValueError(f"not a PNG, JPEG or WebP image that can be decoded: {str(exc).partition(' <')[0]}") from None
     formats: dict[str | None, ImageFormat] = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
     fmt = formats.get(image.format)
     if fmt is None:

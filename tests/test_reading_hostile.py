@@ -390,3 +390,12 @@ def test_an_edit_sets_no_global_pillow_state(client: TestClient) -> None:
     body = {"model": GPT, "prompt": "x", "images": [{"image_url": data_url(png())}]}
     assert client.post("/v3/images/edits", json=body).status_code == 200
     assert before == (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES)
+
+
+def test_inspect_image_says_the_same_of_the_same_bytes() -> None:
+    messages = set()
+    for _ in range(2):
+        with pytest.raises(ValueError) as refused:
+            edenfake.inspect_image(b"just some text")
+        messages.add(str(refused.value))
+    assert messages == {"not a PNG, JPEG or WebP image that can be decoded: cannot identify image file"}

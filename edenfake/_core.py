@@ -3,6 +3,7 @@ contract check, the stores and the journal. No HTTP framework and no route lives
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import threading
@@ -40,6 +41,7 @@ UPLOAD_DEFAULTS = {
 UPLOAD_TTL = UPLOAD_DEFAULTS["expires_in_days"] * 86400.0
 
 
+@functools.cache  # the contract does not change; a fixture builds a clock per test
 def _time_bounds() -> tuple[float, float]:
     schema = contracts.load("admin#/$defs/ClockRequest/properties/at")
     return float(schema["minimum"]), float(schema["maximum"])

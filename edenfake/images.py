@@ -9,14 +9,14 @@ import functools
 import hashlib
 import io
 import json
-import math
 import threading
 import zlib
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
+from edenfake import _glyphs
 from edenfake._png import Scanlines, deflate_segment, png
 from edenfake._store import ByteStore
 
@@ -183,85 +183,6 @@ def _colours(spec: ImageSpec) -> tuple[_Colour, _Colour, _Colour]:
     return background, _BAND, _INK
 
 
-@functools.lru_cache(maxsize=16)
-def _font(size: int) -> ImageFont.FreeTypeFont:
-    font = ImageFont.load_default(size=size)
-    if not isinstance(font, ImageFont.FreeTypeFont):
-        # Pillow without FreeType has only a fixed-size bitmap font; images are then drawn without a label.
-        raise LookupError("Pillow was built without FreeType")
-    return font
-
-
-#: the smallest font drawn without antialiasing (smaller text needs it to be legible)
-_CRISP = 16
-
-
-@functools.lru_cache(maxsize=4096)
-def _glyph(size: int, char: str) -> tuple[Image.Image | None, int, int, float]:
-    """One character's mask, its offset from the pen position, and its advance.
-
-    FreeType renders each glyph of a string again on every call; rendering each character once and pasting
-    it makes the label several times cheaper. From ``_CRISP`` pixels up glyphs are one-bit (not antialiased):
-    as legible at that size, and their rows compress in half the time."""
-    font = _font(size)
-    left, top, right, bottom = (int(v) for v in font.getbbox(char))
-    advance = float(font.getlength(char))
-    if right <= left or bottom <= top:
-        return None, 0, 0, advance
-    mask = Image.new("L", (right - left, bottom - top), 0)
-    draw = ImageDraw.Draw(mask)
-    draw.fontmode = "1" if size >= _CRISP else "L"
-    draw.text((-left, -top), char, fill=255, font=font)
-    return mask, left, top, advance
-
-
-@functools.lru_cache(maxsize=16)
-def _missing_glyph(size: int) -> tuple[float, tuple[int, int], bytes]:
-    return _glyph_signature(size, "\ue000")  # a private-use character: no font draws it
-
-
-def _glyph_signature(size: int, char: str) -> tuple[float, tuple[int, int], bytes]:
-    mask, _, _, advance = _glyph(size, char)
-    return advance, (mask.size if mask else (0, 0)), (mask.tobytes() if mask else b"")
-
-
-@functools.lru_cache(maxsize=4096)
-def _drawable(size: int, char: str) -> str:
-    """``char`` if the bundled font has it; otherwise "?" (the font is ASCII and a little more)."""
-    if char in "\t\n\r\v\f":
-        return " "
-    if not char.isprintable():  # control characters, NUL, lone surrogates
-        return "?"
-    if " " <= char <= "~":
-        return char
-    return "?" if _glyph_signature(size, char) == _missing_glyph(size) else char
-
-
-@functools.lru_cache(maxsize=64)  # a mask of a long line at 48 px is about 100 KB
-def _line_mask(size: int, text: str) -> Image.Image:
-    """A line of text as an "L" mask one font line high. Cached: the n images of an answer share two lines."""
-    ascent, descent = _font(size).getmetrics()
-    glyphs = [_glyph(size, c) for c in text]
-    width = max(1, math.ceil(sum(g[3] for g in glyphs)) + size)
-    line = Image.new("L", (width, ascent + descent), 0)
-    core = line.im  # Pillow's C image: its paste skips Image.paste's checks, most of the cost of a glyph
-    x = 0.0
-    for mask, dx, dy, advance in glyphs:
-        if mask is not None:
-            left = round(x) + dx
-            core.paste(255, (left, dy, left + mask.width, dy + mask.height), mask.im)
-        x += advance
-    return line
-
-
-def _printable(text: str, size: int, limit: int) -> str:
-    head = text[: limit + 1]
-    # The font has every printable ASCII character: most prompts need no look-up.
-    plain = head.isascii() and head.isprintable()
-    shown = head[:limit] if plain else "".join(_drawable(size, c) for c in head[:limit])
-    return shown.rstrip() + "…" if len(head) > limit else shown
-
-
 @dataclass(frozen=True)
 class _Label:
     """Where the label goes: a band across the middle of the image with three lines of text."""
@@ -279,7 +200,7 @@ def _label(spec: ImageSpec) -> _Label | None:
     # A 60-character line fits the width; small images get the smallest legible text, clipped on the right.
     size = max(8, min(48, w // 32, h // 12))
     try:
-        ascent, descent = _font(size).getmetrics()
+        ascent, descent = _glyphs.font(size).getmetrics()
     except LookupError:
         return None
     line_height = ascent + descent
@@ -293,7 +214,7 @@ def _label(spec: ImageSpec) -> _Label | None:
     if spec.seed:
         details += f"  seed {spec.seed}"
     prompt = " ".join(spec.prompt[:200].split())  # newlines and runs of blanks shown as one space
-    texts = ["edenfake placeholder", _printable(details, size, 80), _printable(prompt, size, 60)]
+    texts = ["edenfake placeholder", _glyphs.printable(details, size, 80), _glyphs.printable(prompt, size, 60)]
     lines = tuple((margin + i * (line_height + gap), text) for i, text in enumerate(texts))
     return _Label(size, (h - band_height) // 2, band_height, margin, lines)
 
@@ -305,7 +226,7 @@ def _picture(spec: ImageSpec, mode: str, background: _Colour, band: _Colour, ink
     if label is not None:
         image.paste(band, (0, label.top, spec.width, label.top + label.height))
         for y, text in label.lines:
-            image.paste(ink, (label.margin, label.top + y), _line_mask(label.size, text))
+            image.paste(ink, (label.margin, label.top + y), _glyphs.line_mask(label.size, text))
     return image
 
 
@@ -339,7 +260,7 @@ def _text_rows(
 ) -> tuple[int, int, bytes, int, int]:
     """The scanlines of one line of the label that have ink, compressed: (first row within the line, rows,
     compressed, adler32, raw length). The first and third lines are the same for every image of an answer."""
-    mask = _line_mask(size, text)
+    mask = _glyphs.line_mask(size, text)
     box = mask.getbbox()
     if box is None:
         return 0, 0, b"", 1, 0

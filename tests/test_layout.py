@@ -23,6 +23,7 @@ LAYERS: dict[str, set[str]] = {
         "edenfake._redact",
         "edenfake._media",
         "edenfake._png",
+        "edenfake._glyphs",
         "edenfake._store",
         "edenfake._options",
         "edenfake.errors",

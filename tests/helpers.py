@@ -77,6 +77,32 @@ def strict_json(text: str | bytes) -> Any:
     return json.loads(text, parse_constant=_refuse, parse_float=_finite)
 
 
+def chromium_or_skip() -> str:
+    """The path of Debian's Chromium, or a skip saying what to install (it, or playwright's Python package)."""
+    import shutil
+
+    import pytest
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("no Chromium: apt-get install chromium (Debian's package; no downloaded browser is used)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("playwright's Python package is not installed: pip install playwright")
+    return chromium
+
+
+async def read_body(receive: Any) -> bytes:
+    """The whole body of an ASGI request, however many messages it came in."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
 #: Debian's Chromium, headless, for the console's browser tests and its benchmark. Without the
 #: background-networking switches Chromium calls home, which a closed network answers slowly.
 CHROMIUM_ARGS = [

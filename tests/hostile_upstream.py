@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from tests.helpers import start_cli
+from tests.helpers import read_body, start_cli
 from tests.recording_upstream import png
 
 #: a token with the characters JSON encoders escape ("/" by PHP, "=" and "+" by Gson)
@@ -91,12 +91,7 @@ class Hostile:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
+        request_body = await read_body(receive)
         path = scope["path"]
         headers = dict((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
         body: Any
@@ -112,7 +107,7 @@ class Hostile:
             status, raw, body = 200, [(b"content-type", b"image/png")], self._stream(int(path[len("/big/") :]))
         else:
             token = headers.get("authorization", "").partition(" ")[2]
-            prompt = json.loads(b"".join(chunks) or b"{}").get("prompt", "")
+            prompt = json.loads(request_body or b"{}").get("prompt", "")
             status, raw, body = self.modes[prompt](token)
         if isinstance(body, bytes):
             await send({"type": "http.response.start", "status": status, "headers": [*raw, _length(body)]})

@@ -36,6 +36,7 @@ from starlette.types import Receive, Scope, Send
 from edenfake import EdenFake, FakeRequest
 from edenfake.catalog import Catalog
 from edenfake.server import bind
+from tests.helpers import read_body
 
 FROZEN = 1_779_792_103
 SECRET_TOKEN = "sk-live-7f3a9c1e5b2d4068a1c3e5f7"
@@ -103,18 +104,13 @@ class StandIn:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
+        request_body = await read_body(receive)
         path, query = scope["path"], scope.get("query_string", b"").decode()
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         if path.startswith("/cdn/"):
             status, media, body = self._cdn(path[len("/cdn/") :], query)
         else:
-            request = FakeRequest(scope["method"], path, headers, b"".join(chunks), self.base_url, query)
+            request = FakeRequest(scope["method"], path, headers, request_body, self.base_url, query)
             answer = self.fake.answer(request)
             status, media, body = answer.status, answer.media_type, answer.body
             if status == 200 and path in ("/v3/images/generations", "/v3/images/edits"):

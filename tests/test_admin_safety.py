@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import tempfile
 import threading
 import time
@@ -27,7 +26,7 @@ import edenfake
 from edenfake import EdenFake, FakeRequest, FakeResponse
 from edenfake.server import LiveServer
 from tests.conftest import check_against_contract
-from tests.helpers import AUTH, CHROMIUM_ARGS, FROZEN, cli_running, run_python
+from tests.helpers import AUTH, CHROMIUM_ARGS, FROZEN, chromium_or_skip, cli_running, run_python
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
@@ -416,13 +415,9 @@ REBOUND = "rebound.test"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserContext]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("no Chromium: apt-get install chromium (Debian's package; no downloaded browser is used)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright's Python package is not installed: pip install playwright")
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
     args = [
         *CHROMIUM_ARGS,
         f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1",

@@ -28,7 +28,7 @@ import edenfake
 from edenfake import EdenFake, contracts, create_app
 from edenfake.faults import FAULT_NAMES, FAULT_STATUSES
 from edenfake.routes.console import page
-from tests.helpers import CHROMIUM_ARGS
+from tests.helpers import CHROMIUM_ARGS, chromium_or_skip
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -163,13 +163,9 @@ FAST = "poll=150"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserContext]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("no Chromium: apt-get install chromium (Debian's package; no downloaded browser is used)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright's Python package is not installed: pip install playwright")
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             profile,

@@ -3,13 +3,14 @@ contract check, the stores and the journal. No HTTP framework and no route lives
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -180,6 +181,16 @@ def _canonical_uuid(value: str) -> str:
         return value
 
 
+@contextlib.contextmanager
+def _naming(option: str) -> Iterator[None]:
+    """A refusal of an option's value names the option too (``exc.option``), so that the CLI can name its flag."""
+    try:
+        yield
+    except InvalidSetting as exc:
+        exc.option = exc.option or option
+        raise
+
+
 class Core:
     """The state of one fake and the steps its routes share. See :class:`edenfake.EdenFake` for the options."""
 
@@ -189,7 +200,8 @@ class Core:
         catalog = options.catalog
         self.catalog = catalog if isinstance(catalog, Catalog) else Catalog.load(catalog)
         self.seed = options.seed
-        self.clock = Clock(options.clock)
+        with _naming("clock"):
+            self.clock = Clock(options.clock)
         self.tokens = frozenset(options.tokens) if options.tokens is not None else None
         self.admin_token = options.admin_token
         self.max_body_bytes = options.max_body_bytes
@@ -214,11 +226,14 @@ class Core:
         # go through their setters (and their checks against the admin contract): a fixture builds a fake per
         # test, and most tests change none of these.
         if o.credits is not None:
-            self.set_credits(o.credits)
+            with _naming("credits"):
+                self.set_credits(o.credits)
         if o.rate_limit is not None:
-            self.set_rate_limit(o.rate_limit)
+            with _naming("rate_limit"):
+                self.set_rate_limit(o.rate_limit)
         if o.latency != 0.0 or isinstance(o.latency, bool) or o.fault_seed != 0:  # False == 0.0, but no latency
-            self.set_latency(o.latency, seed=o.fault_seed)
+            with _naming("latency"):
+                self.set_latency(o.latency, seed=o.fault_seed)
 
     # -- what tests drive ----------------------------------------------------------------------------
 

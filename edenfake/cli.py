@@ -131,6 +131,14 @@ def _add_option(parser: argparse.ArgumentParser, option: dataclasses.Field[Any])
         )
 
 
+def _flag_named(exc: Exception) -> str:
+    """The refusal of an option's value, naming the flag that gave it (``--rate-limit: per_second: ...``)."""
+    message = str(exc)
+    by_name = {f.name: _options.flag(f) for f in _options.cli_fields(_options.FakeOptions)}
+    named = getattr(exc, "option", None) or next((n for n in by_name if message.startswith(f"{n} ")), None)
+    return f"{by_name[named]}: {message}" if named in by_name else message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -168,7 +176,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         fake = EdenFake(_options.FakeOptions(**{**chosen, "catalog": catalog}))
     except (TypeError, ValueError) as exc:
-        print(f"edenfake: {exc}", file=sys.stderr)
+        print(f"edenfake: {_flag_named(exc)}", file=sys.stderr)
         return 2
     # Never echo a configured token: the example names a placeholder instead.
     token = "$EDEN_TOKEN" if args.tokens else "test-token"

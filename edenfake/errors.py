@@ -184,6 +184,8 @@ class InvalidSetting(EdenfakeError, ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+        #: the option that was given the value, when an option was (``rate_limit`` for the field ``per_second``)
+        self.option: str | None = None
 
 
 class ContractError(EdenfakeError, ValueError):

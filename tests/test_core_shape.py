@@ -228,3 +228,21 @@ def test_respx_routes_for_other_hosts_work_beside_the_mock_started_in_either_ord
         assert httpx.get(other).json() == {"pong": 2}
         assert httpx.post(f"{EDEN}/v3/images/generations", headers=AUTH, json=BODY).status_code == 200
     assert len(eden.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--rate-limit", "0"], "edenfake: --rate-limit: per_second: Input should be greater than or equal to 1"),
+        (["--credits", "5e9"], "edenfake: --credits: credits: Input should be less than or equal to 1000000000"),
+        (["--max-body-bytes", "0"], "edenfake: --max-body-bytes: max_body_bytes must be at least 1"),
+        (["--latency", "700"], "edenfake: --latency: seconds: Input should be less than or equal to 600"),
+        (["--admin-token", ""], "edenfake: --admin-token: admin_token must be a non-empty string"),
+    ],
+)
+def test_a_refused_serve_flag_is_one_line_naming_the_flag_and_the_rule(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(says) and err.count("\n") == 1, err

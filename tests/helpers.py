@@ -13,7 +13,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,19 @@ def chromium_or_skip() -> str:
     except ImportError:
         pytest.skip("playwright's Python package is not installed: pip install playwright")
     return chromium
+
+
+def probe_while(work: Callable[[], object], probe: Callable[[], object]) -> list[float]:
+    """Run ``work`` in a thread and ``probe`` again and again until it ends: the seconds each probe took."""
+    worker = threading.Thread(target=work)
+    worker.start()
+    waits = []
+    while worker.is_alive():
+        started = time.perf_counter()
+        probe()
+        waits.append(time.perf_counter() - started)
+    worker.join()
+    return waits
 
 
 async def read_body(receive: Any) -> bytes:

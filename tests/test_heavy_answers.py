@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,7 +19,7 @@ from starlette.testclient import TestClient
 import edenfake
 from edenfake import _request
 from edenfake._wire import FakeRequest
-from tests.helpers import AUTH, FROZEN
+from tests.helpers import AUTH, FROZEN, probe_while
 
 GPT = "openai/gpt-image-1"
 EDIT = "/v3/images/edits"
@@ -64,16 +63,12 @@ def test_healthz_answers_while_the_server_works_out_a_heavy_answer(kind: str, la
             with httpx.Client(base_url=server.url, headers=AUTH, timeout=120) as other:
                 answers.append(other.post(path, **request(1)).status_code)
 
-        worker = threading.Thread(target=heavy)
-        worker.start()
-        waits = []
-        while worker.is_alive():
-            started = time.perf_counter()
+        def quick() -> None:
             assert http.get("/healthz").status_code == 200
             small = http.post(GENERATE, json={"model": GPT, "prompt": "a fox", "quality": "low"})
             assert small.status_code == 200
-            waits.append(time.perf_counter() - started)
-        worker.join()
+
+        waits = probe_while(heavy, quick)
     assert answers == [200]
     assert len(waits) >= 3, "the heavy answer came before anything else could be asked"
     assert max(waits) < alone / 4, f"a quick request waited {max(waits):.2f} s; the heavy one takes {alone:.2f} s"

@@ -35,7 +35,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from edenfake._answers import IMAGE_PREFIX
-from edenfake._redact import clip
+from edenfake._redact import clip, one_line
 from edenfake._request import is_json_media
 from edenfake._routing import route_table
 from edenfake._wire import FakeRequest, FakeResponse, encode_error
@@ -76,13 +76,8 @@ def refusal(fake: Core, request: FakeRequest) -> FakeResponse | None:
         _check(fake, request)
     except Forbidden as exc:
         if log.isEnabledFor(logging.INFO):
-            # repr() escapes control characters: one request, one line
-            log.info("%s %r 403 refused: %s", clip(request.method, 20), clip(request.path, 200), exc.error_code)
-        response = encode_error(exc).response()
-        if request.method == "HEAD":  # the same answer, without its body
-            response.headers["content-length"] = str(len(response.body))
-            response.body = b""
-        return response
+            log.info("%s %s 403 refused: %s", one_line(request.method, 20), one_line(request.path), exc.error_code)
+        return encode_error(exc).response()
     return None
 
 

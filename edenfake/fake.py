@@ -60,7 +60,7 @@ class EdenFake(Core):
         """Answer one request. Never raises for anything a client can send."""
         refused = _guard.refusal(self, request)  # a web page's request the developer did not make: before anything else
         if refused is not None:
-            return refused
+            return _for_method(request, refused)
         started = time.perf_counter()
         route, methods = self._routes.find(request.method, request.path)
         exchange = read(request, route, self.body_limit(route))
@@ -78,10 +78,7 @@ class EdenFake(Core):
         except Exception:  # a bug in the fake must not reach the client as a traceback
             log.exception("edenfake: internal error on %s %s", request.method, escaped(request.path))
             response = _INTERNAL.response()
-        if request.method == "HEAD":
-            response = dataclasses.replace(
-                response, headers={**response.headers, "content-length": str(len(response.body))}, body=b""
-            )
+        response = _for_method(request, response)
         elapsed = time.perf_counter() - started
         response.delay = delay
         if api:
@@ -157,6 +154,15 @@ class EdenFake(Core):
             )
         except Exception:  # pragma: no cover - a bug; the answer still goes out
             log.exception("edenfake: could not journal %s %s", exchange.request.method, escaped(exchange.request.path))
+
+
+def _for_method(request: FakeRequest, response: FakeResponse) -> FakeResponse:
+    """``response`` as ``request``'s method takes it: a HEAD gets the GET's headers, its body's length, no body."""
+    if request.method != "HEAD":
+        return response
+    return dataclasses.replace(
+        response, headers={**response.headers, "content-length": str(len(response.body))}, body=b""
+    )
 
 
 def _log_line(exchange: Exchange, response: FakeResponse, elapsed: float) -> None:

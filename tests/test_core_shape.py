@@ -246,3 +246,12 @@ def test_a_refused_serve_flag_is_one_line_naming_the_flag_and_the_rule(
     assert main(["serve", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith(says) and err.count("\n") == 1, err
+
+
+def test_a_head_the_guard_refuses_is_its_get_refusal_without_the_body() -> None:
+    fake = edenfake.EdenFake()
+    headers = [("host", "evil.example")]
+    get = fake.answer(edenfake.FakeRequest("GET", "/healthz", headers, server_host="127.0.0.1"))
+    head = fake.answer(edenfake.FakeRequest("HEAD", "/healthz", headers, server_host="127.0.0.1"))
+    assert get.status == head.status == 403 and head.body == b""
+    assert head.headers["content-length"] == str(len(get.body)) and get.json()["error_code"] == "HOST_NOT_ALLOWED"

@@ -29,6 +29,7 @@ from edenfake.faults import (
     RateLimiter,
     RequestView,
     check_control,
+    documented_statuses,
 )
 from edenfake.images import ImageCache
 from edenfake.journal import Journal
@@ -321,7 +322,8 @@ class Core:
             return None
         request = exchange.request
         view = RequestView(request.method, request.path, exchange.fields(), dict(request.headers))
-        fault = self.faults.take(view)
+        route = exchange.route
+        fault = self.faults.take(view, documented_statuses(route.method, route.path) if route is not None else None)
         if fault is not None:
             exchange.fault = fault.name
         return fault

@@ -118,12 +118,6 @@ def documented_statuses(method: str, path: str) -> frozenset[int] | None:
     return frozenset(int(s) for s in operation["responses"] if s.isdigit())
 
 
-def _route_statuses(request: RequestView) -> frozenset[int] | None:
-    methods = contracts.route_table().methods(request.path)
-    route = methods.get(request.method) if methods is not None else None
-    return documented_statuses(route.method, route.path) if route is not None else None
-
-
 @functools.cache
 def _answer_status(what: int | str) -> int | None:
     # The status a fault answers with, from the error it builds (content_policy: the catalog's refusal);
@@ -274,11 +268,10 @@ class FaultPlan:
             self.faults.append(fault)
         return fault
 
-    def take(self, request: RequestView) -> Fault | None:
-        """The fault that answers ``request``: the first matching queued one that may answer on its route (see
-        :meth:`Fault.applies_to`), else a chaos draw among the statuses the route lists. A fault that has
-        answered all its requests leaves the queue."""
-        statuses = _route_statuses(request)
+    def take(self, request: RequestView, statuses: frozenset[int] | None) -> Fault | None:
+        """The fault that answers ``request``: the first matching queued one that may answer on its route, whose
+        contract lists ``statuses`` (see :meth:`Fault.applies_to`), else a chaos draw among those statuses. A
+        fault that has answered all its requests leaves the queue."""
         with self._lock:
             for i, fault in enumerate(self.faults):
                 if fault.applies_to(statuses) and fault.matches(request):

@@ -73,7 +73,7 @@ class MockHandle(Handle):
         given_fake_options = set(kwargs) & _options.names(_options.FakeOptions)
         if fake is not None and given_fake_options:
             raise TypeError(f"pass options to EdenFake() or to mock(), not both: {sorted(given_fake_options)}")
-        super().__init__(fake if fake is not None else EdenFake(_options.fake_part(options)))
+        super().__init__(fake if fake is not None else EdenFake(options))
         self.options = options
         self.targets = tuple(_Target.parse(u) for u in (*DEFAULT_BASE_URLS, *options.base_urls))
         self.assert_all_mocked = options.assert_all_mocked

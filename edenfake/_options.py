@@ -310,13 +310,6 @@ def build(kind: type[T], given: Mapping[str, Any], where: str, *, base: FakeOpti
     return kind(**{**inherited, **given})
 
 
-def fake_part(options: FakeOptions) -> FakeOptions:
-    """The :class:`FakeOptions` within ``options`` (a MockOptions, ServeOptions, ...)."""
-    if type(options) is FakeOptions:
-        return options
-    return FakeOptions(**{name: getattr(options, name) for name in names(FakeOptions)})
-
-
 def cli_fields(kind: type[FakeOptions]) -> list[dataclasses.Field[Any]]:
     """The fields of ``kind`` that are CLI flags, in order."""
     return [f for f in dataclasses.fields(kind) if f.metadata.get("cli") is not None]

@@ -146,7 +146,7 @@ def serve(fake: EdenFake | None = None, /, **kwargs: Unpack[_options.ServeKwargs
     given_fake_options = set(kwargs) & _options.names(_options.FakeOptions)
     if fake is not None and given_fake_options:
         raise TypeError(f"pass options to EdenFake() or to serve(), not both: {sorted(given_fake_options)}")
-    chosen = fake if fake is not None else EdenFake(_options.fake_part(options))
+    chosen = fake if fake is not None else EdenFake(options)
     server = LiveServer(chosen, host=options.host, port=options.port).start()
     failed = False
     try:

@@ -169,7 +169,8 @@ def test_the_json_report_and_the_table(tmp_path: Path, capsys: pytest.CaptureFix
     assert report["kinds"]["cost"] == {
         "count": 2,
         "catalog": 2,
-        "meaning": KINDS["cost"],
+        "meaning": KINDS["cost"].summary,
+        "remedy": KINDS["cost"].remedy,
         "example": "#1 POST /v3/images/generations openai/gpt-image-1: recorded 1, fake 0.011 (+8990.9%)",
     }
     assert [d["kind"] for d in report["differences"]].count("field_only_in_fake") == 14

@@ -75,6 +75,7 @@ LAYERS: dict[str, set[str]] = {
         "edenfake.drift",
         "edenfake.drift.command",
         "edenfake.drift.comparison",
+        "edenfake.drift.kinds",
         "edenfake.drift.report",
         "edenfake.drift.suggestion",
         "edenfake.strategies",

@@ -4,12 +4,14 @@ Every recorded request is sent to a fresh fake, in recorded order, and the two a
 client depends on: the status and error code, each top-level field's presence and JSON type, the number of
 images and which of url / b64_json / revised_prompt each carries, each image's format and pixel size, the cost
 and the usage keys. Every recorded request and answer is also checked against the contract: a recorded answer
-the contract refuses means the contract is wrong. docs/drift.md says what each kind of difference means.
-Loading the cassette has checked the shape of every line (contracts/cassette.schema.json); what a recorded
-answer holds is the real service's to have said, and is compared, never trusted.
+the contract refuses means the contract is wrong. ``edenfake drift --explain KIND`` says what each kind of
+difference means and what to do. Loading the cassette has checked the shape of every line
+(contracts/cassette.schema.json); what a recorded answer holds is the real service's to have said, and is
+compared, never trusted.
 
     comparison.py   drift(): each exchange sent again and compared
     suggestion.py   the catalog overlay that explains what a catalog can (prices, sizes, n limits, ...)
+    kinds.py        KINDS: every kind of difference, its summary, its remedy and its explanation
     report.py       Difference, Report: the table, the JSON, and how recorded text is shown (cut, escaped)
     command.py      ``edenfake drift``: reading the cassette and the catalog, printing, exit codes
 """
@@ -17,6 +19,7 @@ answer holds is the real service's to have said, and is compared, never trusted.
 from __future__ import annotations
 
 from edenfake.drift.comparison import drift
-from edenfake.drift.report import KINDS, Difference, Report
+from edenfake.drift.kinds import KINDS, DriftKind
+from edenfake.drift.report import Difference, Report
 
-__all__ = ["KINDS", "Difference", "Report", "drift"]
+__all__ = ["KINDS", "Difference", "DriftKind", "Report", "drift"]

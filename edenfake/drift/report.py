@@ -8,24 +8,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["DETAIL_CHARS", "KINDS", "Difference", "Report"]
+from edenfake.drift.kinds import KINDS
 
-#: every kind of difference, in the order a report lists them, with what it says
-KINDS: dict[str, str] = {
-    "status": "the fake answered another status",
-    "error_code": "the same error status with another error_code",
-    "field_only_in_recording": "a top-level field the real service sends and the fake does not",
-    "field_only_in_fake": "a top-level field the fake sends and the real service does not",
-    "field_type": "a top-level field of another JSON type",
-    "data_count": "another number of images",
-    "data_keys": "an image carrying other keys among url, b64_json, revised_prompt",
-    "image_format": "an image in another format (or a recorded image that is not one)",
-    "image_size": "an image of another pixel size",
-    "cost": "another cost",
-    "usage_keys": "other keys in usage",
-    "request_contract": "a request the real service accepted and the contract refuses",
-    "answer_contract": "a recorded answer the contract refuses: the contract is wrong",
-}
+__all__ = ["DETAIL_CHARS", "Difference", "Report"]
+
 #: the longest detail a difference (or a note) carries, in characters
 DETAIL_CHARS = 300
 
@@ -103,7 +89,8 @@ class Report:
                 kind: {
                     "count": len(found),
                     "catalog": sum(d.catalog for d in found),
-                    "meaning": KINDS[kind],
+                    "meaning": KINDS[kind].summary,
+                    "remedy": KINDS[kind].remedy,
                     "example": str(found[0]),
                 }
                 for kind, found in self.by_kind().items()

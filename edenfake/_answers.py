@@ -59,8 +59,10 @@ def image_answer(
     *,
     inputs: tuple[str, ...] = (),
     image_tokens: int = 0,
+    edit_of: str | None = None,
 ) -> FakeResponse:
-    """The 200 answer for ``plan``, charged to the credits; the journal's copy goes on the exchange."""
+    """The 200 answer for ``plan``, charged to the credits; the journal's copy goes on the exchange. An edit's
+    images name its first input (``edit_of``: "512x512", or "url") on their label."""
     core.charge(plan.cost)
     exchange.provider = plan.provider
     exchange.model = plan.model
@@ -80,6 +82,7 @@ def image_answer(
             seed=core.seed,
             inputs=inputs,
             background=plan.background,
+            edit_of=edit_of,
         )
         data = core.images.get(spec)
         media = (MEDIA_TYPES[spec.format],)

@@ -35,6 +35,7 @@ class Exchange:
         "fault",
         "journal_answer",
         "journal_body",
+        "journal_inputs",
         "kind",
         "model",
         "problem",
@@ -62,6 +63,8 @@ class Exchange:
         self.journal_body: bytes | None = None
         #: what the journal keeps of the answer (JSON bytes), when it differs from the answer (images)
         self.journal_answer: bytes | None = None
+        #: what the journal keeps of an edit's input images (a JSON list, see journal.py)
+        self.journal_inputs = b"[]"
         #: the answer came from a cassette
         self.replayed = False
 

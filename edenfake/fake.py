@@ -147,6 +147,7 @@ class EdenFake(Core):
                 answer,
                 form=form,
                 files=files,
+                inputs=exchange.journal_inputs,
                 fault=exchange.fault,
                 at=self.clock.now(),
                 duration=elapsed,

@@ -67,10 +67,16 @@ class ImageSpec:
     inputs: tuple[str, ...] = ()
     #: "transparent" gives an RGBA PNG or WebP whose background is fully transparent; anything else is opaque
     background: str | None = None
+    #: an edit's first input, as the label names it: its size ("512x512"), or "url" for a remote image the fake
+    #: does not fetch; None for a generation. Only an edit's fingerprint has the key, so a generation's bytes
+    #: are what they were before edits were labelled.
+    edit_of: str | None = None
 
     def fingerprint(self) -> dict[str, object]:
         """What the image carries in its metadata (JSON-serialisable, stable)."""
+        edit = {} if self.edit_of is None else {"edit_of": self.edit_of}
         return {
+            **edit,
             "edenfake": 1,
             "model": self.model,
             "prompt_sha256": prompt_digest(self.prompt),
@@ -134,6 +140,11 @@ class ImageInfo:
     @property
     def seed(self) -> int | None:
         return self._int("seed")
+
+    @property
+    def edit_of(self) -> str | None:
+        """An edit's first input as its label names it ("512x512", or "url"); None for a generation."""
+        return self._str("edit_of")
 
     @property
     def inputs(self) -> list[str] | None:
@@ -214,9 +225,18 @@ def _label(spec: ImageSpec) -> _Label | None:
     if spec.seed:
         details += f"  seed {spec.seed}"
     prompt = " ".join(spec.prompt[:200].split())  # newlines and runs of blanks shown as one space
-    texts = ["edenfake placeholder", _glyphs.printable(details, size, 80), _glyphs.printable(prompt, size, 60)]
+    texts = [_title(spec), _glyphs.printable(details, size, 80), _glyphs.printable(prompt, size, 60)]
     lines = tuple((margin + i * (line_height + gap), text) for i, text in enumerate(texts))
     return _Label(size, (h - band_height) // 2, band_height, margin, lines)
+
+
+def _title(spec: ImageSpec) -> str:
+    """The label's first line: what the image stands for (a generation, or an edit of its first input)."""
+    if spec.edit_of is None:
+        return "edenfake placeholder"
+    if spec.edit_of == "url":
+        return "edenfake edit of a remote image"
+    return f"edenfake edit of {_glyphs.printable(spec.edit_of, 8, 24)} input"
 
 
 def _picture(spec: ImageSpec, mode: str, background: _Colour, band: _Colour, ink: _Colour) -> Image.Image:

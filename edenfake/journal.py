@@ -5,6 +5,13 @@ their base64), bounded in count and in bytes; a :class:`Call` is built afresh fr
 caller may change what it reads without changing the journal or the fake. What it keeps is strict JSON, always
 (checked as it is recorded): an answer that is not (a recorded upstream's NaN, its HTML error page, JSON nested
 past 64 levels) is kept as ``{"not_json": {"bytes": N, "sha256": HEX}}``, so reading the journal never fails.
+
+An edit's input images are kept as ``inputs``: for each of the first MAX_INPUT_IMAGES images (then the mask),
+its role, sha256, format, size in pixels and bytes, and whether the fake hosts it: the edit route puts each
+input up to ``MAX_HOSTED_INPUT_BYTES`` (4 MiB) in the fake's byte-bounded image store, by the name a base64
+answer's image has there (``/_edenfake/images/{sha256}.{ext}``), where the console reads it. That is the
+cheapest sound way to show inputs: no pixel decoded again or encoded, no image bytes in the journal, one copy
+of an input edited many times; the store's bound and expiry bound what it costs, as for answered images.
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ from edenfake._request import MAX_DEPTH, parse_json
 from edenfake._wire import compact_json
 from edenfake.errors import ApiError
 
-__all__ = ["Call", "Journal"]
+__all__ = ["MAX_INPUT_IMAGES", "Call", "Journal"]
+
+#: an edit's input images the journal lists (its mask comes after them)
+MAX_INPUT_IMAGES = 16
 
 #: what a journal entry costs beyond its bytes: the tuple, the strings and the deque slot
 _ENTRY_OVERHEAD = 512
@@ -56,6 +66,9 @@ class Call:
     duration: float = 0.0
     #: the answer came from a cassette (``replay=``), not from the fake's own rules
     replayed: bool = False
+    #: an edit's input images (the mask last): ``{"role": "image" | "mask", "sha256", "format", "width",
+    #: "height", "bytes", "hosted"}`` each (format, size and bytes None for a remote URL the fake does not fetch)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -106,6 +119,7 @@ _Entry = tuple[
     float,
     float,
     bool,
+    bytes,
     int,
 ]
 
@@ -173,13 +187,17 @@ class Journal:
         at: float = 0.0,
         duration: float = 0.0,
         replayed: bool = False,
+        inputs: bytes = b"[]",
     ) -> None:
-        """Record a call: its request ``body``, ``answer`` and multipart ``form`` and ``files`` as JSON bytes
-        (each kept as :func:`strict` gives it back). Credentials are redacted when a call is read."""
+        """Record a call: its request ``body``, ``answer``, multipart ``form`` and ``files`` and an edit's
+        ``inputs`` as JSON bytes (each kept as :func:`strict` gives it back). Credentials are redacted when a
+        call is read."""
         kept = tuple(headers)
         body, answer, form = strict(body), strict(answer), strict(form)
         if files != b"[]" and strict(files) is not files:
             files = b"[]"
+        if inputs != b"[]" and strict(inputs) is not inputs:
+            inputs = b"[]"
         cost = (
             _ENTRY_OVERHEAD
             + len(method)
@@ -189,8 +207,9 @@ class Journal:
             + len(answer or b"")
             + len(form or b"")
             + len(files)
+            + len(inputs)
         )
-        entry = (method, path, kept, body, status, answer, form, files, fault, at, duration, replayed, cost)
+        entry = (method, path, kept, body, status, answer, form, files, fault, at, duration, replayed, inputs, cost)
         with self._lock:
             self._calls.append(entry)
             self._bytes += cost
@@ -200,7 +219,7 @@ class Journal:
 
     @staticmethod
     def _build(entry: _Entry) -> Call:
-        method, path, headers, body, status, answer, form, files, fault, at, duration, replayed, _ = entry
+        method, path, headers, body, status, answer, form, files, fault, at, duration, replayed, inputs, _ = entry
         form_fields = _loads(form)
         return Call(
             method=method,
@@ -215,6 +234,7 @@ class Journal:
             at=at,
             duration=duration,
             replayed=replayed,
+            inputs=json.loads(inputs),
         )
 
     def page(self, offset: int = 0, limit: int | None = None) -> list[Call]:

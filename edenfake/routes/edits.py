@@ -10,7 +10,7 @@ import hashlib
 import io
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
@@ -19,9 +19,10 @@ from edenfake import _media, _redact, contracts
 from edenfake._answers import image_answer, json_image_refs, plan_json
 from edenfake._core import Core
 from edenfake._request import Exchange
-from edenfake._wire import FakeResponse
+from edenfake._wire import FakeResponse, compact_json
 from edenfake.catalog import ModelSpec
 from edenfake.errors import RequestValidationError, problem
+from edenfake.journal import MAX_INPUT_IMAGES
 
 __all__ = ["HANDLERS", "check_image"]
 
@@ -53,6 +54,8 @@ class InputImage:
     width: int | None
     height: int | None
     has_alpha: bool
+    #: the image's bytes (None for a remote URL): hosted for the console, see _journal_inputs
+    data: bytes | memoryview | None = field(default=None, repr=False, compare=False)
 
 
 def check_image(
@@ -97,7 +100,7 @@ def check_image(
         problems.append(problem(loc, "image_invalid", f"{subject} cannot be decoded as {fmt.upper()}: {reason}"))
         return None
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
-    return InputImage(loc, hashlib.sha256(data).hexdigest(), fmt, image.width, image.height, has_alpha)
+    return InputImage(loc, hashlib.sha256(data).hexdigest(), fmt, image.width, image.height, has_alpha, data)
 
 
 def _format(data: bytes | memoryview) -> tuple[str, type[ImageFile.ImageFile]] | None:
@@ -171,7 +174,43 @@ def edit_image(core: Core, exchange: Exchange) -> FakeResponse:
         model, plan, prompt = plan_json(core, exchange, "edit-request", edits=True)
         images, mask = _from_refs(core, model, *json_image_refs(exchange.json()))
     inputs = tuple(i.digest for i in images) + ((mask.digest,) if mask is not None else ())
-    return image_answer(core, exchange, model, plan, prompt, inputs=inputs, image_tokens=image_tokens(images))
+    exchange.journal_inputs = _journal_inputs(core, images, mask)
+    first = images[0] if images else None
+    edit_of = "url" if first is None or first.width is None else f"{first.width}x{first.height}"
+    return image_answer(
+        core, exchange, model, plan, prompt, inputs=inputs, image_tokens=image_tokens(images), edit_of=edit_of
+    )
+
+
+#: an input image up to this many bytes is hosted under /_edenfake/images/{sha256}.{ext} (like a base64
+#: answer's image, in the same byte-bounded store), so that the console shows it beside the edit's output
+MAX_HOSTED_INPUT_BYTES = 4 * 1024 * 1024
+
+
+def _journal_inputs(core: Core, images: list[InputImage], mask: InputImage | None) -> bytes:
+    """What the journal keeps of an edit's inputs (see journal.py): the first MAX_INPUT_IMAGES images, then the
+    mask; each one up to MAX_HOSTED_INPUT_BYTES hosted by its sha256."""
+    listed = [("image", i) for i in images[:MAX_INPUT_IMAGES]] + ([("mask", mask)] if mask is not None else [])
+    kept = []
+    for role, image in listed:
+        hosted = False
+        if image.data is not None and image.format is not None and len(image.data) <= MAX_HOSTED_INPUT_BYTES:
+            name = f"{image.digest}.{_media.EXTENSIONS[image.format]}"
+            hosted = core.urls.get(name) is not None or core.urls.put(
+                name, bytes(image.data), (_media.MEDIA_TYPES[image.format],)
+            )
+        kept.append(
+            {
+                "role": role,
+                "sha256": image.digest,
+                "format": image.format,
+                "width": image.width,
+                "height": image.height,
+                "bytes": None if image.data is None else len(image.data),
+                "hosted": hosted,
+            }
+        )
+    return compact_json(kept).encode()
 
 
 def _from_multipart(core: Core, exchange: Exchange) -> tuple[ModelSpec, Any, str, list[InputImage], InputImage | None]:

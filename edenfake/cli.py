@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--status", type=int, help="for errors: the status they came with")
     _add_record_and_drift(sub)
+    from edenfake import _docs
+
+    _docs.add_parser(sub)
     return parser
 
 
@@ -82,8 +85,8 @@ def _add_record_and_drift(sub: Any) -> None:
         "drift",
         help="compare the fake with a cassette of the real service's answers",
         description="Send every request of a cassette to a fresh fake and report how its answers differ from the "
-        "recorded ones, grouped by kind (docs/drift.md). Exit 0 when they agree, 1 on drift, 2 when the cassette "
-        "or the catalog cannot be read.",
+        "recorded ones, grouped by kind (`edenfake docs drift` says what each means). Exit 0 when they agree, 1 "
+        "on drift, 2 when the cassette or the catalog cannot be read.",
     )
     drift.add_argument("cassette", metavar="DIR", help="a cassette directory (edenfake record)")
     drift.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -153,6 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _record(args)
     if args.command == "drift":
         return _drift(args)
+    if args.command == "docs":
+        from edenfake import _docs
+
+        return _docs.run(args, parser)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

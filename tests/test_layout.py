@@ -69,6 +69,7 @@ LAYERS: dict[str, set[str]] = {
         "edenfake.server",
         "edenfake.plugin",
         "edenfake.cli",
+        "edenfake._docs",
         "edenfake._validate",
         "edenfake.cassettes.recording",
         "edenfake.cassettes.session",

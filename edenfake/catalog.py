@@ -117,8 +117,9 @@ class ModelSpec:
             "size", size, allowed, f"size '{size}' is not supported by {self.id}; use one of {', '.join(allowed)}{rule}"
         )
 
-    def plan(self, body: Mapping[str, Any]) -> Plan:
-        """Apply the provider's rules to a contract-valid request body."""
+    def plan(self, body: Mapping[str, Any], *, edit: bool = False) -> Plan:
+        """Apply the provider's rules to a contract-valid request body (``edit``: an edit's, priced by the
+        model's ``edit_prices`` where it has one)."""
         prompt: str = body["prompt"]
         if self.prompt_max is not None and len(prompt) > self.prompt_max:
             raise self._refuse(
@@ -193,20 +194,24 @@ class ModelSpec:
             response_format=rf,
             background=background,
             revised_prompt=self.entry["revised_prompt"],
-            unit_price=self.unit_price(width, height, effective_quality),
+            unit_price=self.unit_price(width, height, effective_quality, edit=edit),
         )
 
-    def unit_price(self, width: int, height: int, quality: str | None) -> float:
-        """USD for one image of this size and quality, from the catalog's price table."""
+    def unit_price(self, width: int, height: int, quality: str | None, *, edit: bool = False) -> float:
+        """USD for one image of this size and quality, from the catalog's price table (``edit``: the model's
+        ``edit_prices`` table for the quality, or its ``default`` one, when it prices the size; else
+        ``prices``, as for a generation)."""
+        if edit and "edit_prices" in self.entry:
+            edits: dict[str, dict[str, float]] = self.entry["edit_prices"]
+            found = _priced(edits.get(quality or "default") or edits.get("default") or {}, width, height)
+            if found is not None:
+                return found
         prices: dict[str, dict[str, float]] = self.entry["prices"]
         table = prices.get(quality or "default") or prices.get("default") or next(iter(prices.values()))
+        found = _priced(table, width, height)
+        if found is not None:
+            return found
         size = f"{width}x{height}"
-        if size in table:
-            return table[size]
-        if "*" in table:
-            return table["*"]
-        if "per_megapixel" in table:
-            return round(table["per_megapixel"] * width * height / 1_000_000, 6)
         raise CatalogError(
             f"{self.id}: no price for {size} at quality {quality!r}; add it or a '*' or per_megapixel entry"
         )
@@ -270,6 +275,10 @@ class Catalog:
         self.blocked_marker: str | None = data.get(
             "blocked_marker", contracts.load("catalog")["properties"]["blocked_marker"]["default"]
         )
+        #: top-level answer fields drift does not report as only in the recording (no client reads them)
+        self.answer_extra_fields: tuple[str, ...] = tuple(
+            data.get("answer_extra_fields", contracts.load("catalog")["properties"]["answer_extra_fields"]["default"])
+        )
         self.models: dict[str, ModelSpec] = {
             mid: ModelSpec(mid, entry, refusal_status=self.refusal_status) for mid, entry in data["models"].items()
         }
@@ -299,18 +308,11 @@ class Catalog:
         """Like :meth:`load` for a catalog already in memory."""
         if replace:
             return cls(user, source=source)
-        if not isinstance(user, Mapping) or not isinstance(user.get("models", {}), Mapping):
-            raise CatalogError(f"{source}: a catalog is an object with a 'models' object")
-        merged = copy.deepcopy(dict(_default_data()))
-        merged.update({k: v for k, v in user.items() if k != "models"})
-        for mid, entry in user.get("models", {}).items():
-            if entry is None:  # {"models": {"x/y": null}} removes a built-in model
-                merged["models"].pop(mid, None)
-            elif mid in merged["models"] and isinstance(entry, Mapping):
-                merged["models"][mid] = {**merged["models"][mid], **entry}
-            else:
-                merged["models"][mid] = entry
-        return cls(merged, source=source)
+        return cls(_merged(_default_data(), user, source), source=source)
+
+    def overlaid(self, user: Mapping[str, Any], *, source: str = "<catalog>") -> Catalog:
+        """This catalog with ``user`` merged over it, as :meth:`load` merges a file over the built-in one."""
+        return Catalog(_merged(self.data, user, source), source=source)
 
     def get(self, model_id: str) -> ModelSpec | None:
         return self.models.get(model_id)
@@ -386,6 +388,35 @@ def _check_entry(spec: ModelSpec, source: str) -> None:
         qualities: list[str | None] = [*spec.qualities] or [None]
         for q in qualities:
             spec.unit_price(w, h, e.get("quality_aliases", {}).get(q, q))
+
+
+def _merged(base: Mapping[str, Any], user: Mapping[str, Any], source: str) -> dict[str, Any]:
+    # A catalog overlay over a catalog: top-level keys replaced, models merged key by key (null removes one).
+    if not isinstance(user, Mapping) or not isinstance(user.get("models", {}), Mapping):
+        raise CatalogError(f"{source}: a catalog is an object with a 'models' object")
+    merged = copy.deepcopy(dict(base))
+    merged.update({k: copy.deepcopy(v) for k, v in user.items() if k != "models"})
+    models = merged.setdefault("models", {})
+    for mid, entry in user.get("models", {}).items():
+        if entry is None:  # {"models": {"x/y": null}} removes a built-in model
+            models.pop(mid, None)
+        elif mid in models and isinstance(models[mid], Mapping) and isinstance(entry, Mapping):
+            models[mid] = {**models[mid], **copy.deepcopy(dict(entry))}
+        else:
+            models[mid] = copy.deepcopy(entry)
+    return merged
+
+
+def _priced(table: Mapping[str, float], width: int, height: int) -> float | None:
+    # One price table's price for a size: the size's own, the table's '*', or its per_megapixel rate.
+    size = f"{width}x{height}"
+    if size in table:
+        return table[size]
+    if "*" in table:
+        return table["*"]
+    if "per_megapixel" in table:
+        return round(table["per_megapixel"] * width * height / 1_000_000, 6)
+    return None
 
 
 def _parse_size(size: str) -> tuple[int, int]:

@@ -10,6 +10,8 @@ import binascii
 import json
 import urllib.parse
 import warnings
+from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from edenfake import contracts
@@ -36,20 +38,84 @@ _FIELDS_LISTED = 50
 _Image = tuple[str, int, int] | str | None
 
 
-def drift(cassette: Cassette, *, catalog: Catalog | None = None, overlay: dict[str, Any] | None = None) -> Report:
+def drift(
+    cassette: Cassette,
+    *,
+    catalog: Catalog | None = None,
+    overlay: dict[str, Any] | None = None,
+    allow_extra_fields: Iterable[str] = (),
+) -> Report:
     """Send every request of ``cassette`` to a fresh fake (with ``catalog``, built from ``overlay`` when that is
-    the user's catalog file) and report how its answers differ from the recorded ones. CassetteError naming
-    the exchange when a file it names is gone, or changed, since the cassette was loaded."""
+    the user's catalog file) and report how its answers differ from the recorded ones. A top-level field only
+    the recording has is not reported when it is one of ``allow_extra_fields`` or the catalog's
+    ``answer_extra_fields``. CassetteError naming the exchange when a file it names is gone, or changed, since
+    the cassette was loaded.
+
+    The suggested overlay is checked before it is offered: drift runs again with it (and again with what that
+    run suggests, until the overlay no longer changes, at most :data:`SUGGESTION_PASSES` times), and a
+    difference counts as explained by a catalog only when the last run no longer finds it."""
     used = catalog if catalog is not None else Catalog.default()
     source = "built-in catalog" if catalog is None else one_line(used.source, DETAIL_CHARS)
+    allowed = frozenset(used.answer_extra_fields) | frozenset(allow_extra_fields)
     report = Report(one_line(str(cassette.path), DETAIL_CHARS), len(cassette), source)
-    fake = EdenFake(catalog=used)
-    suggest = Suggestions(used, overlay)
+    base = _pass(cassette, used, overlay, allowed, report)
+    suggestion = report.suggestion
+    verdict = report
+    if suggestion != base:
+        for passes in range(1, SUGGESTION_PASSES + 1):
+            verdict = Report(report.cassette, report.exchanges, report.catalog)
+            _pass(cassette, used.overlaid(suggestion, source=used.source), suggestion, allowed, verdict)
+            proposed = verdict.suggestion
+            if proposed == suggestion:
+                break
+            if passes == SUGGESTION_PASSES:
+                report.notes.append(
+                    f"the suggested catalog overlay still changed after {passes} check(s) against the cassette: "
+                    "run drift again with it"
+                )
+                break
+            suggestion = proposed
+    _judged(report, verdict)
+    report.suggestion = suggestion
+    return report
+
+
+#: how many times drift runs again with its suggested overlay to check it
+SUGGESTION_PASSES = 4
+
+
+def _pass(
+    cassette: Cassette, catalog: Catalog, overlay: dict[str, Any] | None, allowed: frozenset[str], report: Report
+) -> dict[str, Any]:
+    """One run of the cassette against a fresh fake with ``catalog``, into ``report`` (its suggestion built
+    over ``overlay``); the overlay it started from."""
+    fake = EdenFake(catalog=catalog)
+    suggest = Suggestions(catalog, overlay)
     file_ids: dict[str, str] = {}
     for recorded in cassette.exchanges:
-        _Comparison(cassette, recorded, fake, suggest, file_ids, report).run()
+        _Comparison(cassette, recorded, fake, suggest, file_ids, report, allowed).run()
     report.suggestion = suggest.overlay()
-    return report
+    return suggest.base
+
+
+def _judged(report: Report, verdict: Report) -> None:
+    # What the checked overlay explains: a difference the run with it no longer finds (on an exchange whose
+    # status it does not make differ); what it breaks: an exchange that agreed and no longer does.
+    if verdict is report:
+        return
+    left = {(d.exchange, d.kind, d.subject) for d in verdict.differences}
+    statuses = {d.exchange for d in verdict.differences if d.kind == "status"}
+    report.differences = [
+        replace(d, catalog=(d.exchange, d.kind, d.subject) not in left and d.exchange not in statuses)
+        for d in report.differences
+    ]
+    before = {d.exchange for d in report.differences}
+    broken = sorted({d.exchange for d in verdict.differences} - before)
+    if broken:
+        shown = ", ".join(f"#{n}" for n in broken[:10]) + (f" and {len(broken) - 10} more" if len(broken) > 10 else "")
+        report.notes.append(
+            f"the suggested catalog overlay makes {len(broken)} exchange(s) differ that agree now: {shown}"
+        )
 
 
 def _json_type(value: Any) -> str:
@@ -106,8 +172,12 @@ class _Comparison:
         suggest: Suggestions,
         file_ids: dict[str, str],
         report: Report,
+        allowed: frozenset[str] = frozenset(),
     ) -> None:
         self.cassette = cassette
+        self.allowed = allowed
+        #: an edit: priced by the catalog's edit_prices
+        self.edit = False
         self.recorded = recorded
         self.fake = fake
         self.suggest = suggest
@@ -119,9 +189,10 @@ class _Comparison:
         self.fields: dict[str, Any] = {}
         self._recorded_images: list[_Image] | None = None
 
-    def differ(self, kind: str, detail: str, *, catalog: bool = False) -> None:
+    def differ(self, kind: str, detail: str, *, catalog: bool = False, subject: str = "") -> None:
         shown = one_line(detail, DETAIL_CHARS)
-        self.report.differences.append(Difference(kind, self.recorded.number, self.where, shown, catalog))
+        found = Difference(kind, self.recorded.number, self.where, shown, catalog, subject)
+        self.report.differences.append(found)
 
     def read(self, name: str) -> bytes:
         """A file of the cassette; CassetteError naming the exchange when it is gone, or changed, since the
@@ -149,7 +220,7 @@ class _Comparison:
         fake_json = _body_json(answer)
         if status != answer.status:
             images = [i if isinstance(i, tuple) else None for i in self._images()]
-            explained = self.suggest.status(self.fields, status, rec_json, answer.status, fake_json, images)
+            explained = self.suggest.status(self.fields, status, rec_json, answer.status, fake_json, images, self.edit)
             self.differ(
                 "status",
                 f"recorded {status}{_code(rec_json)}, fake {answer.status}{_code(fake_json)}",
@@ -187,6 +258,7 @@ class _Comparison:
     def _fields(self, request: FakeRequest) -> dict[str, Any]:
         methods = contracts.route_table().methods(request.path)
         route = methods.get(request.method) if methods else None
+        self.edit = route is not None and route.operation_id == "editImage"
         exchange = read(request, route, 1 << 40)
         try:
             return exchange.fields()
@@ -225,23 +297,27 @@ class _Comparison:
     def _fields_compared(self, recorded: dict[str, Any], fake: dict[str, Any]) -> None:
         listed: dict[str, int] = {}
 
-        def differ(kind: str, detail: str, *, catalog: bool = False) -> None:
+        def differ(kind: str, detail: str, *, catalog: bool = False, subject: str = "") -> None:
             listed[kind] = listed.get(kind, 0) + 1
             if listed[kind] <= _FIELDS_LISTED:
-                self.differ(kind, detail, catalog=catalog)
+                self.differ(kind, detail, catalog=catalog, subject=subject)
 
         for name in sorted({*recorded, *fake}):
             if name not in fake:
+                if name in self.allowed:
+                    continue
                 explained = self.suggest.report_field(self.fields, name, True)
                 kind = _json_type(recorded[name])
-                differ("field_only_in_recording", f"{_name(name)} ({kind}) only in the recording", catalog=explained)
+                shown = f"{_name(name)} ({kind}) only in the recording"
+                differ("field_only_in_recording", shown, catalog=explained, subject=name)
             elif name not in recorded:
                 explained = self.suggest.report_field(self.fields, name, False)
                 kind = _json_type(fake[name])
-                differ("field_only_in_fake", f"{_name(name)} ({kind}) only in the fake's answer", catalog=explained)
+                shown = f"{_name(name)} ({kind}) only in the fake's answer"
+                differ("field_only_in_fake", shown, catalog=explained, subject=name)
             elif _json_type(recorded[name]) != _json_type(fake[name]):
                 shown = f"is {_json_type(recorded[name])} in the recording, {_json_type(fake[name])} in the fake"
-                differ("field_type", f"{_name(name)} {shown}")
+                differ("field_type", f"{_name(name)} {shown}", subject=name)
         for kind, count in listed.items():
             if count > _FIELDS_LISTED:
                 self.differ(kind, f"and {count - _FIELDS_LISTED} more field(s) like these, not listed")
@@ -302,22 +378,26 @@ class _Comparison:
             if rec_keys != fake_keys:
                 explained = self.suggest.data_keys(self.fields, rec_keys, fake_keys)
                 shown = f"recorded {', '.join(rec_keys) or 'nothing'}, fake {', '.join(fake_keys) or 'nothing'}"
-                self.differ("data_keys", f"image {index}: {shown}", catalog=explained)
+                self.differ("data_keys", f"image {index}: {shown}", catalog=explained, subject=str(index))
             rec_image = rec_images[index]
             fake_image = self._fake_image(fake_item) if isinstance(fake_item, dict) else None
             if rec_image is None or fake_image is None:
                 continue
             if isinstance(rec_image, str):
-                self.differ("image_format", f"image {index}: recorded {rec_image}, fake {fake_image[0]}")
+                self.differ(
+                    "image_format", f"image {index}: recorded {rec_image}, fake {fake_image[0]}", subject=str(index)
+                )
                 continue
             if rec_image[0] != fake_image[0]:
-                self.differ("image_format", f"image {index}: recorded {rec_image[0]}, fake {fake_image[0]}")
+                shown = f"image {index}: recorded {rec_image[0]}, fake {fake_image[0]}"
+                self.differ("image_format", shown, subject=str(index))
             if rec_image[1:] != fake_image[1:]:
                 explained = self.suggest.image_size(self.fields, rec_image[1:], fake_image[1:])
                 self.differ(
                     "image_size",
                     f"image {index}: recorded {rec_image[1]}x{rec_image[2]}, fake {fake_image[1]}x{fake_image[2]}",
                     catalog=explained,
+                    subject=str(index),
                 )
 
     def _cost_compared(self, recorded: dict[str, Any], fake: dict[str, Any]) -> None:
@@ -330,10 +410,10 @@ class _Comparison:
                 self.differ("cost", f"recorded a number beyond a double's range, fake {fake_cost:g}")
             return  # a cost of another type is the field_type difference
         if abs(rec_cost - fake_cost) <= 1e-9 + 1e-6 * max(abs(rec_cost), abs(fake_cost)):
+            self.suggest.seen_cost(self.fields, fake_cost, self.edit)
             return
         relative = f" ({(rec_cost - fake_cost) / fake_cost:+.1%})" if fake_cost else ""
-        size = next(((i[1], i[2]) for i in self._images() if isinstance(i, tuple)), None)
-        explained = self.suggest.cost(self.fields, rec_cost, size)
+        explained = self.suggest.cost(self.fields, rec_cost, self.edit)
         self.differ("cost", f"recorded {rec_cost:g}, fake {fake_cost:g}{relative}", catalog=explained)
 
     def _usage_compared(self, recorded: dict[str, Any], fake: dict[str, Any]) -> None:

@@ -26,6 +26,9 @@ class Difference:
     detail: str
     #: a catalog overlay explains it (the report's suggestion makes the fake agree)
     catalog: bool = False
+    #: what it is about within its exchange (a field's name, an image's index; "" for the exchange itself):
+    #: the same difference found by another run has the same kind and subject
+    subject: str = field(default="", repr=False)
 
     def __str__(self) -> str:
         return f"{self.where}: {self.detail}"
@@ -95,7 +98,10 @@ class Report:
                 }
                 for kind, found in self.by_kind().items()
             },
-            "differences": [asdict(d) for d in self.differences],
+            "differences": [
+                {**{k: v for k, v in asdict(d).items() if k != "subject"}, "remedy": KINDS[d.kind].remedy}
+                for d in self.differences
+            ],
             "notes": self.notes,
         }
 

@@ -47,8 +47,9 @@ class Suggestions:
         self.entries: dict[str, dict[str, Any]] = {}
         self.changed: dict[str, set[str]] = {}
         self.refusal_status: int | None = None
-        #: (model, price table, size) -> the price suggested first: a later, different one is not explained
-        self.prices: dict[tuple[str, str, str], float] = {}
+        #: (model, prices or edit_prices, quality table, size) -> the price seen first (agreed with, or
+        #: suggested): a later, different one is not explained
+        self.prices: dict[tuple[str, str, str, str], float] = {}
 
     def overlay(self) -> dict[str, Any]:
         out = copy.deepcopy(self.base)
@@ -90,6 +91,7 @@ class Suggestions:
         fake_status: int,
         fake_json: Any,
         images: list[tuple[str, int, int] | None],
+        edit: bool = False,
     ) -> bool:
         rec_refusal = error_code(rec_json) == "PROVIDER_ERROR" and rec_status in (400, 502)
         fake_refusal = error_code(fake_json) == "PROVIDER_ERROR" and fake_status in (400, 502)
@@ -100,7 +102,7 @@ class Suggestions:
             return False
         model, entry = found
         if 200 <= rec_status < 300 and fake_refusal and isinstance(fake_json, dict):
-            return self._accept(model, entry, fake_json.get("param"), fields, rec_json, images)
+            return self._accept(model, entry, fake_json.get("param"), fields, rec_json, images, edit)
         if rec_refusal and 200 <= fake_status < 300 and isinstance(rec_json, dict):
             return self._refuse(model, entry, rec_json.get("param"), fields) and self._refusal(rec_status)
         return False
@@ -113,6 +115,7 @@ class Suggestions:
         fields: dict[str, Any],
         rec_json: Any,
         images: list[tuple[str, int, int] | None],
+        edit: bool,
     ) -> bool:
         """The service took a value the fake's model refuses: the catalog takes it too."""
         value = fields.get(param) if isinstance(param, str) else None
@@ -138,12 +141,12 @@ class Suggestions:
             if _PIXELS.match(value):
                 if value not in entry["sizes"]:
                     self._set(model, "sizes", [*entry["sizes"], value])
-                self._priced(model, entry, value, _unit(rec_json, fields))
+                self._priced(model, entry, value, _unit(rec_json, fields), edit)
                 return True
             if _RATIO.match(value) and recorded_size is not None:
                 pixels = f"{recorded_size[0]}x{recorded_size[1]}"
                 self._set(model, "aspect_ratios", {**entry.get("aspect_ratios", {}), value: pixels})
-                self._priced(model, entry, pixels, _unit(rec_json, fields))
+                self._priced(model, entry, pixels, _unit(rec_json, fields), edit)
                 return True
         return False
 
@@ -161,10 +164,16 @@ class Suggestions:
             return True
         return False
 
-    def _priced(self, model: str, entry: dict[str, Any], size: str, unit: float | None) -> None:
+    def _priced(self, model: str, entry: dict[str, Any], size: str, unit: float | None, edit: bool = False) -> None:
         # Every size the catalog names needs a price in every table (the catalog checks it): the recorded one
         # where known, else the price the catalog's default size has (the catalog's, not the overlay's: an
-        # overlay's new default size is the one being priced).
+        # overlay's new default size is the one being priced). An edit's recorded price is an edit price.
+        if edit and unit is not None:
+            edit_prices = copy.deepcopy(entry.get("edit_prices", {}))
+            for quality in entry["prices"]:
+                edit_prices.setdefault(quality, {}).setdefault(size, unit)
+            self._set(model, "edit_prices", edit_prices)
+            unit = None
         prices = copy.deepcopy(entry["prices"])
         spec = self.catalog[model]
         w, _, h = spec.entry["default_size"].partition("x")
@@ -237,28 +246,43 @@ class Suggestions:
         self._priced(model, entry, pixels, None)
         return True
 
-    def cost(self, fields: dict[str, Any], recorded: float, size: tuple[int, int] | None) -> bool:
+    def _price_key(
+        self, fields: dict[str, Any], recorded: float, edit: bool
+    ) -> tuple[str, dict[str, Any], str, str, str, float] | None:
+        """Where the price of this exchange's images lives: (model, entry, table key, quality table, size, unit
+        price), for the plan the suggested entry makes (so for the size the fake will price)."""
         found = self._entry(fields)
+        if found is None or recorded < 0:
+            return None  # a catalog has no negative prices
+        model, entry = found
+        try:
+            plan = Catalog.from_data({"models": {model: entry}}, replace=False)[model].plan(fields, edit=edit)
+        except (EdenfakeError, KeyError, TypeError, ValueError):
+            return None
+        key = "edit_prices" if edit else "prices"
+        table = plan.quality or "default"
+        if not edit and table not in entry["prices"]:
+            table = "default" if "default" in entry["prices"] else next(iter(entry["prices"]))
+        return model, entry, key, table, plan.size, round(recorded / plan.n, 9)
+
+    def seen_cost(self, fields: dict[str, Any], recorded: float, edit: bool) -> None:
+        """A cost the fake agrees with: a later exchange that says another price for it is not explained."""
+        found = self._price_key(fields, recorded, edit)
+        if found is not None:
+            model, _, key, table, size, unit = found
+            self.prices.setdefault((model, key, table, size), unit)
+
+    def cost(self, fields: dict[str, Any], recorded: float, edit: bool) -> bool:
+        """Another cost: the price of its model, quality and size (an edit's in ``edit_prices``)."""
+        found = self._price_key(fields, recorded, edit)
         if found is None:
             return False
-        model, entry = found
-        if recorded < 0:
-            return False  # a catalog has no negative prices
-        try:
-            plan = Catalog.from_data({"models": {model: entry}}, replace=False)[model].plan(fields)
-        except (EdenfakeError, KeyError, TypeError, ValueError):
+        model, entry, key, table, size, unit = found
+        if self.prices.setdefault((model, key, table, size), unit) != unit:
             return False
-        width, height = size if size is not None else (plan.width, plan.height)
-        prices = copy.deepcopy(entry["prices"])
-        table = plan.quality or "default"
-        if table not in prices:
-            table = "default" if "default" in prices else next(iter(prices))
-        unit = round(recorded / plan.n, 9)
-        key = (model, table, f"{width}x{height}")
-        if self.prices.setdefault(key, unit) != unit:
-            return False
-        prices[table][f"{width}x{height}"] = unit
-        self._set(model, "prices", prices)
+        prices = copy.deepcopy(entry.get(key, {}))
+        prices.setdefault(table, {})[size] = unit
+        self._set(model, key, prices)
         return True
 
 

@@ -239,7 +239,7 @@ def _from_multipart(core: Core, exchange: Exchange) -> tuple[ModelSpec, Any, str
     if problems:
         raise RequestValidationError(problems)
     model = core.model_for(fields["model"], edits=True)
-    plan = model.plan(fields)
+    plan = model.plan(fields, edit=True)
     if core.catalog.blocks(fields["prompt"]):  # the marker: a content-policy refusal needing no control
         raise model.content_policy_error()
     checked, mask = _check_inputs(

@@ -232,7 +232,20 @@ def _from_multipart(core: Core, exchange: Exchange) -> tuple[ModelSpec, Any, str
                     "as 'image' (or repeated 'image[]') and the mask as 'mask'",
                 )
             )
-    if not images:
+    references = sorted(k for k in fields if k == "images" or k.startswith("images["))
+    if not images and references:
+        # The openai SDK's images.edit always sends multipart: file_id or image_url references given in its
+        # extra_body arrive as form fields (images[][file_id]) that no multipart edit reads.
+        problems.append(
+            problem(
+                ("images",),
+                "reference_in_multipart",
+                f"image references ({_redact.clip(', '.join(references), 120)}) are read from a JSON body only: "
+                'send them as {"images": [{"file_id": ...}]} with Content-Type: application/json, '
+                "or send the images as file parts named 'image'",
+            )
+        )
+    elif not images:
         problems.append(problem(("image",), "missing", "Field required: send at least one file part named 'image'"))
     if len(masks) > 1:
         problems.append(problem(("mask",), "too_many_masks", "send at most one mask"))

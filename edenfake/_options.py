@@ -56,6 +56,7 @@ def _option(
     live: bool = False,
     choices: tuple[str, ...] | None = None,
     minimum: int | None = None,
+    maximum: int | None = None,
 ) -> Any:
     """A dataclass field with its metadata: ``cli`` is the CLI's value type ("int", "float", "str",
     "latency", "repeat"; None: not on the CLI), ``setter`` the fake's method that changes it live."""
@@ -68,6 +69,7 @@ def _option(
         "live": live or setter is not None,
         "choices": choices,
         "minimum": minimum,
+        "maximum": maximum,
     }
     return field(default=default, metadata=metadata)
 
@@ -78,37 +80,37 @@ class FakeOptions:
     ValueError naming the option and the rule."""
 
     catalog: Catalog | str | os.PathLike[str] | None = _option(
-        None, "catalog JSON file merged over the built-in one (or a Catalog)", cli="str", metavar="FILE"
+        None, "catalog JSON file merged over the built-in one", cli="str", metavar="FILE"
     )
     seed: int = _option(0, "seed of the placeholder images: same seed, same bytes", cli="int")
     clock: float | None = _option(
         None,
-        "Unix time to freeze the clock at (answers become byte-identical); None runs in real time",
+        "Unix time to freeze the clock at (answers become byte-identical); unset, it runs in real time",
         cli="float",
         metavar="UNIX_TIME",
         setter="set_clock",
     )
     url_ttl: float = _option(3600.0, "seconds a `url` result stays served", cli="float", metavar="SECONDS")
     tokens: tuple[str, ...] | None = _option(
-        None, "bearer tokens accepted (None: any well-formed token)", cli="repeat", flag="--token", metavar="TOKEN"
+        None, "a bearer token accepted (unset: any well-formed token)", cli="repeat", flag="--token", metavar="TOKEN"
     )
     credits: float | None = _option(
         None,
-        "USD the account holds; answers costing more get 402 (None: unlimited)",
+        "USD the account holds; answers costing more get 402 (unset: unlimited)",
         cli="float",
         metavar="USD",
         setter="set_credits",
     )
     rate_limit: int | None = _option(
         None,
-        "requests per second per token before 429 (None: no limit; the real one is 10)",
+        "requests per second per token before 429 (unset: no limit; the real one is 10)",
         cli="int",
         metavar="PER_SECOND",
         setter="set_rate_limit",
     )
     latency: float | tuple[float, float] = _option(
         0.0,
-        "seconds added to every API answer, or a (low, high) range drawn with fault_seed",
+        "seconds added to every API answer, or a low,high range drawn with the fault seed",
         cli="latency",
         metavar="SECONDS|LOW,HIGH",
         setter="set_latency",
@@ -141,7 +143,7 @@ class FakeOptions:
     )
     admin_token: str | None = _option(
         None,
-        "a token the admin API (/_edenfake/) then requires as 'Authorization: Bearer TOKEN' (None: open)",
+        "a token the admin API (/_edenfake/) then requires as 'Authorization: Bearer TOKEN' (unset: open)",
         cli="str",
         metavar="TOKEN",
     )
@@ -175,8 +177,11 @@ class FakeOptions:
             if minimum is not None or f.name in ("seed", "fault_seed"):
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise TypeError(f"{f.name} must be an integer, got {value!r}")
+                maximum = f.metadata.get("maximum")
+                if minimum is not None and maximum is not None and not minimum <= value <= maximum:
+                    raise ValueError(f"{f.name} must be {minimum}-{maximum}, got {_shown(value)}")
                 if minimum is not None and value < minimum:
-                    raise ValueError(f"{f.name} must be at least {minimum}, got {value!r}")
+                    raise ValueError(f"{f.name} must be at least {minimum}, got {_shown(value)}")
             choices = f.metadata.get("choices")
             if choices is not None and value not in choices:
                 raise ValueError(f"{f.name} must be {' or '.join(map(repr, choices))}, got {value!r}")
@@ -198,6 +203,16 @@ class FakeOptions:
                 "admin_token must be a non-empty string without surrounding spaces (an empty token would open the "
                 "admin API to any 'Authorization: Bearer'); leave it unset (None) for an open admin API on loopback"
             )
+        for f in dataclasses.fields(self):  # a text option given as "" (a shell's empty variable) names nothing
+            value = getattr(self, f.name)
+            if f.metadata.get("cli") == "str" and isinstance(value, str) and not value.strip():
+                raise ValueError(f"{f.name} must not be empty, got {value!r}")
+
+
+def _shown(value: Any) -> str:
+    """A refused value as a message repeats it: its repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "\u2026"
 
 
 def _faults_used() -> Any:
@@ -228,8 +243,8 @@ class MarkerOptions(MockOptions):
 class ServeOptions(FakeOptions):
     """``edenfake.serve()`` and ``edenfake serve``: a fake's options and where it listens."""
 
-    host: str = _option("127.0.0.1", "address to bind (loopback by default)", cli="str")
-    port: int = _option(0, "port to bind (0: a free one; the CLI's default is 8000)", cli="int")
+    host: str = _option("127.0.0.1", "address to bind", cli="str")
+    port: int = _option(0, "port to bind (0: a free one)", cli="int", minimum=0, maximum=65535)
     assert_all_faults_used: bool = _faults_used()
 
 

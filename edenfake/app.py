@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
+import weakref
 from typing import Any
 
 from starlette.applications import Starlette
@@ -12,7 +15,7 @@ from edenfake import _offload
 from edenfake._wire import FakeRequest, FakeResponse
 from edenfake.fake import EdenFake
 
-__all__ = ["asgi_door", "create_app"]
+__all__ = ["asgi_door", "create_app", "cut_holds", "hold"]
 
 
 def create_app(fake: EdenFake | None = None, **options: Any) -> Starlette:
@@ -39,7 +42,68 @@ def asgi_door(fake: EdenFake) -> ASGIApp:
 
 
 class _Dropped(Exception):
-    """Raised after the answer has started, so that the server closes the connection mid-answer."""
+    """Raised after the answer has started, so that a server whose connection the door cannot reach closes it
+    mid-answer."""
+
+
+#: how long a dropped connection waits for the server to see it gone (it takes one turn of the loop)
+_DROP_WAIT = 1.0
+#: the holds (latency, hanging timeouts) in flight, by event loop; a loop in the set is stopping
+_HOLDS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, set[asyncio.Future[None]]] = weakref.WeakKeyDictionary()
+_STOPPING: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+_HOLDS_LOCK = threading.Lock()
+
+
+async def hold(seconds: float) -> None:
+    """Wait ``seconds``, or until :func:`cut_holds` is called on this loop (the server stops)."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+    with _HOLDS_LOCK:
+        if loop in _STOPPING:
+            return
+        _HOLDS.setdefault(loop, set()).add(waiter)
+    timer = loop.call_later(seconds, _release, waiter)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        with _HOLDS_LOCK:
+            _HOLDS.get(loop, set()).discard(waiter)
+
+
+def cut_holds() -> int:
+    """End every hold on the running loop at once, and any that starts later: how many were in flight. A server
+    calls it as it stops, so that a hanging fault (30 s by default) never holds up its shutdown."""
+    loop = asyncio.get_running_loop()
+    with _HOLDS_LOCK:
+        _STOPPING.add(loop)
+        waiting = list(_HOLDS.pop(loop, ()))
+    for waiter in waiting:
+        _release(waiter)
+    return len(waiting)
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+async def _drop(receive: Receive, send: Send) -> None:
+    """Close the connection without an answer, as a crashed upstream does. Under uvicorn the door closes the
+    transport itself and waits for the server to see the disconnect (a clean end: nothing is logged); under a
+    server whose connection it cannot reach, an exception after the answer's start makes the server close it."""
+    close = getattr(getattr(getattr(send, "__self__", None), "transport", None), "close", None)
+    if not callable(close):  # duck-typed: uvloop's transports are not asyncio's classes
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024")]})
+        raise _Dropped("edenfake: connection dropped on purpose (injected fault)")
+    close()
+
+    async def gone() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(gone(), _DROP_WAIT)
 
 
 class _CoreDoor:
@@ -64,15 +128,15 @@ class _CoreDoor:
         await self._read_body(request, receive)
         response = await self.answer(request)
         if response.delay:
-            await asyncio.sleep(response.delay)
+            await hold(response.delay)
         if response.fault == "timeout":
             # Hold the request without answering, as an overloaded upstream does; the client's own
-            # timeout fires first. Then drop the connection.
-            await asyncio.sleep(response.hang)
+            # timeout fires first. Then drop the connection. A server that stops cuts the hold short.
+            await hold(response.hang)
             response.fault = "disconnect"
         if response.fault == "disconnect":
-            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024")]})
-            raise _Dropped("edenfake: connection dropped on purpose (injected fault)")
+            await _drop(receive, send)
+            return
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
         if "content-length" not in response.headers:  # a HEAD answer carries its GET's length, and no body
             raw_headers.append((b"content-length", str(len(response.body)).encode()))

@@ -1,17 +1,25 @@
-"""Door 3: the command line. ``edenfake serve`` runs the fake for local development."""
+"""Door 3: the command line. ``edenfake serve`` runs the fake for local development.
+
+Every refusal of an argument is one line on stderr that names the flag as typed and the rule, exit status 2
+(an unknown flag adds the subcommand's usage): the rules are the options' own (``edenfake._options``), checked
+where the Python API checks them, and only worded here for a command line.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import gc
 import ipaddress
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from edenfake import __version__, _options
+from edenfake._redact import one_line
 from edenfake.errors import CatalogError
 
 if TYPE_CHECKING:
@@ -19,14 +27,110 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+#: a refusal's line is cut to this many characters (a value typed may be anything, of any length)
+LINE_CHARS = 300
+#: a value typed is repeated in a refusal up to this many characters
+VALUE_CHARS = 60
+#: the variable the README's examples keep the token in; the banner names it when --token is set
+TOKEN_VARIABLE = "EDEN_AI_TOKEN"
+#: options whose values are never repeated (a refusal, the banner)
+_SECRET = frozenset({"tokens", "admin_token"})
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edenfake", description="A fake Eden AI image API for offline work.")
+
+class _Refused(Exception):
+    """An argument the command cannot take: ``message`` said on one line under ``prog``; ``usage`` too for an
+    unknown flag."""
+
+    def __init__(self, prog: str, message: str, *, usage: str | None = None) -> None:
+        super().__init__(message)
+        self.prog = prog
+        self.message = message
+        self.usage = usage
+
+    def report(self) -> int:
+        if self.usage:
+            print(self.usage.rstrip("\n"), file=sys.stderr)
+        print(one_line(f"{self.prog}: {self.message}", LINE_CHARS), file=sys.stderr)
+        return 2
+
+
+#: argparse's wording of an error from a type converter: ``argument --port: must be ...``
+_CONVERTED = re.compile(r"^argument (?P<flag>-[^ :/]+)(?:/[^:]*)?: (?P<rule>must .*)$", re.S)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, its errors raised (one line each, see :class:`_Refused`) instead of printed under the usage."""
+
+    #: what was typed for each option, by destination (secrets never kept): what a refusal repeats
+    typed: dict[str, str]
+
+    def error(self, message: str) -> NoReturn:
+        converted = _CONVERTED.match(message)
+        if converted:  # the flag and the rule, as the options' own refusals read
+            raise _Refused(self.prog, f"{converted['flag']} {converted['rule']}")
+        raise _Refused(self.prog, f"error: {message}")
+
+
+#: an integer as a command line gives one: ASCII digits only (int() also takes other digits, "1_000", " 1 ")
+_INT = re.compile(r"[+-]?[0-9]{1,30}")
+#: a decimal number: what float() takes less its NaN, infinities, underscores and non-ASCII digits
+_FLOAT = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,4})?")
+
+
+def _echo(text: str) -> str:
+    return repr(one_line(text, VALUE_CHARS))
+
+
+def _int(text: str) -> int:
+    if not _INT.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"must be an integer (got {_echo(text)})")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    if not _FLOAT.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"must be a finite number (got {_echo(text)})")
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number (got {_echo(text)})")
+    return value
+
+
+def _latency(text: str) -> float | tuple[float, float]:
+    low, sep, high = text.partition(",")
+    try:
+        return (_float(low), _float(high)) if sep else _float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds, or LOW,HIGH (got {_echo(text)})"
+        ) from None
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must not be empty (got {_echo(text)})")
+    return text
+
+
+def _seconds(text: str) -> float:
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0 (got {_echo(text)})")
+    return value
+
+
+#: the options' CLI value types (``cli`` in their metadata) and how a command line's text becomes one
+_KINDS: dict[str, Callable[[str], Any]] = {"int": _int, "float": _float, "str": str, "latency": _latency}
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="edenfake", description="A fake Eden AI image API for offline work.")
+    parser.typed = {}
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command")  # each subcommand's parser is a _Parser too
     serve = sub.add_parser("serve", help="run the fake server (loopback by default)")
     for option in _options.cli_fields(_options.ServeOptions):
-        _add_option(serve, option)
+        _add_option(serve, option, parser.typed)
     serve.add_argument("--replace-catalog", action="store_true", help="use --catalog alone, not merged")
     serve.add_argument(
         "--loop", choices=["auto", "asyncio", "uvloop"], default="auto", help="uvicorn's event loop (default auto)"
@@ -49,15 +153,15 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="what the documents are (default: guessed from their fields)",
     )
-    check.add_argument("--status", type=int, help="for errors: the status they came with")
-    _add_record_and_drift(sub)
+    check.add_argument("--status", type=_int, metavar="STATUS", help="for errors: the status they came with")
+    _add_record_and_drift(sub, parser.typed)
     from edenfake import _docs
 
     _docs.add_parser(sub)
     return parser
 
 
-def _add_record_and_drift(sub: Any) -> None:
+def _add_record_and_drift(sub: Any, typed: dict[str, str]) -> None:
     record = sub.add_parser(
         "record",
         help="record exchanges with the real service into a cassette (a recording proxy)",
@@ -67,7 +171,7 @@ def _add_record_and_drift(sub: Any) -> None:
         "DIR`; compare the fake with it with `edenfake drift DIR`.",
     )
     record.add_argument(
-        "--cassette", required=True, metavar="DIR", help="the cassette directory (created, or added to)"
+        "--cassette", required=True, type=_text, metavar="DIR", help="the cassette directory (created, or added to)"
     )
     record.add_argument(
         "--upstream",
@@ -75,10 +179,11 @@ def _add_record_and_drift(sub: Any) -> None:
         metavar="URL",
         help="the service to record (default %(default)s)",
     )
-    record.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
-    record.add_argument("--port", type=int, default=8000, help="port to bind (0: a free one; default %(default)s)")
+    for option in dataclasses.fields(_options.ServeOptions):
+        if option.name in ("host", "port"):
+            _add_option(record, option, typed)
     record.add_argument(
-        "--timeout", type=float, default=300.0, metavar="SECONDS", help="for each upstream answer (default %(default)s)"
+        "--timeout", type=_seconds, default=300.0, metavar="SECONDS", help="for each upstream answer (default 300)"
     )
     record.add_argument("--quiet", action="store_true", help="print only the recorded exchanges, not every request")
     drift = sub.add_parser(
@@ -103,59 +208,124 @@ def _add_record_and_drift(sub: Any) -> None:
 _CLI_DEFAULTS = {"port": 8000}
 
 
-def _latency(text: str) -> float | tuple[float, float]:
-    low, sep, high = text.partition(",")
-    return (float(low), float(high)) if sep else float(text)
+def _default_shown(value: Any) -> str | None:
+    """A default as a user would type it (``3600``, not ``3600.0``; bytes with their MiB), or None: no default."""
+    if value is None or value == () or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and value >= _options.MiB and value % _options.MiB == 0:
+        return f"{value} = {value // _options.MiB} MiB"
+    return str(value)
 
 
-def _add_option(parser: argparse.ArgumentParser, option: dataclasses.Field[Any]) -> None:
+def _recorded(convert: Callable[[str], Any], name: str, typed: dict[str, str]) -> Callable[[str], Any]:
+    """``convert``, keeping the text typed for option ``name`` (a secret's never) for a refusal to repeat."""
+
+    def converted(text: str) -> Any:
+        if name not in _SECRET:
+            typed[name] = text
+        return convert(text)
+
+    return converted
+
+
+def _add_option(parser: argparse.ArgumentParser, option: dataclasses.Field[Any], typed: dict[str, str]) -> None:
     """One flag, spelt, typed and explained by the option's field (edenfake._options)."""
     meta = option.metadata
     default = _CLI_DEFAULTS.get(option.name, option.default)
-    shown = f" (default {default})" if default not in (None, ()) else ""
-    kinds: dict[str, Any] = {"int": int, "float": float, "str": str, "latency": _latency}
+    shown = _default_shown(default)
+    explained = meta["help"].replace("%", "%%") + (f" (default {shown})" if shown else "")
+    metavar = meta["metavar"] or option.name.rsplit("_", 1)[-1].upper()
     if meta["cli"] == "repeat":
         parser.add_argument(
             _options.flag(option),
             dest=option.name,
             action="append",
-            metavar=meta["metavar"],
-            help=meta["help"] + "; repeatable",
+            type=_recorded(str, option.name, typed),
+            metavar=metavar,
+            help=explained + "; repeatable",
         )
     else:
         parser.add_argument(
             _options.flag(option),
             dest=option.name,
-            type=kinds[meta["cli"]],
+            type=_recorded(_KINDS[meta["cli"]], option.name, typed),
             default=default,
             choices=meta["choices"],
-            metavar=meta["metavar"],
-            help=meta["help"] + shown,
+            metavar=metavar,
+            help=explained,
         )
 
 
-def _flag_named(exc: Exception) -> str:
-    """The refusal of an option's value, naming the flag that gave it (``--rate-limit: per_second: ...``)."""
+#: how a command line says what the contracts' messages say
+_PHRASES = (
+    ("Input should be greater than or equal to", "must be at least"),
+    ("Input should be less than or equal to", "must be at most"),
+    ("Input should be", "must be"),
+    ("must be non-empty strings", "must not be empty or spaces"),
+    (" (None)", ""),
+)
+#: the value a refusal repeats, in Python's terms: the text typed is repeated instead
+_GOT = re.compile(r",? \(?got .*$", re.S)
+
+
+def _worded(exc: Exception, typed: dict[str, str]) -> str:
+    """The refusal of an option's value in command-line terms: the flag as typed, the rule, the text typed
+    (``--rate-limit must be at least 1 (got '0')``). Which option it is comes from the refusal itself
+    (``InvalidSetting.option``) or from the option's name that starts it."""
     message = str(exc)
-    by_name = {f.name: _options.flag(f) for f in _options.cli_fields(_options.FakeOptions)}
-    named = getattr(exc, "option", None) or next((n for n in by_name if message.startswith(f"{n} ")), None)
-    return f"{by_name[named]}: {message}" if named in by_name else message
+    fields = {f.name: f for f in _options.cli_fields(_options.ServeOptions)}
+    named = getattr(exc, "option", None) or next((n for n in fields if message.startswith(f"{n} ")), None)
+    if named not in fields:
+        return message
+    field = getattr(exc, "field", None) or named
+    rule = re.sub(rf"^(?:{re.escape(named)} |{re.escape(field)}(?:\[[^\]]*\])*: )", "", message)
+    rule = _GOT.sub("", rule)
+    for said, meant in _PHRASES:
+        rule = rule.replace(said, meant)
+    got = typed.get(named)
+    rule += f" (got {_echo(got)})" if got is not None else ""
+    flag = _options.flag(fields[named])
+    return f"{flag} {rule}" if rule.startswith("must") else f"{flag}: {rule}"
+
+
+def _subcommand(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            found: argparse.ArgumentParser = action.choices[name]
+            return found
+    return parser
+
+
+def _unknown(parser: argparse.ArgumentParser, extra: list[str]) -> _Refused:
+    """The refusal of arguments no flag takes, with the parser's usage and the closest flag."""
+    known = [s for action in parser._actions for s in action.option_strings]
+    first = next((word.split("=", 1)[0] for word in extra if word.startswith("-")), None)
+    close = difflib.get_close_matches(first, known, n=1) if first else []
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return _Refused(parser.prog, f"error: unrecognized arguments: {' '.join(extra)}{hint}", usage=parser.format_usage())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    if args.command == "serve":
-        return _serve(args)
-    if args.command == "validate":
-        return _validate(args)
-    if args.command == "record":
-        return _record(args)
-    if args.command == "drift":
-        return _drift(args)
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            raise _unknown(_subcommand(parser, args.command), extra)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+        if args.command == "serve":
+            return _serve(args, parser.typed)
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "record":
+            return _record(args, parser.typed)
+        if args.command == "drift":
+            return _drift(args)
+    except _Refused as refused:
+        return refused.report()
     if args.command == "docs":
         from edenfake import _docs
 
@@ -169,44 +339,97 @@ def _validate(args: argparse.Namespace) -> int:
     return _validate.run(args)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, typed: dict[str, str]) -> int:
     from edenfake.catalog import Catalog
     from edenfake.fake import EdenFake
 
-    try:
-        catalog = Catalog.load(args.catalog, replace=args.replace_catalog) if args.catalog else None
-    except CatalogError as exc:
-        print(f"edenfake: {exc}", file=sys.stderr)
-        return 2
-    chosen = {f.name: getattr(args, f.name) for f in _options.cli_fields(_options.FakeOptions)}
+    chosen = {f.name: getattr(args, f.name) for f in _options.cli_fields(_options.ServeOptions)}
     chosen["allowed_hosts"] = chosen["allowed_hosts"] or ()
     try:
-        fake = EdenFake(_options.FakeOptions(**{**chosen, "catalog": catalog}))
+        options = _options.ServeOptions(**chosen)
     except (TypeError, ValueError) as exc:
-        print(f"edenfake: {_flag_named(exc)}", file=sys.stderr)
+        raise _Refused("edenfake serve", _worded(exc, typed)) from None
+    _check_installed(args)
+    try:
+        catalog = Catalog.load(args.catalog, replace=args.replace_catalog) if args.catalog is not None else None
+    except CatalogError as exc:
+        print(f"edenfake: {_flat(exc)}", file=sys.stderr)
         return 2
-    # Never echo a configured token: the example names a placeholder instead.
-    token = "$EDEN_TOKEN" if args.tokens else "test-token"
+    try:
+        fake = EdenFake(dataclasses.replace(options, catalog=catalog))
+    except (TypeError, ValueError) as exc:  # a setting checked against the contracts, or a cassette's problem
+        worded = _worded(exc, typed)
+        if worded == str(exc):  # not an option's value: a file's (the cassette's) problem, said as it is
+            print(f"edenfake: {_flat(exc)}", file=sys.stderr)
+            return 2
+        raise _Refused("edenfake serve", worded) from None
+    return _run(
+        args,
+        fake,
+        _serve_banner(args, fake),
+        _ADMIN_WARNING if args.admin_token is None else None,
+        "edenfake stopped",
+        loop=args.loop,
+        http=args.http,
+    )
 
-    def banner(url: str) -> str:
-        return (
-            f"edenfake serving the Eden AI image API at {url} (OpenAI base_url: {url}/v3); Ctrl-C stops it\n"
-            f'try: curl -s {url}/v3/images/generations -H "Authorization: Bearer {token}" '
-            '-H \'Content-Type: application/json\' -d \'{"model": "openai/gpt-image-1", "prompt": "a red fox"}\'\n'
-            f"console (journal, money, controls, catalog): {url}/_edenfake/"
-            f"{'#token=<admin token>' if args.admin_token else ''}"
+
+def _flat(exc: Exception) -> str:
+    """A file's problem on one line (a catalog's may list several)."""
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
+#: what ``--loop`` and ``--http`` need installed (``pip install 'edenfake[standard]'`` has both)
+_NEEDS = {("loop", "uvloop"): "uvloop", ("http", "httptools"): "httptools"}
+
+
+def _check_installed(args: argparse.Namespace) -> None:
+    import importlib.util
+
+    for (dest, value), module in _NEEDS.items():
+        if getattr(args, dest) == value and importlib.util.find_spec(module) is None:
+            raise _Refused(f"edenfake {args.command}", f"--{dest} {value} needs {module}: pip install {module}")
+
+
+_ADMIN_WARNING = (
+    "anyone who reaches port {port} can drive the admin API (/_edenfake/: faults, credits, clock, the journal). "
+    "Pass --admin-token TOKEN to require a token for it."
+)
+
+
+def _serve_banner(args: argparse.Namespace, fake: EdenFake) -> Callable[[str], str]:
+    """What ``edenfake serve`` says once it listens: the URL, a request to try, what it replays, which token it
+    takes (by the README's variable: never the token itself) and where the console is."""
+    from edenfake.cassettes.replay import Replay
+
+    token = f"${TOKEN_VARIABLE}" if args.tokens else "test-token"
+    notes = []
+    if isinstance(fake.replay, Replay):
+        cassette = fake.replay.cassette
+        unmatched = "get the fake's own answer" if fake.replay.unmatched == "fake" else "get 404 NOT_RECORDED"
+        notes.append(
+            f"replaying {one_line(str(cassette.path), 200)}: {len(cassette)} exchange(s); requests it lacks "
+            f"{unmatched} (--unmatched {fake.replay.unmatched})"
+        )
+    if args.tokens:
+        notes.append(
+            f"only the {len(args.tokens)} --token value(s) given are accepted: export {TOKEN_VARIABLE}=<one of "
+            "them> for the example"
         )
 
-    warning = (
-        None
-        if args.admin_token is not None
-        else "anyone who reaches port {port} can drive the admin API (/_edenfake/: faults, credits, clock, the "
-        "journal). Pass --admin-token TOKEN to require a token for it."
-    )
-    # Everything built so far lives as long as the server: keep it out of the collector's full passes.
-    gc.collect()
-    gc.freeze()
-    return _run(args, fake, banner, warning, "edenfake stopped", loop=args.loop, http=args.http)
+    def banner(url: str) -> str:
+        return "\n".join(
+            [
+                f"edenfake serving the Eden AI image API at {url} (OpenAI base_url: {url}/v3); Ctrl-C stops it",
+                f'try: curl -s {url}/v3/images/generations -H "Authorization: Bearer {token}" '
+                '-H \'Content-Type: application/json\' -d \'{"model": "openai/gpt-image-1", "prompt": "a red fox"}\'',
+                *notes,
+                f"console (journal, money, controls, catalog): {url}/_edenfake/"
+                f"{'#token=<admin token>' if args.admin_token else ''}",
+            ]
+        )
+
+    return banner
 
 
 def _run(
@@ -221,13 +444,15 @@ def _run(
     **config: Any,
 ) -> int:
     """Bind, warn when beyond loopback, log one line per request unless --quiet, serve until a signal, and
-    print ``closing_line`` (a string or a callable giving one) once, however it stops."""
-    from edenfake.server import bind, make_server
+    print ``closing_line`` (a string or a callable giving one) once, however it stops. A signal stops it at
+    once, cutting short the requests a fault holds (one line says how many)."""
+    from edenfake.server import bind, cut_line, make_server
 
     try:
         sock = bind(args.host, args.port)
-    except OSError as exc:
-        print(f"edenfake: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+    except (OSError, ValueError, OverflowError) as exc:  # a name that does not resolve, a NUL in it
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(one_line(f"edenfake: cannot listen on {args.host}:{args.port}: {reason}", LINE_CHARS), file=sys.stderr)
         return 1
     host, port = sock.getsockname()[:2]
     if warning is not None and not ipaddress.ip_address(host).is_loopback:
@@ -235,10 +460,10 @@ def _run(
         print(f"edenfake: warning: listening on {host}, beyond this machine: {shown_warning}", file=sys.stderr)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
+    logger = logging.getLogger("edenfake")
+    handler = logging.StreamHandler(sys.stderr)
     if not args.quiet:
-        handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        logger = logging.getLogger("edenfake")
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
@@ -249,29 +474,42 @@ def _run(
             stopped.append(True)
             print(closing_line() if callable(closing_line) else closing_line, flush=True)
 
-    server = make_server(fake, app=app, on_started=lambda: print(banner(url), flush=True), on_stopped=closing, **config)
+    def cut(count: int) -> None:
+        print(cut_line(count), file=sys.stderr, flush=True)
+
+    # Everything built so far lives as long as the server: keep it out of the collector's full passes.
+    gc.collect()
+    gc.freeze()
+    server = make_server(
+        fake, app=app, on_started=lambda: print(banner(url), flush=True), on_stopped=closing, on_cut=cut, **config
+    )
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises the SIGINT that stopped it, once it has shut down
         pass
     finally:
         sock.close()
+        logger.removeHandler(handler)
         if after is not None:
             after()
         closing()
     return 0
 
 
-def _record(args: argparse.Namespace) -> int:
+def _record(args: argparse.Namespace, typed: dict[str, str]) -> int:
     from edenfake.cassettes.recording import Recording, Upstream, describe_line, recording_app
     from edenfake.cassettes.writing import Writer
     from edenfake.fake import EdenFake
 
     try:
+        _options.ServeOptions(host=args.host, port=args.port)
+    except (TypeError, ValueError) as exc:
+        raise _Refused("edenfake record", _worded(exc, typed)) from None
+    try:
         upstream = Upstream(args.upstream, timeout=args.timeout)
         writer = Writer(args.cassette)
     except (OSError, ValueError) as exc:
-        print(f"edenfake record: {exc}", file=sys.stderr)
+        print(one_line(f"edenfake record: {exc}", LINE_CHARS), file=sys.stderr)
         return 2
 
     def recorded(*what: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -13,13 +14,15 @@ from starlette.types import ASGIApp
 
 from edenfake import _options
 from edenfake._handle import Handle
-from edenfake.app import asgi_door
+from edenfake.app import asgi_door, cut_holds
 from edenfake.fake import EdenFake
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = ["LiveServer", "bind", "make_server", "serve"]
+
+log = logging.getLogger("edenfake")
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -40,18 +43,30 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
+#: seconds a stopping server waits for the requests in flight (hanging faults are cut at once) before it
+#: cancels them
+GRACEFUL_SHUTDOWN = 5.0
+
+
 class _Server(uvicorn.Server):
     def __init__(
         self,
         config: uvicorn.Config,
         on_started: Callable[[], None] | None,
         on_stopped: Callable[[], None] | None = None,
+        on_cut: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(config)
         self._on_started = on_started
         self._on_stopped = on_stopped
+        self._on_cut = on_cut
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn waits for the requests in flight: a hanging fault (or a long latency) would hold it for as long
+        # as it hangs. Cut them first; their connections are dropped as a hang's end drops them.
+        cut = cut_holds()
+        if cut:
+            (self._on_cut or _log_cut)(cut)
         await super().shutdown(sockets=sockets)
         # Before uvicorn re-raises the signal that stopped it: SIGTERM's default action ends the process at once.
         if self._on_stopped is not None:
@@ -72,19 +87,30 @@ def make_server(
     log_level: str = "warning",
     on_started: Callable[[], None] | None = None,
     on_stopped: Callable[[], None] | None = None,
+    on_cut: Callable[[int], None] | None = None,
     **config: Any,
 ) -> uvicorn.Server:
     """A uvicorn server for ``fake`` (or for ``app``, an app built on it), without access logs (the fake logs its
-    own one line per request)."""
+    own one line per request). As it stops it cuts the holds in flight (hanging faults, latency) short and tells
+    ``on_cut`` how many (by default an INFO line of the ``edenfake`` logger)."""
     cfg = uvicorn.Config(
         app if app is not None else asgi_door(fake),
         log_level=log_level,
         access_log=False,
         lifespan="off",
         server_header=False,
-        **config,
+        **{"timeout_graceful_shutdown": GRACEFUL_SHUTDOWN, **config},
     )
-    return _Server(cfg, on_started, on_stopped)
+    return _Server(cfg, on_started, on_stopped, on_cut)
+
+
+def cut_line(count: int) -> str:
+    """What a stopping server says of the held requests it cut short."""
+    return f"edenfake: stopping: dropped {count} connection(s) held by a timeout fault or latency"
+
+
+def _log_cut(count: int) -> None:
+    log.info("%s", cut_line(count))
 
 
 class LiveServer(Handle):

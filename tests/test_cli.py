@@ -112,9 +112,9 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0 and capsys.readouterr().out.strip() == f"edenfake {edenfake.__version__}"
-    assert main([]) == 0  # no command: the help, not an argparse error
-    shown = capsys.readouterr().out
-    assert "serve" in shown and "validate" in shown and "usage: edenfake" in shown
+    assert main([]) == 2  # no command: the help, on stderr, and the status of a command line that says nothing
+    shown = capsys.readouterr()
+    assert shown.out == "" and "serve" in shown.err and "validate" in shown.err and "usage: edenfake" in shown.err
 
 
 def test_an_admin_token_guards_the_admin_api_and_nothing_else() -> None:

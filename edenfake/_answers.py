@@ -31,7 +31,7 @@ def plan_json(core: Core, exchange: Exchange, contract: str, *, edits: bool = Fa
     if isinstance(body.get("model"), str):
         exchange.model = body["model"]
     core.check_contract(contract, body)
-    model = core.model_for(body["model"], edits=edits)
+    model = core.model_for(body["model"], edits=edits, request=exchange.request)
     plan = model.plan(body, edit=edits)
     if core.catalog.blocks(body["prompt"]):  # the marker: a content-policy refusal needing no control
         raise model.content_policy_error()

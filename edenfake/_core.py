@@ -7,20 +7,29 @@ import contextlib
 import functools
 import hashlib
 import hmac
+import itertools
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 from edenfake import _options, _redact, contracts
+from edenfake._regions import served_in
 from edenfake._request import Exchange
 from edenfake._store import ByteStore
 from edenfake._wire import FakeRequest
 from edenfake.catalog import Catalog, ModelSpec
-from edenfake.errors import InsufficientCredit, InvalidModel, InvalidSetting, RequestValidationError, Unauthorized
+from edenfake.errors import (
+    InsufficientCredit,
+    InvalidModel,
+    InvalidSetting,
+    RegionNotAllowed,
+    RequestValidationError,
+    Unauthorized,
+)
 from edenfake.faults import (
     CHAOS_STATUSES,
     Fault,
@@ -132,6 +141,8 @@ class UploadStore:
     def __init__(self, clock: Clock, *, max_bytes: int, max_files: int = 1000, ttl: float = UPLOAD_TTL) -> None:
         self.clock = clock
         self._store: ByteStore[str] = ByteStore(max_bytes=max_bytes, ttl=ttl, clock=clock.now, max_items=max_files)
+        #: the order of uploads, which a frozen clock does not tell (the listing is newest first)
+        self._order = itertools.count()
 
     def put(
         self, filename: str, content_type: str, data: bytes | memoryview, purpose: str, *, ttl: float | None = None
@@ -141,7 +152,7 @@ class UploadStore:
         file_id = str(uuid.UUID(bytes=digest[:16], version=4))
         now = self.clock.now()
         kept = bytes(data)
-        self._store.put(file_id, kept, (filename, content_type, purpose, now), ttl=ttl)
+        self._store.put(file_id, kept, (filename, content_type, purpose, now, next(self._order)), ttl=ttl)
         expires = self._store.expires_at(file_id)
         return Upload(file_id, filename, content_type, kept, purpose, now, expires if expires is not None else now)
 
@@ -151,9 +162,26 @@ class UploadStore:
         expires = self._store.expires_at(_canonical_uuid(file_id))
         if found is None or expires is None:
             return None
-        data, (filename, content_type, purpose, created) = found
+        data, (filename, content_type, purpose, created, _) = found
         assert isinstance(created, float)
         return Upload(_canonical_uuid(file_id), str(filename), str(content_type), data, str(purpose), created, expires)
+
+    def listing(self, purpose: str | None = None) -> list[Upload]:
+        """The files not yet expired (those with this ``purpose``, when given), newest first: by upload time,
+        then by upload order. At most ``max_files``."""
+        found: list[tuple[float, int, Upload]] = []
+        for file_id, data, extras, expires in self._store.live_entries():
+            filename, content_type, kind, created, order = extras
+            assert isinstance(created, float) and isinstance(order, int)
+            if purpose is None or kind == purpose:
+                upload = Upload(file_id, str(filename), str(content_type), data, str(kind), created, expires)
+                found.append((created, order, upload))
+        found.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
+        return [upload for _, _, upload in found]
+
+    def delete_all(self) -> int:
+        """Remove every file; the number that had not expired."""
+        return len(self._store.drain())
 
     def delete(self, file_ids: Iterable[str]) -> int:
         """Remove these files; the number that were there (unknown ids are ignored, as the real route does)."""
@@ -334,15 +362,49 @@ class Core:
         if found:
             raise RequestValidationError([v.as_detail() for v in found])
 
-    def model_for(self, model_id: str, *, edits: bool = False) -> ModelSpec:
-        model = self.catalog.get(model_id)
+    def region_of(self, request: FakeRequest) -> str | None:
+        """The region the request's host pins (the catalog's regions: api.eu.edenai.run is the EU), or None."""
+        host = request.header("host")
+        if host is None:
+            host = request.base_url.partition("://")[2].partition("/")[0]
+        return self.catalog.regions.of_host(host)
+
+    def model_for(self, model_id: str, *, edits: bool = False, request: FakeRequest | None = None) -> ModelSpec:
+        """The catalog's model for ``model_id``: InvalidModel (400) when it lacks it or the model cannot serve
+        the route; RegionNotAllowed (451) when the request pins a region the model is not served in, by its
+        host (``request``) or by a ``@CODE`` suffix. ``model@CODE`` of a model served there is the model itself:
+        answered and priced as it (the journal keeps the request as it was sent)."""
+        base, pinned = self.catalog.regions.split(model_id)
+        model = self.catalog.get(base)
         route = "image editing" if edits else "image generation"
         if model is None or (edits and not model.edits):
             known = ", ".join(sorted(m.id for m in self.catalog if m.edits or not edits))
             raise InvalidModel(
                 f"Model '{_redact.clip(model_id, 100)}' is not available for {route}. Available models: {known}"
             )
+        at_host = self.region_of(request) if request is not None else None
+        for region in dict.fromkeys(r for r in (at_host, pinned) if r is not None):
+            if region not in model.regions or (at_host is not None and region != at_host):
+                self._refuse_region(model_id, region, at_host, edits=edits)
         return model
+
+    def _refuse_region(self, model_id: str, region: str, at_host: str | None, *, edits: bool) -> NoReturn:
+        served = [m.id for m in served_in(self.catalog, at_host or region, edits=edits)]
+        name = self.catalog.regions.name(region)
+        shown = _redact.clip(model_id, 100)
+        if at_host is not None and region != at_host:
+            why = f"'{shown}' pins region '{region}' ({name}), and this endpoint serves region '{at_host}' alone"
+        elif at_host is not None:
+            why = f"Model '{shown}' is not available on the {name} endpoint (region '{region}')"
+        else:
+            why = f"Model '{shown}' is not available in region '{region}' ({name})"
+        route = "image editing" if edits else "image generation"
+        listed = ", ".join(served[:100]) or "none"
+        raise RegionNotAllowed(
+            f"{why}. Models available there for {route}: {listed}",
+            region=at_host or region,
+            available_models=served[:100],
+        )
 
     def charge(self, cost: float) -> None:
         """Take ``cost`` from the credits; InsufficientCredit when they do not cover it."""

@@ -26,6 +26,7 @@ CONTRACTS: dict[str, str] = {
     "catalog": "catalog.schema.json",
     "admin": "admin.schema.json",
     "cassette": "cassette.schema.json",
+    "uploads": "uploads.schema.json",
 }
 
 

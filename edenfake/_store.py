@@ -93,6 +93,29 @@ class ByteStore(Generic[K]):
             self._bytes -= entry[3]
             return entry[0], entry[1], entry[2]
 
+    def live_entries(self) -> list[tuple[K, bytes, tuple[object, ...], float]]:
+        """Every entry not yet expired, as (key, value, extras, expires at), least recently used first; the
+        expired ones are dropped on the way. As many as the store holds (``max_items`` bounds it)."""
+        with self._lock:
+            now = self._clock() if self._clock is not None else None
+            live = []
+            for key, (data, extras, expires, cost) in list(self._items.items()):
+                if now is not None and expires != float("inf") and now >= expires:
+                    del self._items[key]
+                    self._bytes -= cost
+                else:
+                    live.append((key, data, extras, expires))
+            return live
+
+    def drain(self) -> list[K]:
+        """Empty the store; the keys of the entries that had not expired."""
+        with self._lock:
+            now = self._clock() if self._clock is not None else None
+            live = [k for k, e in self._items.items() if now is None or e[2] == float("inf") or now < e[2]]
+            self._items.clear()
+            self._bytes = 0
+            return live
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from edenfake import contracts
+from edenfake._regions import Regions
 from edenfake.errors import CatalogError, ProviderError
 
 __all__ = ["Catalog", "ModelSpec", "Plan", "content_policy_error"]
@@ -65,6 +66,7 @@ class ModelSpec:
         self.sizes: list[str] = entry["sizes"]
         self.custom: dict[str, Any] | None = entry.get("custom_sizes")
         self.edits: bool = self.rule("edits")
+        self.regions: list[str] = self.rule("regions")  # codes of the catalog's regions
 
     def __repr__(self) -> str:
         return f"ModelSpec({self.id!r})"
@@ -282,8 +284,12 @@ class Catalog:
         self.models: dict[str, ModelSpec] = {
             mid: ModelSpec(mid, entry, refusal_status=self.refusal_status) for mid, entry in data["models"].items()
         }
+        self.regions = Regions.from_catalog(data)  # where models are served, and the hosts that pin each
         for spec in self.models.values():
             _check_entry(spec, source)
+            self.regions.check(spec.id, spec.regions, source)
+        kept = contracts.load("edit-request#/$defs/UploadForm/properties/expires_in_days")["default"]
+        self.upload_retention_days: int = data.get("upload_retention_days", kept)  # days an upload is kept
 
     @classmethod
     def default(cls) -> Catalog:
@@ -335,16 +341,6 @@ class Catalog:
     def blocks(self, prompt: str) -> bool:
         """Whether ``prompt`` carries the catalog's ``blocked_marker``, and so is refused for content."""
         return self.blocked_marker is not None and self.blocked_marker in prompt
-
-    def models_list(self) -> dict[str, Any]:
-        """The body of GET /v3/images/models."""
-        return {
-            "object": "list",
-            "data": [
-                {"id": m.id, "object": "model", "owned_by": m.provider, "capabilities": m.capabilities()}
-                for m in self.models.values()
-            ],
-        }
 
 
 def content_policy_error(provider: str, policy: Mapping[str, str] | None = None) -> ProviderError:

@@ -12,6 +12,7 @@ EdenfakeError
  │    ├── UnsupportedMediaType   415 UNSUPPORTED_MEDIA_TYPE
  │    ├── RequestValidationError 422 {"detail": [{"loc", "msg", "type"}, ...]}
  │    ├── RateLimited            429 RATE_LIMITED (+ Retry-After)
+ │    ├── RegionNotAllowed       451 REGION_NOT_ALLOWED
  │    ├── InternalError          500 INTERNAL_ERROR
  │    ├── ProviderError          502 PROVIDER_ERROR (a refusal of a value: 400 by default, see the catalog)
  │    └── ServiceUnavailable     503 SERVICE_UNAVAILABLE
@@ -142,6 +143,17 @@ class RateLimited(ApiError):
             headers=retry_after_headers(seconds),
             retry_after=round(seconds, 3),
         )
+
+
+class RegionNotAllowed(ApiError):
+    """451: the model is not served in the region the request pins (its host, or ``model@region``), as Eden's
+    EU endpoint refuses models not cleared for the EU. ``available_models`` names those that are."""
+
+    status = 451
+    error_code = "REGION_NOT_ALLOWED"
+
+    def __init__(self, detail: str, *, region: str, available_models: list[str]) -> None:
+        super().__init__(detail, region=region, available_models=available_models)
 
 
 class InternalError(ApiError):

@@ -28,6 +28,7 @@ LAYERS: dict[str, set[str]] = {
         "edenfake._options",
         "edenfake.errors",
         "edenfake.contracts",
+        "edenfake._regions",
         "edenfake.catalog",
     },
     "requests, state and cassette files": {
@@ -54,6 +55,7 @@ LAYERS: dict[str, set[str]] = {
         "edenfake.routes.edits",
         "edenfake.routes.generations",
         "edenfake.routes.images",
+        "edenfake.routes.models",
         "edenfake.routes.service",
         "edenfake.routes.uploads",
         "edenfake.cassettes.replay",

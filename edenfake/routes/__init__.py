@@ -8,7 +8,7 @@ from collections.abc import Callable
 from edenfake._core import Core
 from edenfake._request import Exchange
 from edenfake._wire import FakeResponse
-from edenfake.routes import admin, console, edits, generations, images, service, uploads
+from edenfake.routes import admin, console, edits, generations, images, models, service, uploads
 
 __all__ = ["HANDLERS", "Handler"]
 
@@ -19,6 +19,7 @@ HANDLERS: dict[str, Handler] = {
     **generations.HANDLERS,
     **edits.HANDLERS,
     **uploads.HANDLERS,
+    **models.HANDLERS,
     **images.HANDLERS,
     **service.HANDLERS,
     **admin.HANDLERS,

@@ -1,6 +1,15 @@
-"""``POST /v3/upload`` (multipart) and ``POST /v3/upload/delete``: files that edits then name by ``file_id``."""
+"""``POST /v3/upload`` (multipart), ``GET /v3/upload`` (list), ``DELETE /v3/upload`` (all) and
+``POST /v3/upload/delete`` (by id): files that edits then name by ``file_id``.
+
+A file is kept ``expires_in_days`` (default: the catalog's ``upload_retention_days``); an expired one leaves the
+listing and can no longer be named. Eden documents no per-file routes (``/v3/upload/{file_id}``): they are 404.
+"""
 
 from __future__ import annotations
+
+import math
+import urllib.parse
+from typing import Any
 
 from edenfake import _media, _redact, contracts
 from edenfake._core import UPLOAD_DEFAULTS, Core
@@ -48,7 +57,7 @@ def upload_file(core: Core, exchange: Exchange) -> FakeResponse:
     if problems:
         raise RequestValidationError(problems)
     part = named[0]
-    chosen = {**UPLOAD_DEFAULTS, **fields}
+    chosen = {**UPLOAD_DEFAULTS, "expires_in_days": core.catalog.upload_retention_days, **fields}
     upload = core.uploads.put(
         _redact.clip(part.filename or "upload", 255),
         sniff_mimetype(part.data, part.content_type),
@@ -65,4 +74,87 @@ def delete_files(core: Core, exchange: Exchange) -> FakeResponse:
     return json_response(200, {"deleted_count": core.uploads.delete(body["file_ids"])})
 
 
-HANDLERS = {"uploadFile": upload_file, "deleteFiles": delete_files}
+#: query parameters read at most (a longer query is a 422, not a long parse)
+MAX_QUERY_FIELDS = 100
+
+
+def _query(exchange: Exchange) -> dict[str, Any]:
+    """The route's query parameters checked against their schemas in the OpenAPI document (integers within
+    their bounds, strings within their length), each its default when absent. A repeated parameter counts by
+    its last value, as FastAPI reads it; unknown ones are ignored."""
+    assert exchange.route is not None
+    try:
+        given = dict(
+            urllib.parse.parse_qsl(exchange.request.query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+        )
+    except ValueError:
+        raise RequestValidationError(
+            [problem(("query",), "too_many_parameters", f"at most {MAX_QUERY_FIELDS} query parameters")]
+        ) from None
+    values: dict[str, Any] = {}
+    problems: list[dict[str, Any]] = []
+    for name, schema in exchange.route.query:
+        raw = given.get(name)
+        if raw is None:
+            values[name] = schema.get("default")
+            continue
+        found = _query_problem(name, raw, schema)
+        if found is not None:
+            problems.append(found)
+        else:
+            values[name] = int(raw) if schema.get("type") == "integer" else raw
+    if problems:
+        raise RequestValidationError(problems)
+    return values
+
+
+def _query_problem(name: str, raw: str, schema: dict[str, Any]) -> dict[str, Any] | None:
+    shown = _redact.clip(raw, 40)
+
+    def refused(kind: str, msg: str) -> dict[str, Any]:
+        return {"type": kind, "loc": ["query", name], "msg": msg, "input": shown}
+
+    if schema.get("type") == "string":
+        longest = schema.get("maxLength")
+        if longest is not None and len(raw) > longest:
+            return refused("string_too_long", f"String should have at most {longest} characters")
+        return None
+    digits = raw[1:] if raw[:1] in "+-" else raw
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
+        return refused("int_parsing", "Input should be a valid integer, unable to parse string as an integer")
+    value = int(raw)
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is not None and value < low:
+        return refused("greater_than_equal", f"Input should be greater than or equal to {low}")
+    if high is not None and value > high:
+        return refused("less_than_equal", f"Input should be less than or equal to {high}")
+    return None
+
+
+def list_files(core: Core, exchange: Exchange) -> FakeResponse:
+    query = _query(exchange)
+    page, limit = query["page"], query["limit"]
+    files = core.uploads.listing(query["purpose"] or None)
+    start = (page - 1) * limit
+    return json_response(
+        200,
+        {
+            "items": [f.describe() for f in files[start : start + limit]],
+            "total": len(files),
+            "page": page,
+            "limit": limit,
+            "total_pages": math.ceil(len(files) / limit),
+        },
+    )
+
+
+def delete_all_files(core: Core, exchange: Exchange) -> FakeResponse:
+    return json_response(200, {"deleted_count": core.uploads.delete_all()})
+
+
+HANDLERS = {
+    "uploadFile": upload_file,
+    "deleteFiles": delete_files,
+    "listFiles": list_files,
+    "deleteAllFiles": delete_all_files,
+}

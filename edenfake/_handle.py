@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal, overload
 
 from edenfake._core import Clock
 from edenfake.fake import EdenFake
 from edenfake.faults import CHAOS_STATUSES, Fault, FaultKind
 from edenfake.journal import Journal
+
+if TYPE_CHECKING:
+    import httpx
+    import httpx2
+    import requests.adapters
 
 __all__ = ["Handle"]
 
@@ -66,6 +72,39 @@ class Handle:
         message = unused_faults_message(self.unused_faults(), switch_off)
         if message:
             raise AssertionError(message)
+
+    # -- explicit doors: clients you build yourself, nothing patched (edenfake._transports) -----------------
+
+    @overload
+    def transport(self, *, library: Literal["httpx"] = "httpx") -> httpx.BaseTransport: ...
+    @overload
+    def transport(self, *, library: Literal["httpx2"]) -> httpx2.BaseTransport: ...
+    def transport(self, *, library: str = "httpx") -> httpx.BaseTransport | httpx2.BaseTransport:
+        """An httpx (or, with ``library="httpx2"``, httpx2) transport answered by this fake, active mock or
+        not: ``httpx.Client(transport=eden.transport(), base_url="https://api.edenai.run/v3")``. It answers
+        every request its client sends (a URL the mock routes loses its gateway prefix)."""
+        from edenfake import _transports
+
+        made: httpx.BaseTransport = _transports.transport(self, library)
+        return made
+
+    @overload
+    def async_transport(self, *, library: Literal["httpx"] = "httpx") -> httpx.AsyncBaseTransport: ...
+    @overload
+    def async_transport(self, *, library: Literal["httpx2"]) -> httpx2.AsyncBaseTransport: ...
+    def async_transport(self, *, library: str = "httpx") -> httpx.AsyncBaseTransport | httpx2.AsyncBaseTransport:
+        """As :meth:`transport`, for ``httpx.AsyncClient`` (or httpx2's): heavy answers off the event loop."""
+        from edenfake import _transports
+
+        made: httpx.AsyncBaseTransport = _transports.async_transport(self, library)
+        return made
+
+    def requests_adapter(self) -> requests.adapters.HTTPAdapter:
+        """A requests adapter answered by this fake, active mock or not:
+        ``session.mount("https://api.edenai.run", eden.requests_adapter())``."""
+        from edenfake import _mock_requests, _transports
+
+        return _mock_requests.FakeAdapter(self, _transports.door_route(self))
 
 
 def unused_faults_message(unused: list[Fault], switch_off: str) -> str | None:

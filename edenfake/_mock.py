@@ -1,22 +1,32 @@
-"""Door 2: in-process interception. Requests from httpx and httpx2 clients (the openai SDK's among them) to
-the Eden hosts reach the core with no socket; requests to other hosts are left alone (or refused, if you ask).
-However many mocks are active (nested ``with`` blocks, a fixture and a block inside it), each client library
-is patched once, and a request goes to the newest mock that takes its host."""
+"""Door 2: in-process interception. Requests from httpx and httpx2 clients (the openai SDK's among them),
+requests sessions and aiohttp sessions to the Eden hosts reach the core with no socket; requests to other
+hosts are left alone (or refused, if you ask). However many mocks are active (nested ``with`` blocks, a fixture
+and a block inside it), each client library is patched once, and a request goes to the newest mock that takes
+its host.
+
+Where each library is hooked (the step at which it picks how to send a request, so that what it does around
+that step stays its own): httpx and httpx2 ``Client._transport_for_url``; requests ``Session.get_adapter``
+(:mod:`edenfake._mock_requests` says why not ``responses``); aiohttp ``TCPConnector._create_connection``
+(:mod:`edenfake._mock_aiohttp` says why not ``aioresponses``). requests and aiohttp are never imported for
+this: they are patched when a mock starts if they are already imported, or when they are first imported while
+a mock is active. :mod:`edenfake._transports` has the same doors without patching."""
 
 from __future__ import annotations
 
 import functools
 import importlib
+import importlib.abc
+import importlib.machinery
 import inspect
+import sys
 import threading
-import time
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
-from edenfake import _offload, _options
+from edenfake import _options, _transports
 from edenfake._handle import Handle
 from edenfake._wire import FakeRequest, FakeResponse
 from edenfake.fake import EdenFake
@@ -97,19 +107,12 @@ class MockHandle(Handle):
         return None if request is None else self.fake.answer(request)
 
     def request_for(self, method: str, url: Any, headers: Iterable[tuple[str, str]], body: bytes) -> FakeRequest | None:
-        """The request as the core sees it; None when its URL is not for the fake."""
+        """The request as the core sees it; None when its URL is not for the fake. ``url`` has httpx's URL
+        attributes (``scheme``, ``host``, ``port``, ``path``, ``query``)."""
         path = self.route(url.scheme, url.host, url.port, url.path)
         if path is None:
             return None
-        port = f":{url.port}" if url.port else ""
-        return FakeRequest(
-            method=method,
-            path=path,
-            headers=[(k.lower(), v) for k, v in headers],
-            body=body,
-            base_url=f"{url.scheme}://{url.host}{port}",
-            query=url.query.decode("ascii", "replace") if isinstance(url.query, bytes) else str(url.query),
-        )
+        return _transports.fake_request(method, url, headers, body, path)
 
     # -- starting and stopping -----------------------------------------------------------------------
 
@@ -170,7 +173,8 @@ def mock(fake: F, /) -> F: ...
 @overload
 def mock(fake: EdenFake | None = None, /, **kwargs: Unpack[_options.MockKwargs]) -> MockHandle: ...
 def mock(fake: Any = None, /, **kwargs: Any) -> Any:
-    """Route httpx, httpx2 (the openai SDK's) requests for the Eden hosts to a fake, in-process.
+    """Route httpx, httpx2 (the openai SDK's), requests and aiohttp requests for the Eden hosts to a fake,
+    in-process.
 
     ``with edenfake.mock() as eden:`` / ``async with`` / ``@edenfake.mock`` / ``@edenfake.mock(credits=1)``.
 
@@ -188,13 +192,15 @@ def mock(fake: Any = None, /, **kwargs: Any) -> Any:
 
 
 class _Active:
-    """The active mocks, newest last. The first to start patches httpx's and httpx2's clients; the last to
-    stop removes the patches. A request goes to the newest mock whose hosts it names."""
+    """The active mocks, newest last. The first to start patches the client libraries; the last to stop removes
+    the patches. A request goes to the newest mock whose hosts it names."""
 
-    _lock = threading.Lock()
+    _lock = threading.RLock()
     _handles: ClassVar[list[MockHandle]] = []
-    #: the clients' own ``_transport_for_url``, while patched
+    #: httpx's and httpx2's clients' own ``_transport_for_url``, while patched
     _originals: ClassVar[dict[Any, Any]] = {}
+    #: what puts requests' and aiohttp's hooks back, by library, while patched
+    _restores: ClassVar[dict[str, Callable[[], None]]] = {}
 
     @classmethod
     def add(cls, handle: MockHandle) -> None:
@@ -202,6 +208,10 @@ class _Active:
             cls._handles.append(handle)
             if len(cls._handles) == 1:
                 cls._originals = _patch_clients()
+                for name in _LATER:
+                    if name in sys.modules:
+                        cls.patch_later(name)
+                _ImportWatch.install()
 
     @classmethod
     def remove(cls, handle: MockHandle) -> None:
@@ -212,6 +222,18 @@ class _Active:
                 for client_class, original in cls._originals.items():
                     client_class._transport_for_url = original
                 cls._originals = {}
+                for restore in cls._restores.values():
+                    restore()
+                cls._restores = {}
+                _ImportWatch.uninstall()
+
+    @classmethod
+    def patch_later(cls, name: str) -> None:
+        """Patch ``name`` (requests, aiohttp: imported by now) if mocks are active and it is not patched yet."""
+        with cls._lock:
+            if cls._handles and name not in cls._restores:
+                module = importlib.import_module(_LATER[name])
+                cls._restores[name] = module.patch(cls.handle_for, cls.refuse)
 
     @classmethod
     def handle_for(cls, url: Any) -> MockHandle | None:
@@ -230,6 +252,66 @@ class _Active:
             )
 
 
+#: the libraries patched only once something imports them, and the module of edenfake that patches each
+_LATER = {"requests": "edenfake._mock_requests", "aiohttp": "edenfake._mock_aiohttp"}
+
+
+class _ImportWatch(importlib.abc.MetaPathFinder):
+    """While mocks are active: when requests or aiohttp is first imported, patch it once it has loaded. Never
+    imports either itself, so that a mock costs nothing for a library the test does not use."""
+
+    _installed: ClassVar[_ImportWatch | None] = None
+
+    @classmethod
+    def install(cls) -> None:
+        if cls._installed is None and any(name not in sys.modules for name in _LATER):
+            cls._installed = cls()
+            sys.meta_path.insert(0, cls._installed)
+
+    @classmethod
+    def uninstall(cls) -> None:
+        if cls._installed is not None:
+            if cls._installed in sys.meta_path:
+                sys.meta_path.remove(cls._installed)
+            cls._installed = None
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in _LATER:
+            return None
+        for finder in sys.meta_path:  # the spec the import system would find without this finder
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        spec.loader = _PatchAfter(loader, fullname)
+        return spec
+
+
+class _PatchAfter(importlib.abc.Loader):
+    """A loader that loads as ``loader`` does, then patches the library for the active mocks."""
+
+    def __init__(self, loader: Any, name: str) -> None:
+        self.loader = loader
+        self.name = name
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        created: ModuleType | None = self.loader.create_module(spec)
+        return created
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__spec__.loader = self.loader  # type: ignore[union-attr]  # the module's own loader from now on
+        self.loader.exec_module(module)
+        _Active.patch_later(self.name)
+
+
 # -- httpx and httpx2: clients ask _transport_for_url which transport to use; the fake's URLs get the fake's ----
 
 
@@ -243,85 +325,22 @@ def _patch_clients() -> dict[Any, Any]:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        for client_class, transport in ((module.Client, _SyncTransport), (module.AsyncClient, _AsyncTransport)):
+        for client_class, transport in (
+            (module.Client, _transports.sync_class(module)),
+            (module.AsyncClient, _transports.async_class(module)),
+        ):
             original = client_class._transport_for_url
             originals[client_class] = original
-            client_class._transport_for_url = _patched(original, transport, module)
+            client_class._transport_for_url = _patched(original, transport)
     return originals
 
 
-def _patched(original: Callable[..., Any], transport: type, module: Any) -> Callable[..., Any]:
+def _patched(original: Callable[..., Any], transport: type) -> Callable[..., Any]:
     def _transport_for_url(self: Any, url: Any) -> Any:
         handle = _Active.handle_for(url)
         if handle is not None:
-            return transport(handle, module)
+            return transport(handle, handle.request_for)
         _Active.refuse(url)
         return original(self, url)
 
     return _transport_for_url
-
-
-def _to_response(module: Any, request: Any, answer: FakeResponse) -> Any:
-    """The fake's answer as ``module``'s Response, or the exception the library raises for the fault."""
-    if answer.fault == "timeout":
-        raise module.ReadTimeout("edenfake: injected timeout (the fake answered nothing)", request=request)
-    if answer.fault == "disconnect":
-        raise module.RemoteProtocolError(
-            "edenfake: injected disconnect (server closed the connection)", request=request
-        )
-    return module.Response(answer.status, headers=list(answer.headers.items()), content=answer.body, request=request)
-
-
-class _SyncTransport:
-    """httpx(2)'s transport interface, answered by a mock's fake."""
-
-    def __init__(self, handle: MockHandle, module: Any) -> None:
-        self.handle = handle
-        self.module = module
-
-    def handle_request(self, request: Any) -> Any:
-        answer = self.handle.dispatch(request.method, request.url, request.headers.multi_items(), request.read())
-        assert answer is not None  # _transport_for_url only picks this transport for the fake's URLs
-        response = _to_response(self.module, request, answer)
-        if answer.delay:
-            time.sleep(answer.delay)
-        return response
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> _SyncTransport:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        pass
-
-
-class _AsyncTransport:
-    """httpx(2)'s async transport interface, answered by a mock's fake without blocking the caller's loop."""
-
-    def __init__(self, handle: MockHandle, module: Any) -> None:
-        self.handle = handle
-        self.module = module
-
-    async def handle_async_request(self, request: Any) -> Any:
-        import anyio
-
-        body = await request.aread()
-        found = self.handle.request_for(request.method, request.url, request.headers.multi_items(), body)
-        assert found is not None  # _transport_for_url only picks this transport for the fake's URLs
-        # A CPU-heavy answer runs in a worker thread: the caller's other tasks go on meanwhile.
-        answer = await _offload.answer(self.handle.fake, found)
-        response = _to_response(self.module, request, answer)
-        if answer.delay:
-            await anyio.sleep(answer.delay)
-        return response
-
-    async def aclose(self) -> None:
-        pass
-
-    async def __aenter__(self) -> _AsyncTransport:
-        return self
-
-    async def __aexit__(self, *args: object) -> None:
-        pass

@@ -20,6 +20,8 @@ from tests.helpers import AUTH
 
 EDEN = "https://api.edenai.run"
 BODY = {"model": "openai/gpt-image-1", "prompt": "a red fox", "quality": "low"}
+#: a model the Europe endpoint serves (openai's are not)
+EU_BODY = {"model": "google/imagen-4.0-fast-generate-001", "prompt": "a red fox"}
 
 
 def sdk(**kwargs: Any) -> openai.OpenAI:
@@ -53,7 +55,7 @@ async def test_async_clients_reach_the_fake(module: Any) -> None:
 @pytest.mark.parametrize("module", [httpx, httpx2], ids=["httpx", "httpx2"])
 def test_the_eu_host_and_added_base_urls_are_routed(module: Any) -> None:
     with edenfake.mock(base_urls=["http://gateway.internal:8080/eden/v3"]) as eden, module.Client(headers=AUTH) as c:
-        assert c.post("https://api.eu.edenai.run/v3/images/generations", json=BODY).status_code == 200
+        assert c.post("https://api.eu.edenai.run/v3/images/generations", json=EU_BODY).status_code == 200
         assert c.post("http://gateway.internal:8080/eden/v3/images/generations", json=BODY).status_code == 200
         assert [call.path for call in eden.calls] == ["/v3/images/generations"] * 2
 

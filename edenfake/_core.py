@@ -349,7 +349,8 @@ class Core:
         if not self.faults.armed:
             return None
         request = exchange.request
-        view = RequestView(request.method, request.path, exchange.fields(), dict(request.headers))
+        fields, tags = exchange.fields(), exchange.valid_tags()
+        view = RequestView(request.method, request.path, fields, dict(request.headers), tags)
         route = exchange.route
         fault = self.faults.take(view, documented_statuses(route.method, route.path) if route is not None else None)
         if fault is not None:

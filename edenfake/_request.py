@@ -11,11 +11,11 @@ import json
 from functools import cache
 from typing import Any
 
-from edenfake import _redact, contracts
+from edenfake import _redact, _tags, contracts
 from edenfake._multipart import MULTIPART, Part, parse_multipart
 from edenfake._summaries import file_summaries, journal_json
 from edenfake._wire import JSON_MEDIA, Encoded, FakeRequest, Refusal, compact_json, encode_error
-from edenfake.errors import ApiError, BadRequest, PayloadTooLarge, UnsupportedMediaType
+from edenfake.errors import ApiError, BadRequest, InvalidTags, PayloadTooLarge, UnsupportedMediaType
 
 __all__ = ["MAX_DEPTH", "MULTIPART", "Exchange", "Part", "is_json_media", "parse_json", "parse_multipart", "read"]
 
@@ -32,6 +32,7 @@ class Exchange:
         "_fields",
         "_json",
         "_parts",
+        "_tags",
         "fault",
         "journal_answer",
         "journal_body",
@@ -40,6 +41,7 @@ class Exchange:
         "model",
         "problem",
         "provider",
+        "rate_window",
         "replayed",
         "request",
         "route",
@@ -67,6 +69,10 @@ class Exchange:
         self.journal_inputs = b"[]"
         #: the answer came from a cassette
         self.replayed = False
+        #: the call's tags once worked out (or their refusal), see tags()
+        self._tags: dict[str, str] | InvalidTags | None = None
+        #: the rate limiter's window after counting this request (an edenfake._ratelimit.Window), if it did
+        self.rate_window: object = None
 
     def refuse_early(self) -> None:
         """Raise the refusal found while reading the envelope (413, 415), if any."""
@@ -128,6 +134,35 @@ class Exchange:
         except Refusal:
             pass
         return {}
+
+    def tags(self) -> dict[str, str]:
+        """The call's tags (see edenfake._tags): the ``X-EdenAI-Tags`` header's, on a route that declares it, and
+        a JSON body's ``tags`` over them, keys lower-case; InvalidTags (400) when they break a rule. Worked out
+        once; a caller may change what it gets."""
+        if self._tags is None:
+            self._tags = self._work_out_tags()
+        if isinstance(self._tags, InvalidTags):
+            raise self._tags
+        return dict(self._tags)
+
+    def valid_tags(self) -> dict[str, str]:
+        """The call's tags, or {} when they are refused (what the journal and fault matching see)."""
+        try:
+            return self.tags()
+        except InvalidTags:
+            return {}
+
+    def _work_out_tags(self) -> dict[str, str] | InvalidTags:
+        route = self.route
+        if route is None:
+            return {}
+        reads = _tags.reads_header(route.method, route.path)
+        header = [v for k, v in self.request.headers if k == _tags.HEADER] if reads else None
+        body = self.fields().get("tags") if self.kind == "json" and _tags.reads_body(route.json_contract) else None
+        try:
+            return _tags.merged(header, body, limit=_tags.header_limit(route.method, route.path))
+        except InvalidTags as exc:
+            return exc
 
     # -- what the journal keeps ------------------------------------------------------------------------
 

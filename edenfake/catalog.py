@@ -273,6 +273,10 @@ class Catalog:
         default = contracts.load("catalog")["properties"]["refusal_status"]["default"]
         #: the status of a model's refusal of a value it lacks
         self.refusal_status: int = data.get("refusal_status", default)
+        #: the bodies of a 429 and a 402: "detail" (edenfake's default) or "error_object" (errors.shaped)
+        self.error_shapes: str = data.get(
+            "error_shapes", contracts.load("catalog")["properties"]["error_shapes"]["default"]
+        )
         #: prompts containing it are refused as the provider's content policy refuses them (None: none are)
         self.blocked_marker: str | None = data.get(
             "blocked_marker", contracts.load("catalog")["properties"]["blocked_marker"]["default"]

@@ -4,6 +4,7 @@ EdenfakeError
  ├── ApiError                    an answer the fake sends to the client
  │    ├── BadRequest             400 INVALID_JSON / INVALID_BODY
  │    ├── InvalidModel           400 INVALID_MODEL
+ │    ├── InvalidTags            400 INVALID_TAGS
  │    ├── Unauthorized           401 UNAUTHORIZED
  │    ├── InsufficientCredit     402 INSUFFICIENT_CREDIT
  │    ├── NotFound               404 {"detail": "Not Found"}
@@ -64,6 +65,17 @@ class InvalidModel(ApiError):
     error_code = "INVALID_MODEL"
 
 
+class InvalidTags(ApiError):
+    """400: a request's tags break a rule (see edenfake._tags); ``tag`` names the tag (None for a rule of them
+    all: too many, a header too long), ``rule`` the rule."""
+
+    status = 400
+    error_code = "INVALID_TAGS"
+
+    def __init__(self, detail: str, *, tag: str | None, rule: str) -> None:
+        super().__init__(detail, tag=tag, rule=rule)
+
+
 class Unauthorized(ApiError):
     status = 401
     error_code = "UNAUTHORIZED"
@@ -76,9 +88,11 @@ class InsufficientCredit(ApiError):
     status = 402
     error_code = "INSUFFICIENT_CREDIT"
 
+    DETAIL = "User does not have sufficient credits"
+
     def __init__(self, *, required: float, available: float) -> None:
         super().__init__(
-            "User does not have sufficient credits",
+            self.DETAIL,
             required_credits=required,
             available_credits=available,
         )
@@ -212,6 +226,36 @@ class ContractError(EdenfakeError, ValueError):
 
 class CatalogError(EdenfakeError, ValueError):
     """A catalog file cannot be used; the message says which entry and why."""
+
+
+class _Reshaped(ApiError):
+    # An error answered in another shape than its class's (see shaped): the same status and headers.
+
+    def __init__(self, exc: ApiError, body: dict[str, Any]) -> None:
+        super().__init__(exc.detail, headers=exc.headers)
+        self.status = exc.status
+        self.error_code = exc.error_code
+        self._body = body
+
+    def body(self) -> dict[str, Any]:
+        return self._body
+
+
+#: what an InsufficientCredit says in the "error_object" shape, as v3/general/buying-credits.mdx gives it
+INSUFFICIENT_CREDITS_TEXT = "Insufficient credits"
+
+
+def shaped(exc: ApiError, shape: str) -> ApiError:
+    """``exc`` in the shape the catalog's ``error_shapes`` names: ``"detail"``, edenfake's (and Eden's API
+    reference's) ``{detail, error_code, ...}``, leaves it as it is; ``"error_object"`` answers a 429 as
+    ``{"error": {"code": 429, "message": ...}}`` and a 402 as ``{"error": "Insufficient credits"}`` (a fault's
+    own detail instead, where it gave one), as other pages of Eden's docs give them. Headers stay the same."""
+    if shape != "error_object" or exc.status not in (402, 429):
+        return exc
+    if exc.status == 429:
+        return _Reshaped(exc, {"error": {"code": 429, "message": exc.detail}})
+    text = INSUFFICIENT_CREDITS_TEXT if exc.detail == InsufficientCredit.DETAIL else exc.detail
+    return _Reshaped(exc, {"error": text})
 
 
 def retry_after_headers(seconds: float) -> dict[str, str]:

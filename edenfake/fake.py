@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from typing import TYPE_CHECKING
 
 from edenfake import _guard, _options, _redact, contracts
 from edenfake._core import Clock, Core
+from edenfake._ratelimit import Window
 from edenfake._request import Exchange, read
-from edenfake._wire import FakeRequest, FakeResponse, Refusal, encode_error
+from edenfake._wire import FakeRequest, FakeResponse, Refusal, compact_json, encode_error
 from edenfake.cassettes.replay import Source, source_for
-from edenfake.errors import ApiError, MethodNotAllowed, NotFound
+from edenfake.errors import ApiError, MethodNotAllowed, NotFound, Unauthorized, shaped
 from edenfake.routes import HANDLERS
 
 if TYPE_CHECKING:
@@ -74,10 +76,12 @@ class EdenFake(Core):
         except Refusal as refusal:
             response = refusal.answer.response()
         except ApiError as exc:
-            response = encode_error(exc).response()
+            response = encode_error(shaped(exc, self.catalog.error_shapes)).response()
         except Exception:  # a bug in the fake must not reach the client as a traceback
             log.exception("edenfake: internal error on %s %s", request.method, escaped(request.path))
             response = _INTERNAL.response()
+        if api and self.rate_limiter is not None:
+            response = self._with_rate_headers(exchange, response)
         response = _for_method(request, response)
         elapsed = time.perf_counter() - started
         response.delay = delay
@@ -114,9 +118,31 @@ class EdenFake(Core):
             # credits): it is what the real service did. Only an injected fault comes before it.
             return recorded
         token = self.authenticate(request)
+        # An invalid tag is refused once the token is known, before the rate limiter counts the request and
+        # before anything is charged (Eden: "before any provider is called, so it isn't billed").
+        exchange.tags()
         if self.rate_limiter is not None:
-            self.rate_limiter.check(token)
+            exchange.rate_window = self.rate_limiter.check(token)
         return None
+
+    def _with_rate_headers(self, exchange: Exchange, response: FakeResponse) -> FakeResponse:
+        """``response`` with the X-RateLimit headers of its token's window (openapi.json's components/headers
+        say what each means): the window the limiter left when it counted the request, else the window as it
+        stands; a 429 says none remain until its Retry-After. A dropped connection has no headers, and an
+        answer that has them (a cassette's) keeps its own."""
+        limiter = self.rate_limiter
+        if limiter is None or response.fault is not None or "x-ratelimit-limit" in response.headers:
+            return response
+        window = exchange.rate_window
+        if not isinstance(window, Window):
+            try:
+                account: str | None = self.authenticate(exchange.request)
+            except Unauthorized:
+                account = None
+            window = limiter.peek(account)
+        if response.status == 429:
+            window = window.spent(self.clock.now(), _retry_wait(response.headers))
+        return dataclasses.replace(response, headers={**response.headers, **window.headers()})
 
     def _from_cassette(self, exchange: Exchange) -> FakeResponse | None:
         """The cassette's answer for this request, if there is a cassette and it has one."""
@@ -149,6 +175,7 @@ class EdenFake(Core):
                 files=files,
                 inputs=exchange.journal_inputs,
                 fault=exchange.fault,
+                tags=compact_json(exchange.valid_tags()).encode(),
                 at=self.clock.now(),
                 duration=elapsed,
                 replayed=exchange.replayed,
@@ -172,6 +199,19 @@ def _log_line(exchange: Exchange, response: FakeResponse, elapsed: float) -> Non
     note = f" fault={exchange.fault}" if exchange.fault else " replayed" if exchange.replayed else ""
     status = response.status if response.fault is None else response.fault
     log.info("%s %s %s %.1fms%s%s", escaped(request.method), escaped(request.path), status, elapsed * 1000, model, note)
+
+
+def _retry_wait(headers: dict[str, str]) -> float:
+    # The seconds a 429 asks to wait: retry-after-ms (which the fake always sends), else Retry-After; a value
+    # that is not a finite number of seconds (a cassette's) counts as none, and a day at most.
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            seconds = float(headers.get(name, "")) * scale
+        except ValueError:
+            continue
+        if math.isfinite(seconds):
+            return min(max(seconds, 0.0), 86400.0)
+    return 0.0
 
 
 def escaped(value: str | None, limit: int = 200) -> str:

@@ -7,13 +7,13 @@ import functools
 import math
 import random
 import threading
-from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from edenfake import contracts
 from edenfake._options import unknown_option
+from edenfake._ratelimit import MAX_TRACKED, RateLimiter, Window
 from edenfake._redact import clip
 from edenfake.catalog import ModelSpec, content_policy_error
 from edenfake.errors import (
@@ -28,7 +28,7 @@ from edenfake.errors import (
     retry_after_headers,
 )
 
-__all__ = ["CONTROLS", "Fault", "FaultPlan", "RateLimiter", "RequestView", "check_control"]
+__all__ = ["CONTROLS", "MAX_TRACKED", "Fault", "FaultPlan", "RateLimiter", "RequestView", "Window", "check_control"]
 
 FaultKind = Literal["timeout", "disconnect", "content_policy"]
 #: the faults that break the connection instead of answering
@@ -43,6 +43,7 @@ CONTROLS: dict[str, tuple[str, str]] = {
     "times": ("FaultRequest", "times"),
     "retry_after": ("FaultRequest", "retry_after"),
     "hang": ("FaultRequest", "hang"),
+    "match": ("FaultRequest", "match"),
     "detail": ("FaultRequest", "detail"),
     "credits": ("CreditsRequest", "credits"),
     "per_second": ("RateLimitRequest", "per_second"),
@@ -135,6 +136,8 @@ class RequestView:
     path: str
     fields: Mapping[str, Any]
     headers: Mapping[str, str]
+    #: the request's tags, header and body merged, keys lower-case ({} when none, or when they are refused)
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 Matcher = Callable[[RequestView], bool] | Mapping[str, Any] | str | None
@@ -166,6 +169,8 @@ class Fault:
                 if name not in known:
                     hint = unknown_option(str(name), known).replace("unknown option", "unknown request field")
                     raise InvalidSetting("match", f"fail(match=...): {hint}")
+            if "tags" in self.match:  # the admin contract says what a tags match is, for Python and the admin API
+                check_control("match", {"tags": self.match["tags"]})
 
     @property
     def name(self) -> str:
@@ -197,9 +202,7 @@ class Fault:
         if isinstance(m, str):
             return request.path == m
         if isinstance(m, Mapping):
-            return all(
-                (request.path == v) if k == "path" else (request.fields.get(k, _MISSING) == v) for k, v in m.items()
-            )
+            return all(_field_matches(request, k, v) for k, v in m.items())
         return bool(m(request))
 
     def error(self, model: ModelSpec | None) -> ApiError:
@@ -243,6 +246,16 @@ class Fault:
 
 
 _MISSING = object()
+
+
+def _field_matches(request: RequestView, name: str, value: Any) -> bool:
+    # "path" compares the path; "tags" holds when the request carries each of these tags (keys compared in
+    # lower case, as tags are stored); any other name compares the request's field.
+    if name == "path":
+        return bool(request.path == value)
+    if name == "tags":
+        return all(request.tags.get(str(k).lower(), _MISSING) == v for k, v in value.items())
+    return bool(request.fields.get(name, _MISSING) == value)
 
 
 @dataclass
@@ -347,48 +360,3 @@ class FaultPlan:
 def _applies(what: int | str, statuses: frozenset[int] | None) -> bool:
     status = _answer_status(what)
     return status is None or statuses is None or status in statuses
-
-
-#: the rate limiter tracks at most this many tokens at once: tokens whose last second holds no request are
-#: forgotten first, then, past the bound, the token seen least recently (its next request starts afresh)
-MAX_TRACKED = 1000
-
-
-class RateLimiter:
-    """At most ``per_second`` requests per account (token) in any one second of the fake's clock, for at most
-    MAX_TRACKED accounts at once."""
-
-    def __init__(self, per_second: int, clock: Callable[[], float]) -> None:
-        self.per_second = per_second
-        self._clock = clock
-        #: account -> times of its requests in the last second, the account seen least recently first
-        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @property
-    def tracked(self) -> int:
-        """How many accounts the limiter holds a window for (at most MAX_TRACKED)."""
-        return len(self._seen)
-
-    def check(self, account: str) -> None:
-        """Count a request for ``account``; RateLimited (with the wait) when over the limit."""
-        now = self._clock()
-        with self._lock:
-            self._forget(now)
-            seen = self._seen.pop(account, None) or deque()
-            self._seen[account] = seen  # now the account seen most recently
-            while seen and seen[0] <= now - 1.0:
-                seen.popleft()
-            if len(seen) >= self.per_second:
-                raise RateLimited(seen[0] + 1.0 - now)
-            seen.append(now)
-            if len(self._seen) > MAX_TRACKED:
-                self._seen.popitem(last=False)
-
-    def _forget(self, now: float) -> None:
-        # The accounts seen least recently come first: drop them while their window is empty.
-        while self._seen:
-            oldest = next(iter(self._seen.values()))
-            if oldest and oldest[-1] > now - 1.0:
-                return
-            self._seen.popitem(last=False)

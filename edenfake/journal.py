@@ -69,6 +69,9 @@ class Call:
     #: an edit's input images (the mask last): ``{"role": "image" | "mask", "sha256", "format", "width",
     #: "height", "bytes", "hosted"}`` each (format, size and bytes None for a remote URL the fake does not fetch)
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    #: the call's tags (the X-EdenAI-Tags header and a JSON body's ``tags``, merged; keys lower-case); {} when
+    #: it had none, or when they were refused (a 400 INVALID_TAGS)
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -119,6 +122,7 @@ _Entry = tuple[
     float,
     float,
     bool,
+    bytes,
     bytes,
     int,
 ]
@@ -188,6 +192,7 @@ class Journal:
         duration: float = 0.0,
         replayed: bool = False,
         inputs: bytes = b"[]",
+        tags: bytes = b"{}",
     ) -> None:
         """Record a call: its request ``body``, ``answer``, multipart ``form`` and ``files`` and an edit's
         ``inputs`` as JSON bytes (each kept as :func:`strict` gives it back). Credentials are redacted when a
@@ -198,6 +203,8 @@ class Journal:
             files = b"[]"
         if inputs != b"[]" and strict(inputs) is not inputs:
             inputs = b"[]"
+        if tags != b"{}" and strict(tags) is not tags:
+            tags = b"{}"
         cost = (
             _ENTRY_OVERHEAD
             + len(method)
@@ -208,8 +215,25 @@ class Journal:
             + len(form or b"")
             + len(files)
             + len(inputs)
+            + len(tags)
         )
-        entry = (method, path, kept, body, status, answer, form, files, fault, at, duration, replayed, inputs, cost)
+        entry = (
+            method,
+            path,
+            kept,
+            body,
+            status,
+            answer,
+            form,
+            files,
+            fault,
+            at,
+            duration,
+            replayed,
+            inputs,
+            tags,
+            cost,
+        )
         with self._lock:
             self._calls.append(entry)
             self._bytes += cost
@@ -219,7 +243,7 @@ class Journal:
 
     @staticmethod
     def _build(entry: _Entry) -> Call:
-        method, path, headers, body, status, answer, form, files, fault, at, duration, replayed, inputs, _ = entry
+        method, path, headers, body, status, answer, form, files, fault, at, duration, replayed, inputs, tags, _ = entry
         form_fields = _loads(form)
         return Call(
             method=method,
@@ -235,6 +259,7 @@ class Journal:
             duration=duration,
             replayed=replayed,
             inputs=json.loads(inputs),
+            tags=json.loads(tags),
         )
 
     def page(self, offset: int = 0, limit: int | None = None) -> list[Call]:
@@ -290,13 +315,18 @@ class Journal:
             entry = self._calls[-1]
         return self._build(entry)
 
-    def filter(self, *, path: str | None = None, status: int | None = None, **fields: Any) -> list[Call]:
-        """The calls to ``path`` (and with ``status``) whose request fields equal ``fields``."""
+    def filter(
+        self, *, path: str | None = None, status: int | None = None, tags: dict[str, str] | None = None, **fields: Any
+    ) -> list[Call]:
+        """The calls to ``path`` (and with ``status``) whose request fields equal ``fields`` and that carry each
+        of ``tags`` (the call's merged tags; keys compared in lower case, as they are kept)."""
+        wanted = {str(k).lower(): v for k, v in (tags or {}).items()}
         return [
             c
             for c in self
             if (path is None or c.path == path)
             and (status is None or c.status == status)
+            and all(c.tags.get(k, _MISSING) == v for k, v in wanted.items())
             and all(c.fields.get(k, _MISSING) == v for k, v in fields.items())
         ]
 

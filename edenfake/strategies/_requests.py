@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from edenfake import contracts
+from edenfake import _tags, contracts
 from edenfake.catalog import Catalog, ModelSpec
 from edenfake.strategies._files import data_url, image_files
 
@@ -72,6 +72,14 @@ _HEADER_NAMES = st.text(alphabet=string.ascii_letters + string.digits + "-", min
 )
 
 
+#: tag keys and values within the contract's rules (``$defs/tags``): keys in lower case, so none is a duplicate
+_TAG_CHARS = string.ascii_lowercase + string.digits + "-_.:/"
+_TAG_KEYS = st.text(alphabet=_TAG_CHARS, min_size=1, max_size=min(12, _tags.rules().key_max)).filter(
+    lambda key: not key.startswith(_tags.rules().reserved)
+)
+_TAG_VALUES = st.text(alphabet=_TAG_CHARS + string.ascii_uppercase, min_size=1, max_size=20)
+
+
 def _prompts(limit: int) -> st.SearchStrategy[str]:
     low, high = _prompt_bounds()
     # Up to a few hundred characters keeps examples fast; the bounds themselves are tested as invalid cases.
@@ -92,6 +100,7 @@ def _request_for(model: ModelSpec, *, edit: bool = False) -> st.SearchStrategy[J
         "user": st.none() | SAFE_TEXT,
         "metadata": st.none() | st.dictionaries(SAFE_TEXT, st.integers() | SAFE_TEXT, max_size=3),
         "extra_headers": st.none() | st.dictionaries(_HEADER_NAMES, SAFE_TEXT, max_size=3),
+        "tags": st.none() | st.dictionaries(_TAG_KEYS, _TAG_VALUES, max_size=3),
         "output_format": _optional(model.output_formats),
     }
     if model.qualities:

@@ -1,82 +1,62 @@
-"""The README's examples run as tests: a front door that lies is worse than none."""
+"""The README is the front door: short, install first, the checkout's two commands as CI runs them, and every
+link it holds leads somewhere. Its examples run with the documentation's (``tests/test_docs.py``)."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
-from edenfake import Catalog
-from tests.helpers import EDENFAKE_PLUGIN, HYPOTHESIS, run_pytest
-
-README = Path(__file__).resolve().parent.parent / "README.md"
-FENCE = re.compile(r"(?P<before>[^\n]*)\n```(?P<info>[^\n]*)\n(?P<code>.*?)\n```", re.S)
-
-
-def blocks(info: str) -> list[tuple[int, str]]:
-    text = README.read_text()
-    found = []
-    for m in FENCE.finditer(text):
-        if m["info"].strip() == info and not m["before"].startswith("<!-- not run"):
-            found.append((text[: m.start("code")].count("\n") + 1, m["code"]))
-    return found
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+#: the README stays a front door; the rest is in docs/
+MAX_LINES = 300
+LINK = re.compile(r"!?\[[^\]]*\]\((?P<target>[^)\s]+)\)")
 
 
-PYTHON = blocks("python")
+def section(title: str) -> str:
+    """The README's text under the heading ``title`` (any level), up to the next heading of that level or above."""
+    text = README.read_text(encoding="utf-8")
+    m = re.search(rf"^(#+) {re.escape(title)}$", text, re.M)
+    assert m, f"the README has no section {title!r}"
+    return re.split(rf"^#{{1,{len(m[1])}}} ", text[m.end() :], maxsplit=1, flags=re.M)[0]
 
 
-def plugins_for(code: str) -> tuple[str, ...]:
-    """The plugins a user of this example has loaded: edenfake's, and hypothesis' where the example uses it."""
-    return (EDENFAKE_PLUGIN, HYPOTHESIS) if "hypothesis" in code else (EDENFAKE_PLUGIN,)
+def test_the_readme_is_short_and_opens_with_install() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= MAX_LINES
+    headings = re.findall(r"^## (.+)$", text, re.M)
+    assert headings[0] == "Install", headings
+    install = section("Install")
+    for command in ("pip install edenfake", "pip install 'edenfake[standard]'", "pip install 'edenfake[hypothesis]'"):
+        assert command in install
 
 
 def test_the_readme_opens_with_the_two_commands() -> None:
-    head = README.read_text().split("## ", 1)[0]
-    commands = re.findall(r"```sh\n(.*?)\n```", head, re.S)
+    commands = re.findall(r"```sh\n(.*?)\n```", section("From a checkout"), re.S)
     assert len(commands) == 2
     serve, test = commands
     assert "pip install" in serve and "edenfake serve" in serve
     assert "pip install" in test and "pytest" in test
-    assert test in (README.parent / ".ci" / "run").read_text(), ".ci/run runs the README's test command"
+    assert test in (ROOT / ".ci" / "run").read_text(), ".ci/run runs the README's test command"
+    before = README.read_text(encoding="utf-8").split("### From a checkout", 1)[0]
+    assert before.count("\n## ") == 1, "the checkout's commands are in the first section, Install"
 
 
-@pytest.mark.parametrize(("line", "code"), PYTHON, ids=[f"line{line}" for line, _ in PYTHON])
-def test_python_examples_run(line: int, code: str) -> None:
-    exec(compile(code, f"README.md:{line}", "exec"), {"__name__": "readme_example"})
+def relative_links(page: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)  # code is not a link
+    targets = [m["target"] for m in LINK.finditer(text)]
+    return [t for t in targets if not re.match(r"[a-z][a-z0-9+.-]*:", t) and not t.startswith("#")]
 
 
-@pytest.mark.parametrize(("line", "code"), blocks("python test"))
-def test_pytest_examples_pass(pytester: pytest.Pytester, line: int, code: str) -> None:
-    pytester.makepyfile(**{f"test_readme_line{line}": code})
-    result = run_pytest(pytester, plugins=plugins_for(code))
-    result.assert_outcomes(passed=code.count("\ndef test_") + code.startswith("def test_"))
-
-
-@pytest.mark.parametrize(("line", "code"), blocks("json"))
-def test_json_examples_are_valid_catalogs(line: int, code: str) -> None:
-    Catalog.from_data(json.loads(code), source=f"README.md:{line}")
-
-
-def test_there_are_examples_for_each_door() -> None:
-    joined = "\n".join(code for _, code in PYTHON)
-    for door in ("edenfake.mock(", "edenfake.serve(", "create_app(", "/_edenfake"):
-        assert door in joined
-    assert blocks("python test")
-
-
-def test_every_example_together_in_one_pytest_session(pytester: pytest.Pytester) -> None:
-    # Users mix the fixtures with `edenfake.mock()` in one session: the examples must pass side by side, in
-    # file order (the fixtures' examples first), not only each alone.
-    tests = blocks("python test")
-    for line, code in tests:
-        pytester.makepyfile(**{f"test_a_readme_line{line}": code})
-    plain = "\n\n".join(
-        f"def test_readme_line{line}():\n    exec(compile({code!r}, 'README.md:{line}', 'exec'), {{'__name__': 'x'}})"
-        for line, code in PYTHON
-    )
-    pytester.makepyfile(test_b_plain_examples=plain)
-    result = run_pytest(pytester, plugins=plugins_for("\n".join(code for _, code in tests)))
-    expected = sum(code.count("\ndef test_") + code.startswith("def test_") for _, code in tests) + len(PYTHON)
-    result.assert_outcomes(passed=expected)
+@pytest.mark.parametrize(
+    "page", [README, *sorted((ROOT / "docs").rglob("*.md"))], ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_every_relative_link_leads_to_a_file(page: Path) -> None:
+    links = relative_links(page)
+    missing = [t for t in links if not (page.parent / unquote(t.partition("#")[0])).resolve().is_file()]
+    assert not missing, f"{page.relative_to(ROOT)} links to files that do not exist: {missing}"
+    if page == README:
+        assert len(links) >= 20, "the README points into the documentation"

@@ -1,0 +1,174 @@
+"""Every example of the README and of ``docs/`` runs as a test: a front door that lies is worse than none.
+
+A page's ```python and ```sh blocks run in order, in one fresh directory (a block may use a file an earlier one
+wrote; each Python block has a namespace of its own; a shell block runs in bash with this venv's commands
+first on PATH, and must exit 0 or the status ``<!-- exits N -->`` names; a pytest it runs loads edenfake's and
+xdist's plugins only). Where a block talks to
+``http://127.0.0.1:8000``, the address ``edenfake serve`` listens on, it talks to a fake this test serves on a
+free port instead. ```python test blocks are test files: all of them pass in one pytest session, beside every
+plain Python block (users mix the fixtures with ``edenfake.mock()`` in one session), each page's files in a
+directory of its own. A block preceded by ``<!-- not run: why -->`` is shown, not run: keep them rare.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from edenfake import Catalog
+from tests.helpers import EDENFAKE_PLUGIN, HYPOTHESIS, run_pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+FENCE = re.compile(r"(?P<before>[^\n]*)\n```(?P<info>[^\n]*)\n(?P<code>.*?)\n```", re.S)
+#: where a user's `edenfake serve` listens, which examples may name
+SERVE_URL = "http://127.0.0.1:8000"
+#: a user's pytest loads the plugins they installed; this venv holds every extra's (playwright, schemathesis, ...),
+#: so a pytest an example runs loads only edenfake's and xdist's
+NESTED_PYTEST = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": "-p edenfake.plugin -p xdist.plugin"}
+#: a shell example that takes longer than this fails
+SHELL_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class Block:
+    page: Path
+    line: int
+    info: str
+    code: str
+    exits: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.page.relative_to(ROOT)}:{self.line}"
+
+
+def blocks(page: Path, *infos: str) -> list[Block]:
+    text = page.read_text(encoding="utf-8")
+    found = []
+    for m in FENCE.finditer(text):
+        if m["info"].strip() in infos and not m["before"].startswith("<!-- not run"):
+            exits = re.fullmatch(r"<!-- exits (\d+) -->", m["before"].strip())
+            line = text[: m.start("code")].count("\n") + 1
+            found.append(Block(page, line, m["info"].strip(), m["code"], int(exits[1]) if exits else 0))
+    return found
+
+
+def page_id(page: Path) -> str:
+    return str(page.relative_to(ROOT))
+
+
+def slug(page: Path) -> str:
+    return re.sub(r"\W", "_", str(page.relative_to(ROOT).with_suffix("")))
+
+
+RUN = [(page, blocks(page, "python", "sh")) for page in PAGES]
+RUN = [(page, found) for page, found in RUN if found]
+TESTS = [block for page in PAGES for block in blocks(page, "python test")]
+
+
+@contextlib.contextmanager
+def served() -> Iterator[Callable[[str], str]]:
+    """A fake on a free port, and a function that points code at it where it names ``edenfake serve``'s address."""
+    import edenfake
+
+    with edenfake.serve() as server:
+        yield lambda code: code.replace(SERVE_URL, server.url)
+
+
+def run_block(block: Block, code: str) -> None:
+    if block.info == "python":
+        exec(compile(code, block.where, "exec"), {"__name__": "docs_example"})
+        return
+    done = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **NESTED_PYTEST},
+        timeout=SHELL_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == block.exits, f"{block.where}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+
+
+@pytest.fixture(autouse=True)
+def commands_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This venv's commands first on PATH, as an activated venv has them (``edenfake``, ``pytest``)."""
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def run_page(found: list[Block], here: Callable[[str], str]) -> None:
+    for block in found:
+        run_block(block, here(block.code))
+
+
+@pytest.mark.parametrize(("page", "found"), RUN, ids=[page_id(page) for page, _ in RUN])
+def test_each_page_runs_in_order(
+    page: Path, found: list[Block], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if any(SERVE_URL in b.code for b in found):
+        with served() as here:
+            run_page(found, here)
+    else:
+        run_page(found, str)
+
+
+def plugins_for(code: str) -> tuple[str, ...]:
+    """The plugins a user of these examples has loaded: edenfake's, and hypothesis' where one uses it."""
+    return (EDENFAKE_PLUGIN, HYPOTHESIS) if "hypothesis" in code else (EDENFAKE_PLUGIN,)
+
+
+def count_tests(code: str) -> int:
+    return code.count("\ndef test_") + code.startswith("def test_")
+
+
+def test_every_example_together_in_one_pytest_session(pytester: pytest.Pytester) -> None:
+    with served() as here:
+        # A page with test files first runs its blocks in its directory: they may write a module its tests import.
+        for page, found in RUN:
+            folder = pytester.path / slug(page)
+            folder.mkdir()
+            if any(b.page == page for b in TESTS):
+                with pytest.MonkeyPatch.context() as env:
+                    env.chdir(folder)
+                    run_page(found, here)
+        for block in TESTS:
+            folder = pytester.path / slug(block.page)
+            folder.mkdir(exist_ok=True)
+            (folder / f"test_{slug(block.page)}_line{block.line}.py").write_text(here(block.code), encoding="utf-8")
+        plain = [
+            f"def test_{slug(page)}_line{b.line}(monkeypatch):\n"
+            f"    monkeypatch.chdir({slug(page)!r})\n"
+            f"    exec(compile({here(b.code)!r}, {b.where!r}, 'exec'), {{'__name__': 'x'}})"
+            for page, found in RUN
+            for b in found
+            if b.info == "python"
+        ]
+        pytester.makepyfile(test_zz_plain_examples="\n\n".join(plain))
+        result = run_pytest(pytester, plugins=plugins_for("\n".join(b.code for b in TESTS)))
+    result.assert_outcomes(passed=sum(count_tests(b.code) for b in TESTS) + len(plain))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_json_examples_are_strict_json_and_catalogs_load(page: Path) -> None:
+    for block in blocks(page, "json"):
+        data = json.loads(block.code)
+        if "models" in data or "blocked_marker" in data:
+            Catalog.from_data(data, source=block.where)
+
+
+def test_there_are_examples_for_each_door() -> None:
+    joined = "\n".join(b.code for _, found in RUN for b in found) + "\n".join(b.code for b in TESTS)
+    for door in ("edenfake.mock(", "edenfake.serve(", "create_app(", "/_edenfake", "edenfake drift", "edenfake docs"):
+        assert door in joined, door
+    assert TESTS

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from edenfake import __version__, _options
-from edenfake._redact import one_line
+from edenfake._redact import clip, one_line
 from edenfake.errors import CatalogError
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ _FLOAT = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE
 
 
 def _echo(text: str) -> str:
-    return repr(one_line(text, VALUE_CHARS))
+    return repr(clip(text, VALUE_CHARS))  # repr escapes what is not printable
 
 
 def _int(text: str) -> int:
@@ -264,6 +264,7 @@ _PHRASES = (
     ("Input should be less than or equal to", "must be at most"),
     ("Input should be", "must be"),
     ("must be non-empty strings", "must not be empty or spaces"),
+    ("replay=DIR", "--replay DIR"),
     (" (None)", ""),
 )
 #: the value a refusal repeats, in Python's terms: the text typed is repeated instead
@@ -276,11 +277,11 @@ def _worded(exc: Exception, typed: dict[str, str]) -> str:
     (``InvalidSetting.option``) or from the option's name that starts it."""
     message = str(exc)
     fields = {f.name: f for f in _options.cli_fields(_options.ServeOptions)}
-    named = getattr(exc, "option", None) or next((n for n in fields if message.startswith(f"{n} ")), None)
+    named = getattr(exc, "option", None) or next((n for n in fields if re.match(rf"{n}[ =]", message)), None)
     if named not in fields:
         return message
     field = getattr(exc, "field", None) or named
-    rule = re.sub(rf"^(?:{re.escape(named)} |{re.escape(field)}(?:\[[^\]]*\])*: )", "", message)
+    rule = re.sub(rf"^(?:{re.escape(named)} |{re.escape(named)}=|{re.escape(field)}(?:\[[^\]]*\])*: )", "", message)
     rule = _GOT.sub("", rule)
     for said, meant in _PHRASES:
         rule = rule.replace(said, meant)
@@ -302,7 +303,7 @@ def _unknown(parser: argparse.ArgumentParser, extra: list[str]) -> _Refused:
     """The refusal of arguments no flag takes, with the parser's usage and the closest flag."""
     known = [s for action in parser._actions for s in action.option_strings]
     first = next((word.split("=", 1)[0] for word in extra if word.startswith("-")), None)
-    close = difflib.get_close_matches(first, known, n=1) if first else []
+    close = difflib.get_close_matches(first, known, n=1, cutoff=0.7) if first else []
     hint = f"; did you mean {close[0]}?" if close else ""
     return _Refused(parser.prog, f"error: unrecognized arguments: {' '.join(extra)}{hint}", usage=parser.format_usage())
 

@@ -116,6 +116,14 @@ def test_openai_edit_sends_one_image_as_image_and_several_as_image_brackets(url:
     assert second["form"] == {"model": "openai/gpt-image-1", "prompt": "merge them", "n": 2}
 
 
+def test_openai_models_list_pages_through_the_catalog(url: str) -> None:
+    ids = node("openai.mjs", "models", url)["ids"]
+    assert "openai/gpt-image-1" in ids and "openai/dall-e-3" in ids and len(ids) == len(set(ids))
+    (call,) = calls(url)
+    assert call["path"] == "/v3/models" and call["status"] == 200
+    assert {m["id"] for m in call["response"]["data"]} == set(ids)
+
+
 def test_openai_errors_are_the_sdk_s_classes_without_eden_s_body(url: str) -> None:
     """The SDK takes an error's message and ``error`` from the body's ``error`` object; Eden's bodies are
     ``{"detail", "error_code"}``, so the SDK shows only the status ("400 status code (no body)")."""

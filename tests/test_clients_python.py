@@ -165,3 +165,19 @@ def test_an_injected_503_is_internal_server_error_after_the_sdk_s_retries(door: 
     with sdk(base_url, retries=1) as client:
         recovered = client.images.generate(model=GPT, prompt="x")  # a retry that succeeds
     assert sizes(recovered) == [(1024, 1024)] and [c.status for c in handle.calls][3:] == [503, 200]
+
+
+# -- models ------------------------------------------------------------------------------------------------
+
+
+def test_models_list_returns_the_catalog_s_image_models(door: tuple[Handle, str]) -> None:
+    handle, base_url = door
+    with sdk(base_url) as client:
+        models = list(client.models.list())
+    ids = [m.id for m in models]
+    assert GPT in ids and "openai/dall-e-3" in ids and len(ids) == len(set(ids))
+    assert set(ids) == set(handle.fake.catalog.models)  # every model the fake knows, once
+    gpt = next(m for m in models if m.id == GPT)
+    assert gpt.object == "model" and gpt.owned_by == "openai" and gpt.created > 0
+    assert (gpt.model_extra or {})["model_name"] == "gpt-image-1"  # Eden's ModelObject fields, kept by the SDK
+    assert handle.calls.last.path == "/v3/models"

@@ -339,7 +339,10 @@ def _patched(original: Callable[..., Any], transport: type) -> Callable[..., Any
     def _transport_for_url(self: Any, url: Any) -> Any:
         handle = _Active.handle_for(url)
         if handle is not None:
-            return transport(handle, handle.request_for)
+            own = original(self, url)
+            if getattr(own, "explicit", False):  # a fake's transport the user gave this client: it answers
+                return own
+            return transport(handle, handle.request_for, explicit=False)
         _Active.refuse(url)
         return original(self, url)
 

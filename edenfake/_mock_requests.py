@@ -157,6 +157,9 @@ def patch(pick: Callable[[URLParts], RoutedDoor | None], refuse: Callable[[str],
         if handle is None:
             refuse(url)
             return original(self, url)
+        mounted = next((a for prefix, a in self.adapters.items() if url.lower().startswith(prefix.lower())), None)
+        if isinstance(mounted, FakeAdapter):  # a fake's adapter the user mounted for this URL: it answers
+            return mounted
         found = adapters.get(id(handle))
         if found is None or found[0] is not handle:
             found = adapters[id(handle)] = (handle, FakeAdapter(handle, handle.request_for))

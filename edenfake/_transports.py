@@ -118,9 +118,11 @@ def _classes(module: Any) -> tuple[type, type]:
     class SyncTransport(module.BaseTransport):  # type: ignore[misc]
         """httpx(2)'s transport interface, answered by a fake in the caller's thread."""
 
-        def __init__(self, handle: Door, route: Route) -> None:
+        def __init__(self, handle: Door, route: Route, *, explicit: bool = True) -> None:
             self.handle = handle
             self.route = routed_only(route)
+            #: made for a client by the user (an active mock leaves such a client's requests to it)
+            self.explicit = explicit
 
         def handle_request(self, request: Any) -> Any:
             found = self.route(request.method, request.url, request.headers.multi_items(), request.read())
@@ -133,9 +135,11 @@ def _classes(module: Any) -> tuple[type, type]:
     class AsyncTransport(module.AsyncBaseTransport):  # type: ignore[misc]
         """httpx(2)'s async transport interface, answered by a fake without blocking the caller's loop."""
 
-        def __init__(self, handle: Door, route: Route) -> None:
+        def __init__(self, handle: Door, route: Route, *, explicit: bool = True) -> None:
             self.handle = handle
             self.route = routed_only(route)
+            #: made for a client by the user (an active mock leaves such a client's requests to it)
+            self.explicit = explicit
 
         async def handle_async_request(self, request: Any) -> Any:
             import anyio

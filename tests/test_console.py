@@ -7,8 +7,11 @@ without them they are skipped, saying so. ``EDENFAKE_UPDATE_SCREENSHOT=1`` write
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
+import math
 import os
 import re
 import shutil
@@ -22,13 +25,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import openai
 import pytest
+from PIL import Image
 from starlette.testclient import TestClient
 
 import edenfake
-from edenfake import EdenFake, contracts, create_app
+from edenfake import EdenFake, contracts, create_app, inspect_image
 from edenfake.faults import FAULT_NAMES, FAULT_STATUSES
 from edenfake.routes.console import page
-from tests.helpers import CHROMIUM_ARGS, chromium_or_skip
+from tests.helpers import CHROMIUM_ARGS, chromium_or_skip, data_url, png
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -36,6 +40,9 @@ if TYPE_CHECKING:
     from edenfake.server import LiveServer
 
 GENERATE = "/v3/images/generations"
+EDIT = "/v3/images/edits"
+#: a mask for a 512x512 canvas: transparent everywhere (edit it all)
+MASK_512 = png(512, 512, mode="RGBA", colour=(0, 0, 0, 0))
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
@@ -155,6 +162,59 @@ def test_hosted_images_stay_within_the_stores_bound_and_go_with_reset() -> None:
         assert c.get(f"/_edenfake/images/{names[-1]}").status_code == 404
 
 
+def test_an_edits_inputs_are_journalled_and_hosted_for_the_page(client: TestClient) -> None:
+    """Each input of an edit, however it came (a file part, a data: URL, an uploaded file, a remote URL, the
+    mask), is listed in the journal; those the fake has are hosted by their sha256, beside the answer's images."""
+    canvas, other = png(512, 512, mode="RGBA"), png(256, 128, colour=(200, 40, 40))
+    files = [("image[]", ("a.png", canvas, "image/png")), ("image[]", ("b.png", other, "image/png"))]
+    data = {"model": "openai/gpt-image-1", "prompt": "add a hat", "quality": "low"}
+    answer = client.post(EDIT, data=data, files=[*files, ("mask", ("m.png", MASK_512, "image/png"))])
+    assert answer.status_code == 200
+    assert inspect_image(base64.b64decode(answer.json()["data"][0]["b64_json"])).edit_of == "512x512"
+    inputs = client.get("/_edenfake/calls").json()["calls"][-1]["inputs"]
+    assert [(i["role"], i["width"], i["height"], i["format"], i["hosted"]) for i in inputs] == [
+        ("image", 512, 512, "png", True),
+        ("image", 256, 128, "png", True),
+        ("mask", 512, 512, "png", True),  # the mask, last
+    ]
+    for sent, listed in zip((canvas, other, MASK_512), inputs, strict=True):
+        assert listed["sha256"] == hashlib.sha256(sent).hexdigest() and listed["bytes"] == len(sent)
+        hosted = client.get(f"/_edenfake/images/{listed['sha256']}.png")
+        assert hosted.status_code == 200 and hosted.content == sent and hosted.headers["content-type"] == "image/png"
+    file_id = client.post("/v3/upload", files={"file": ("c.png", other, "image/png")}).json()["file_id"]
+    body = {**data, "images": [{"file_id": file_id}, {"image_url": data_url(canvas)}]}
+    assert client.post(EDIT, json=body).status_code == 200
+    inputs = client.get("/_edenfake/calls").json()["calls"][-1]["inputs"]
+    assert [(i["sha256"], i["hosted"]) for i in inputs] == [
+        (hashlib.sha256(d).hexdigest(), True) for d in (other, canvas)
+    ]
+    # A remote URL is not fetched: listed, with nothing known of it but its hash, and named so on the image.
+    remote = {"model": "openai/dall-e-2", "prompt": "x", "images": [{"image_url": "https://example.com/fox.png"}]}
+    answer = client.post(EDIT, json={**remote, "response_format": "b64_json"})
+    assert answer.status_code == 200
+    assert inspect_image(base64.b64decode(answer.json()["data"][0]["b64_json"])).edit_of == "url"
+    (listed,) = client.get("/_edenfake/calls").json()["calls"][-1]["inputs"]
+    assert (listed["format"], listed["width"], listed["bytes"], listed["hosted"]) == (None, None, None, False)
+    # A generation lists none.
+    client.post(GENERATE, json={"model": "openai/gpt-image-1", "prompt": "a fox", "quality": "low"})
+    assert client.get("/_edenfake/calls").json()["calls"][-1]["inputs"] == []
+
+
+def test_an_input_over_the_hosting_bound_is_listed_not_hosted(client: TestClient) -> None:
+    from edenfake.routes.edits import MAX_HOSTED_INPUT_BYTES
+
+    side = math.isqrt(MAX_HOSTED_INPUT_BYTES // 3) + 8  # noise does not compress: a PNG over the bound
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, "PNG", compress_level=0)
+    big = out.getvalue()
+    assert len(big) > MAX_HOSTED_INPUT_BYTES
+    data = {"model": "openai/gpt-image-1", "prompt": "add a hat", "quality": "low"}
+    assert client.post(EDIT, data=data, files={"image": ("big.png", big, "image/png")}).status_code == 200
+    (listed,) = client.get("/_edenfake/calls").json()["calls"][-1]["inputs"]
+    assert (listed["bytes"], listed["hosted"], listed["width"]) == (len(big), False, side)
+    assert client.get(f"/_edenfake/images/{listed['sha256']}.png").status_code == 404
+
+
 # -- the page in a browser ----------------------------------------------------------------------------------
 
 #: the page reads the journal every 150 ms here (every second by default), so each test takes a moment
@@ -271,17 +331,30 @@ def test_sdk_requests_appear_without_a_reload_with_their_thumbnails(
     full.close()
 
 
-def test_a_long_prompt_is_shortened_and_shown_whole_on_demand(
+def test_a_long_prompt_is_clamped_and_expands_in_place_shown_once(
     console: Page, server: LiveServer, sdk: openai.OpenAI
 ) -> None:
     prompt = " ".join(["a lighthouse on a cliff at dusk, waves breaking below, gulls overhead, in thick oils"] * 3)
     sdk.images.generate(model="openai/gpt-image-1", prompt=prompt, quality="low")
     _until(console, _rows_at_least(1))
-    summary = console.locator("#calls details.prompt summary")
-    assert len(summary.inner_text()) <= 58
-    summary.focus()
-    console.keyboard.press("Enter")
-    assert console.locator("#calls details.prompt p").inner_text() == prompt
+    toggle = console.locator("#calls button.prompt")
+    shown = f"() => document.body.innerText.split({json.dumps(prompt)}).length - 1"
+    clipped = (
+        "() => { const b = document.querySelector('#calls button.prompt'); return b.scrollHeight > b.clientHeight; }"
+    )
+    line = console.evaluate("() => parseFloat(getComputedStyle(document.querySelector('#calls td.prompt')).lineHeight)")
+    closed = toggle.bounding_box()
+    assert closed is not None and closed["height"] <= 3 * line + 2 and console.evaluate(clipped)
+    assert toggle.get_attribute("aria-expanded") == "false" and console.evaluate(shown) == 1
+    toggle.focus()
+    console.keyboard.press("Enter")  # a button: Enter and Space work, and a screen reader says what it does
+    opened = toggle.bounding_box()
+    assert toggle.get_attribute("aria-expanded") == "true" and opened is not None
+    assert opened["height"] > closed["height"] + line and not console.evaluate(clipped)  # the whole text, in place
+    assert console.evaluate(shown) == 1 and toggle.inner_text() == prompt  # once, not a short and a full copy
+    assert console.locator("#calls td.prompt").inner_text() == prompt
+    console.keyboard.press("Space")
+    assert toggle.get_attribute("aria-expanded") == "false" and console.evaluate(clipped)
 
 
 def test_a_fault_queued_from_the_page_answers_the_next_request(
@@ -488,12 +561,21 @@ def test_with_an_admin_token_the_page_reads_it_from_the_fragment(browser: Browse
             tab.close()
 
 
-def test_the_screenshot(console: Page, server: LiveServer, tmp_path: Path, sdk: openai.OpenAI) -> None:
-    """The README's picture of the console, taken from a run: a few answers, a refusal and a fault."""
-    client = sdk
-    client.images.generate(model="openai/gpt-image-1", prompt="a red fox in the snow, morning light", quality="low")
+#: an edit's input: a 512x512 PNG of one colour
+FOX = png(512, 512, mode="RGBA", colour=(200, 90, 30, 255))
+LONG_PROMPT = "a lighthouse on a cliff at dusk, waves breaking below, gulls overhead, painted in thick oils"
+
+
+def _fill(server: LiveServer, client: openai.OpenAI) -> None:
+    """A journal as a developer sees it: generations, an edit, a refusal, a fault and a refused size."""
+    client.images.generate(
+        model="openai/gpt-image-1", prompt="a red fox in the snow, morning light", quality="low", n=2
+    )
     client.images.generate(model="openai/dall-e-2", prompt="a sailing boat on a calm lake", size="256x256")
-    client.images.generate(model="google/imagen-4.0-generate-001", prompt="a lighthouse at dusk")
+    client.images.edit(
+        model="openai/gpt-image-1", image=("fox.png", FOX, "image/png"), prompt="the same fox, in a blue coat"
+    )
+    client.images.generate(model="google/imagen-4.0-generate-001", prompt=LONG_PROMPT)
     with pytest.raises(openai.BadRequestError):
         client.images.generate(model="openai/gpt-image-1", prompt="something [edenfake:blocked]")
     server.fail(503, match={"model": "openai/dall-e-3"})
@@ -501,9 +583,125 @@ def test_the_screenshot(console: Page, server: LiveServer, tmp_path: Path, sdk: 
         client.images.generate(model="openai/dall-e-3", prompt="a castle")
     with pytest.raises(openai.BadRequestError):
         client.images.generate(model="openai/gpt-image-1", prompt="a fox", size="999x999")
-    _until(console, _rows_at_least(6))
-    _until(console, _thumbnails_loaded(3))
+
+
+#: the boxes of the page's thumbnails and the viewport's width, and whether anything scrolls sideways
+_GEOMETRY = """() => ({
+    width: innerWidth,
+    page: document.documentElement.scrollWidth,
+    regions: [...document.querySelectorAll('.scroll')].map(r => r.scrollWidth - r.clientWidth),
+    thumbs: [...document.querySelectorAll('#calls img')].map(i => i.getBoundingClientRect().toJSON()),
+})"""
+
+
+def _edit_row(tab: Page) -> dict[str, Any]:
+    found: dict[str, Any] = tab.evaluate(
+        """() => { const row = [...document.querySelectorAll('#calls tr')].find(r => r.cells[1].innerText === 'edits');
+        const box = (s) => [...row.querySelectorAll(s)].map(i => ({src: i.getAttribute('src'), alt: i.alt,
+            natural: i.naturalWidth, ...i.getBoundingClientRect().toJSON()}));
+        return {inputs: box('a.input img'), outputs: box('a.output img')}; }"""
+    )
+    return found
+
+
+def test_at_800_pixels_wide_nothing_scrolls_sideways_and_thumbnails_are_large(
+    console: Page, server: LiveServer, sdk: openai.OpenAI
+) -> None:
+    console.set_viewport_size({"width": 800, "height": 900})
+    # What no layout plans for: a prompt without a space, a model id of 200 characters, a path of 300.
+    sdk.images.generate(model="openai/gpt-image-1", prompt="y" * 2000, quality="low")
+    with pytest.raises(openai.UnprocessableEntityError):
+        sdk.images.generate(model="m" * 200, prompt="a fox")
+    assert httpx.get(f"{server.url}/v3/{'p' * 300}").status_code == 404
+    _until(console, _rows_at_least(3))
+    shown = console.evaluate(_GEOMETRY)
+    assert shown["page"] <= shown["width"] == 800 and all(extra <= 0 for extra in shown["regions"]), shown
+    server.reset()
+    _until(console, "() => document.querySelectorAll('#calls tr').length === 0")
+    _fill(server, sdk)
+    _until(console, _rows_at_least(7))
+    _until(console, _thumbnails_loaded(5))
+    shown = console.evaluate(_GEOMETRY)
+    assert shown["page"] <= shown["width"] == 800 and all(extra <= 0 for extra in shown["regions"]), shown
+    for box in shown["thumbs"]:
+        assert box["width"] >= 64 and box["height"] >= 64 and box["left"] >= 0 and box["right"] <= 800, box
+    # The columns that matter stay; fault, cost and time taken move under the status.
+    headers = console.evaluate(
+        "() => [...document.querySelectorAll('#journal th')].filter(h => h.getBoundingClientRect().width > 0)"
+        ".map(h => [h.innerText, h.getBoundingClientRect().right])"
+    )
+    assert [h for h, _ in headers] == ["Time", "Route", "Model", "Prompt", "Status", "Error code", "Images"]
+    assert all(right <= 800 for _, right in headers)
+    _until(console, _thumbnails_loaded(6))  # 2 + 1 + the edit's input and output + 1
+    rows = _rows(console)
+    assert [r[4].split("\n")[:2] for r in (rows[1], rows[-1])] == [["503", "fault 503"], ["200", "$0.022"]]
+    assert re.fullmatch(r"[0-9.]+ ms", rows[-1][4].split("\n")[2])
+    assert [r[5] for r in rows[:3]] == [
+        "PROVIDER_ERROR (size)",
+        "SERVICE_UNAVAILABLE",
+        "PROVIDER_ERROR (moderation_blocked)",
+    ]
+    edit = _edit_row(console)
+    (given,), (made,) = edit["inputs"], edit["outputs"]
+    assert given["right"] < made["left"] and given["top"] == made["top"]  # beside it, not under it
+
+
+def test_an_edit_row_shows_its_input_beside_the_output(console: Page, server: LiveServer, sdk: openai.OpenAI) -> None:
+    answer = sdk.images.edit(model="openai/gpt-image-1", image=("fox.png", FOX, "image/png"), prompt="a blue coat")
+    _until(console, _rows_at_least(1))
+    _until(console, _thumbnails_loaded(2))
+    edit = _edit_row(console)
+    (given,), (made,) = edit["inputs"], edit["outputs"]
+    assert given["src"] == f"/_edenfake/images/{hashlib.sha256(FOX).hexdigest()}.png" and given["natural"] == 512
+    assert given["alt"] == "input 1 (512x512 PNG)" and made["alt"] == "edit output 1 from openai/gpt-image-1"
+    assert given["right"] < made["left"] and given["top"] == made["top"]
+    # The output is the answer's image, and says on itself what it was made from.
+    (item,) = answer.data or []
+    sent = base64.b64decode(item.b64_json or "")
+    assert made["src"] == f"/_edenfake/images/{hashlib.sha256(sent).hexdigest()}.png"
+    assert inspect_image(sent).edit_of == "512x512"
+    # A generation's row has no input, and no arrow.
+    sdk.images.generate(model="openai/gpt-image-1", prompt="a fox", quality="low")
+    _until(console, _rows_at_least(2))
+    assert console.evaluate("() => document.querySelector('#calls tr').querySelectorAll('a.input, .arrow').length") == 0
+
+
+def test_request_tags_show_as_chips_when_the_journal_has_them(
+    console: Page, server: LiveServer, sdk: openai.OpenAI
+) -> None:
+    """The page shows a call's ``tags`` object when its journal entry has one, and nothing when it has none."""
+    from playwright.sync_api import Route
+
+    def tagged(route: Route) -> None:
+        response = route.fetch()
+        page = response.json()
+        for call in page["calls"]:
+            if (call.get("json") or {}).get("prompt") == "tagged":
+                call["tags"] = {"client": "acme", "run": "nightly-42"}
+        route.fulfill(response=response, json=page)
+
+    console.route("**/_edenfake/calls?*", tagged)
+    sdk.images.generate(model="openai/gpt-image-1", prompt="tagged", quality="low")
+    sdk.images.generate(model="openai/gpt-image-1", prompt="plain", quality="low")
+    _until(console, _rows_at_least(2))
+    chips = console.evaluate(
+        "() => [...document.querySelectorAll('#calls tr')]"
+        ".map(r => [...r.querySelectorAll('.tags li')].map(l => l.innerText))"
+    )
+    assert chips == [[], ["client=acme", "run=nightly-42"]]
+    assert [r[3] for r in _rows(console)] == ["plain", "tagged\nclient=acme\nrun=nightly-42"]
+
+
+def test_the_screenshot(console: Page, server: LiveServer, tmp_path: Path, sdk: openai.OpenAI) -> None:
+    """The README's picture of the console at 1200x800, taken from a run: a few answers, an edit with its input
+    beside its output, a refusal and a fault."""
+    console.set_viewport_size({"width": 1200, "height": 800})
+    _fill(server, sdk)
+    _until(console, _rows_at_least(7))
+    _until(console, _thumbnails_loaded(6))
     console.select_option("#fault-what", "content_policy")
+    shown = console.evaluate(_GEOMETRY)
+    assert shown["page"] <= shown["width"] and all(extra <= 0 for extra in shown["regions"]), shown
     shot = tmp_path / "console.png"
     console.screenshot(path=str(shot))
     assert shot.read_bytes().startswith(b"\x89PNG")

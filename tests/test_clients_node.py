@@ -56,8 +56,10 @@ def url(server: tuple[str, Path]) -> str:
     return server[0]
 
 
-def node(script: str, scenario: str, url: str, *, images: Sequence[Path] = (), mask: Path | None = None) -> Any:
-    """``node tests/node/SCRIPT SCENARIO`` against the server at ``url``: the JSON line it printed."""
+def node(
+    script: str, scenarios: Sequence[str], url: str, *, images: Sequence[Path] = (), mask: Path | None = None
+) -> dict[str, Any]:
+    """``node tests/node/SCRIPT SCENARIO...`` against the server at ``url``: each scenario's result, by name."""
     assert NODE is not None
     env = {
         **os.environ,
@@ -67,7 +69,7 @@ def node(script: str, scenario: str, url: str, *, images: Sequence[Path] = (), m
         "EDENFAKE_MASK": str(mask) if mask is not None else "",
     }
     done = subprocess.run(
-        [NODE, str(NODE_DIR / script), scenario],
+        [NODE, str(NODE_DIR / script), *scenarios],
         capture_output=True,
         text=True,
         env=env,
@@ -76,7 +78,7 @@ def node(script: str, scenario: str, url: str, *, images: Sequence[Path] = (), m
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def calls(url: str) -> list[dict[str, Any]]:
@@ -92,7 +94,7 @@ def parts(call: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
 
 
 def test_openai_generate_sends_json(url: str) -> None:
-    result = node("openai.mjs", "generate", url)
+    result = node("openai.mjs", ["generate"], url)["generate"]
     assert result == {"count": 2, "sizes": [[1024, 1024]] * 2, "size": "1024x1024", "provider": "openai", "cost": 0.084}
     (call,) = calls(url)
     assert call["json"] == {"model": "openai/gpt-image-1", "prompt": "a red fox", "n": 2, "size": "1024x1024"}
@@ -101,11 +103,10 @@ def test_openai_generate_sends_json(url: str) -> None:
 
 def test_openai_edit_sends_one_image_as_image_and_several_as_image_brackets(url: str, server: tuple[str, Path]) -> None:
     files = server[1]
-    one = node("openai.mjs", "edit-one", url, images=[files / "fox.png"])
-    several = node(
-        "openai.mjs", "edit-several-masked", url, images=[files / "fox.png", files / "fox.jpg"], mask=files / "mask.png"
-    )
-    assert one["sizes"] == [[1024, 1024]] and several["sizes"] == [[1024, 1024]] * 2
+    images, mask = [files / "fox.png", files / "fox.jpg"], files / "mask.png"
+    results = node("openai.mjs", ["edit-one", "edit-several-masked"], url, images=images, mask=mask)
+    assert results["edit-one"]["sizes"] == [[1024, 1024]]
+    assert results["edit-several-masked"]["sizes"] == [[1024, 1024]] * 2
     first, second = calls(url)
     assert parts(first) == [("image", "image-0.png", "image/png")]
     assert parts(second) == [
@@ -117,7 +118,7 @@ def test_openai_edit_sends_one_image_as_image_and_several_as_image_brackets(url:
 
 
 def test_openai_models_list_pages_through_the_catalog(url: str) -> None:
-    ids = node("openai.mjs", "models", url)["ids"]
+    ids = node("openai.mjs", ["models"], url)["models"]["ids"]
     assert "openai/gpt-image-1" in ids and "openai/dall-e-3" in ids and len(ids) == len(set(ids))
     (call,) = calls(url)
     assert call["path"] == "/v3/models" and call["status"] == 200
@@ -127,31 +128,31 @@ def test_openai_models_list_pages_through_the_catalog(url: str) -> None:
 def test_openai_errors_are_the_sdk_s_classes_without_eden_s_body(url: str) -> None:
     """The SDK takes an error's message and ``error`` from the body's ``error`` object; Eden's bodies are
     ``{"detail", "error_code"}``, so the SDK shows only the status ("400 status code (no body)")."""
-    model = node("openai.mjs", "error-model", url)
-    auth = node("openai.mjs", "error-auth", url)
-    httpx.post(url + "/_edenfake/faults", json={"fail": 503, "retry_after": 0}, headers=JSON).raise_for_status()
-    unavailable = node("openai.mjs", "error-unavailable", url)
-    assert [(r["class"], r["status"], r["isAPIError"]) for r in (model, auth, unavailable)] == [
+    queue_503(url)
+    results = node("openai.mjs", ["error-model", "error-auth", "error-unavailable"], url)
+    assert [(r["class"], r["status"], r["isAPIError"]) for r in results.values()] == [
         ("BadRequestError", 400, True),
         ("AuthenticationError", 401, True),
         ("InternalServerError", 503, True),
     ]
-    assert model["message"] == "400 status code (no body)" and model["error"] is None
+    assert results["error-model"]["message"] == "400 status code (no body)" and results["error-model"]["error"] is None
     answered = calls(url)
     assert [c["status"] for c in answered] == [400, 401, 503]  # maxRetries: 0, no retry
-    assert [c["response"].get("error_code") for c in answered] == [
-        "INVALID_MODEL",
-        "UNAUTHORIZED",
-        "SERVICE_UNAVAILABLE",
-    ]
+    assert [c["response"]["error_code"] for c in answered] == ["INVALID_MODEL", "UNAUTHORIZED", "SERVICE_UNAVAILABLE"]
+
+
+def queue_503(url: str) -> None:
+    """A 503 for the next request whose prompt is "unavailable", with a Retry-After of 1 ms."""
+    fault = {"fail": 503, "retry_after": 0, "match": {"prompt": "unavailable"}}
+    httpx.post(url + "/_edenfake/faults", json=fault, headers=JSON).raise_for_status()
 
 
 # -- the Vercel AI SDK ---------------------------------------------------------------------------------------
 
 
 def test_ai_sdk_generate_always_asks_for_b64_json(url: str) -> None:
-    gpt = node("ai-sdk.mjs", "generate", url)
-    dalle = node("ai-sdk.mjs", "generate-dall-e-3", url)
+    results = node("ai-sdk.mjs", ["generate", "generate-dall-e-3"], url)
+    gpt, dalle = results["generate"], results["generate-dall-e-3"]
     assert gpt["sizes"] == [[1024, 1024]] * 2 and gpt["mediaTypes"] == ["image/png"] * 2
     assert dalle["sizes"] == [[1024, 1024]] and gpt["warnings"] == dalle["warnings"] == []
     sent = [c["json"] for c in calls(url)]
@@ -170,15 +171,9 @@ def test_ai_sdk_generate_always_asks_for_b64_json(url: str) -> None:
 def test_ai_sdk_edits_send_blobs_named_blob(url: str, server: tuple[str, Path]) -> None:
     """Its edit path sends multipart with Blobs: every file part is named ``blob``, and ``n`` is always sent."""
     files = server[1]
-    one = node("ai-sdk.mjs", "edit-one", url, images=[files / "fox.png"])
-    several = node(
-        "ai-sdk.mjs",
-        "edit-several-masked",
-        url,
-        images=[files / "fox.png", files / "fox.jpg"],
-        mask=files / "mask.png",
-    )
-    assert one["sizes"] == several["sizes"] == [[1024, 1024]]
+    images, mask = [files / "fox.png", files / "fox.jpg"], files / "mask.png"
+    results = node("ai-sdk.mjs", ["edit-one", "edit-several-masked"], url, images=images, mask=mask)
+    assert results["edit-one"]["sizes"] == results["edit-several-masked"]["sizes"] == [[1024, 1024]]
     first, second = calls(url)
     assert parts(first) == [("image", "blob", "image/png")]
     assert parts(second) == [
@@ -192,7 +187,9 @@ def test_ai_sdk_edits_send_blobs_named_blob(url: str, server: tuple[str, Path]) 
 def test_ai_sdk_errors_are_api_call_errors_with_the_status_text_and_the_body(url: str) -> None:
     """It reads an error's message only from ``{"error": {"message"}}``: for Eden's bodies it shows the status
     text, and keeps the body in ``responseBody``."""
-    model = node("ai-sdk.mjs", "error-model", url)
+    queue_503(url)
+    results = node("ai-sdk.mjs", ["error-model", "error-unavailable"], url)
+    model, unavailable = results["error-model"], results["error-unavailable"]
     assert (model["class"], model["status"], model["message"], model["isRetryable"]) == (
         "APICallError",
         400,
@@ -200,8 +197,6 @@ def test_ai_sdk_errors_are_api_call_errors_with_the_status_text_and_the_body(url
         False,
     )
     assert json.loads(model["responseBody"])["error_code"] == "INVALID_MODEL"
-    httpx.post(url + "/_edenfake/faults", json={"fail": 503, "retry_after": 0}, headers=JSON).raise_for_status()
-    unavailable = node("ai-sdk.mjs", "error-unavailable", url)
     assert (unavailable["status"], unavailable["message"], unavailable["isRetryable"]) == (
         503,
         "Service Unavailable",

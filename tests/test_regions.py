@@ -5,13 +5,17 @@ models served there. Through the mock (httpx, the openai SDK over httpx2) and a 
 from __future__ import annotations
 
 import base64
+import json
+from typing import Any
 
 import httpx
 import openai
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 import edenfake
-from edenfake import Catalog
+from edenfake import Catalog, EdenFake, FakeRequest
+from edenfake import strategies as S
 from tests.helpers import AUTH, FROZEN, TOKEN, data_url, png
 
 EDEN = "https://api.edenai.run/v3"
@@ -124,3 +128,23 @@ def test_a_users_catalog_chooses_the_regions_and_their_hosts() -> None:
             assert generate(client, "openai/dall-e-2").status_code == 451
         with httpx.Client(base_url=EU, headers=AUTH) as client:  # no longer a region's host
             assert generate(client, "openai/dall-e-2").status_code == 200
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(S.generation_requests(models=S.model_ids(region="eu")))
+def test_the_strategies_requests_for_the_eu_are_answered_on_the_eu_host(body: dict[str, Any]) -> None:
+    fake = EdenFake(clock=FROZEN)
+    headers = [
+        ("authorization", f"Bearer {TOKEN}"),
+        ("content-type", "application/json"),
+        ("host", "api.eu.edenai.run"),
+    ]
+    request = FakeRequest("POST", "/v3/images/generations", headers, json.dumps(body).encode(), EU.removesuffix("/v3"))
+    response = fake.answer(request)
+    assert response.status == 200, response.json()
+
+
+def test_the_strategies_refuse_a_region_no_model_is_served_in() -> None:
+    S.model_ids(region="eu", edits=True, catalog=eu_edits())  # a catalog with an editing model in the EU
+    with pytest.raises(ValueError, match="no editing model in region 'eu'"):
+        S.model_ids(region="eu", edits=True)

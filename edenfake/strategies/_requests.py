@@ -13,6 +13,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from edenfake import _tags, contracts
+from edenfake._regions import served_in
 from edenfake.catalog import Catalog, ModelSpec
 from edenfake.strategies._files import data_url, image_files
 
@@ -60,9 +61,14 @@ def _catalog(catalog: Catalog | None) -> Catalog:
     return catalog if catalog is not None else Catalog.default()
 
 
-def model_ids(*, catalog: Catalog | None = None, edits: bool = False) -> st.SearchStrategy[str]:
-    """The catalog's model ids (only those that edit, with ``edits=True``)."""
-    ids = sorted(m.id for m in _catalog(catalog) if m.edits or not edits)
+def model_ids(
+    *, catalog: Catalog | None = None, edits: bool = False, region: str | None = None
+) -> st.SearchStrategy[str]:
+    """The catalog's model ids (only those that edit, with ``edits=True``; only those served in ``region``, e.g.
+    ``"eu"`` for requests to the EU host, which refuses the others with 451)."""
+    ids = sorted(m.id for m in served_in(_catalog(catalog), region, edits=edits))
+    if not ids:
+        raise ValueError(f"the catalog serves no {'editing ' if edits else ''}model in region {region!r}")
     return st.sampled_from(ids)
 
 

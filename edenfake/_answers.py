@@ -30,6 +30,7 @@ def plan_json(core: Core, exchange: Exchange, contract: str, *, edits: bool = Fa
     body = exchange.json()
     if isinstance(body.get("model"), str):
         exchange.model = body["model"]
+    core.check_region(body.get("model"), exchange.request, edits=edits)  # Eden's gate: before the body's checks
     core.check_contract(contract, body)
     model = core.model_for(body["model"], edits=edits, request=exchange.request)
     plan = model.plan(body, edit=edits)

@@ -375,19 +375,31 @@ class Core:
         the route; RegionNotAllowed (451) when the request pins a region the model is not served in, by its
         host (``request``) or by a ``@CODE`` suffix. ``model@CODE`` of a model served there is the model itself:
         answered and priced as it (the journal keeps the request as it was sent)."""
-        base, pinned = self.catalog.regions.split(model_id)
-        model = self.catalog.get(base)
+        model = self.catalog.get(self.catalog.regions.split(model_id)[0])
         route = "image editing" if edits else "image generation"
         if model is None or (edits and not model.edits):
             known = ", ".join(sorted(m.id for m in self.catalog if m.edits or not edits))
             raise InvalidModel(
                 f"Model '{_redact.clip(model_id, 100)}' is not available for {route}. Available models: {known}"
             )
-        at_host = self.region_of(request) if request is not None else None
+        if request is not None:
+            self.check_region(model_id, request, edits=edits)
+        return model
+
+    def check_region(self, model_id: object, request: FakeRequest, *, edits: bool = False) -> None:
+        """RegionNotAllowed (451) when ``request`` pins a region, by its host or ``model_id``'s ``@CODE``, that
+        the catalog's model does not serve. The routes call it before the body's other checks, as Eden's gate
+        runs ahead of input validation; a model the catalog lacks (or not a string) is :meth:`model_for`'s."""
+        if not isinstance(model_id, str):
+            return
+        base, pinned = self.catalog.regions.split(model_id)
+        model = self.catalog.get(base)
+        if model is None or (edits and not model.edits):
+            return
+        at_host = self.region_of(request)
         for region in dict.fromkeys(r for r in (at_host, pinned) if r is not None):
             if region not in model.regions or (at_host is not None and region != at_host):
                 self._refuse_region(model_id, region, at_host, edits=edits)
-        return model
 
     def _refuse_region(self, model_id: str, region: str, at_host: str | None, *, edits: bool) -> NoReturn:
         served = [m.id for m in served_in(self.catalog, at_host or region, edits=edits)]

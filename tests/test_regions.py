@@ -148,3 +148,14 @@ def test_the_strategies_refuse_a_region_no_model_is_served_in() -> None:
     S.model_ids(region="eu", edits=True, catalog=eu_edits())  # a catalog with an editing model in the EU
     with pytest.raises(ValueError, match="no editing model in region 'eu'"):
         S.model_ids(region="eu", edits=True)
+
+
+def test_the_region_gate_runs_ahead_of_the_bodys_checks() -> None:
+    # Eden: "the gate runs ahead of input validation and file fetching"
+    with edenfake.mock(clock=FROZEN), httpx.Client(base_url=EU, headers=AUTH) as client:
+        assert generate(client, US_MODEL, n=0).status_code == 451
+        bad_refs = {"model": US_MODEL, "prompt": "", "images": [{"file_id": "not-a-uuid"}]}
+        assert client.post("/images/edits", json=bad_refs).status_code == 451
+        no_image = client.post("/images/edits", files={"x": ("a.txt", b"x")}, data={"model": US_MODEL})
+        assert no_image.status_code == 451
+        assert generate(client, EU_MODEL, n=0).status_code == 422  # a model served there: the body's checks

@@ -218,6 +218,7 @@ def _from_multipart(core: Core, exchange: Exchange) -> tuple[ModelSpec, Any, str
     fields = exchange.form()
     if isinstance(fields.get("model"), str):
         exchange.model = fields["model"]
+    core.check_region(fields.get("model"), exchange.request, edits=True)  # Eden's gate: before the body's checks
     files = [p for p in parts if p.filename is not None or p.name in (*_IMAGE_PARTS, "mask")]
     problems = [v.as_detail() for v in contracts.violations("edit-request#/$defs/EditForm", fields)]
     images = [p for p in files if p.name in _IMAGE_PARTS]

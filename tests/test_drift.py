@@ -178,8 +178,11 @@ def test_the_json_report_and_the_table(tmp_path: Path, capsys: pytest.CaptureFix
     table = capsys.readouterr().out.splitlines()
     assert table[2].split() == ["kind", "count", "catalog", "example"]
     assert table[3].split()[:3] == ["field_only_in_fake", "14", "8/14"]  # report_fields explains 8 of them
-    assert table[4].split()[:3] == ["cost", "2", "yes"]
+    assert table[4].split() == ["what", "to", "do:", *KINDS["field_only_in_fake"].remedy.split()]
+    assert table[5].split()[:3] == ["cost", "2", "yes"]
+    assert table[6].strip() == f"what to do: {KINDS['cost'].remedy}"
     assert table[-1].startswith("16 difference(s) of 2 kind(s); a catalog explains 10")
+    assert table[-1].endswith("What a kind means, and what to do: edenfake drift --explain KIND")
 
 
 @pytest.mark.parametrize(

@@ -1,27 +1,35 @@
 """``edenfake drift DIR``: the cassette and the ``--catalog`` file read (a file that cannot be is one line on
 stderr and exit 2), the report printed as a table or JSON, the suggested overlay written; exit 0 when the fake
-agrees, 1 on drift, 2 when something cannot be read or written."""
+agrees, 1 on drift, 2 when something cannot be read or written. ``edenfake drift --explain KIND`` prints what a
+kind of difference means and what to do about it (an unknown kind: one line naming the kinds, exit 2)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
-from edenfake._redact import one_line
+from edenfake._redact import clip, one_line
 from edenfake._request import parse_json
 from edenfake._validate import read_limited
 from edenfake.cassettes.format import Cassette, CassetteError
 from edenfake.catalog import Catalog
 from edenfake.drift.comparison import drift
+from edenfake.drift.kinds import KINDS
 from edenfake.errors import ApiError, CatalogError
 
 __all__ = ["run"]
 
 #: the longest error line drift prints, in characters
 _ERROR_CHARS = 1000
+#: the most --allow-extra-field names one run takes, and the longest (as the catalog's answer_extra_fields)
+_EXTRA_FIELDS = 100
+_FIELD_CHARS = 60
+#: the width --explain wraps its paragraphs to
+_WIDTH = 100
 
 
 def _fail(message: str) -> int:
@@ -50,7 +58,35 @@ def _catalog(name: str) -> tuple[dict[str, Any], Catalog]:
         raise ValueError(_flat(exc)) from None
 
 
+def explain(kind: str) -> int:
+    """``--explain KIND``: the kind's summary, explanation and remedy; exit 2 naming the kinds when unknown."""
+    found = KINDS.get(kind)
+    if found is None:
+        return _fail(f"--explain: the kinds are {', '.join(KINDS)}; not {clip(kind, _FIELD_CHARS)!r}")
+    paragraphs = [f"{found.name}: {found.summary}", found.explanation, f"What to do: {found.remedy}"]
+    print("\n\n".join(textwrap.fill(p, _WIDTH) for p in paragraphs))
+    return 0
+
+
+def _allowed(names: list[str]) -> str | None:
+    """Why the --allow-extra-field names cannot be used, or None."""
+    if len(names) > _EXTRA_FIELDS:
+        return f"--allow-extra-field: at most {_EXTRA_FIELDS} names, not {len(names)}"
+    for name in names:
+        if not 1 <= len(name) <= _FIELD_CHARS:
+            return f"--allow-extra-field: a field name has 1 to {_FIELD_CHARS} characters, not {len(name)}"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.explain is not None:
+        return explain(args.explain)
+    if args.cassette is None:
+        return _fail("a cassette directory is needed (edenfake drift DIR), or --explain KIND")
+    extra: list[str] = args.allow_extra_field
+    problem = _allowed(extra)
+    if problem is not None:
+        return _fail(problem)
     try:
         cassette = Cassette.load(args.cassette)
     except CassetteError as exc:
@@ -63,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             return _fail(f"cannot use the catalog {args.catalog}: {exc}")
     try:
-        report = drift(cassette, catalog=catalog, overlay=overlay)
+        report = drift(cassette, catalog=catalog, overlay=overlay, allow_extra_fields=extra)
     except CassetteError as exc:  # an exchange that cannot be sent: a hand-edited line, a file gone since
         return _fail(str(exc))
     print(report.json_text() if args.json else report.table())

@@ -23,7 +23,7 @@ from edenfake.cassettes.matching import rebuild_request
 from edenfake.cassettes.replay import image_digest
 from edenfake.catalog import Catalog
 from edenfake.drift.report import DETAIL_CHARS, Difference, Report
-from edenfake.drift.suggestion import Suggestions, error_code, number
+from edenfake.drift.suggestion import REPORT_FIELDS, Suggestions, error_code, number
 from edenfake.errors import ApiError, EdenfakeError
 from edenfake.fake import EdenFake
 
@@ -302,6 +302,9 @@ class _Comparison:
             if listed[kind] <= _FIELDS_LISTED:
                 self.differ(kind, detail, catalog=catalog, subject=subject)
 
+        for name in REPORT_FIELDS:
+            if (name in recorded) == (name in fake):
+                self.suggest.seen_field(self.fields, name, name in recorded)
         for name in sorted({*recorded, *fake}):
             if name not in fake:
                 if name in self.allowed:

@@ -74,12 +74,13 @@ class Report:
             explained = sum(d.catalog for d in found)
             mark = "yes" if explained == len(found) else "no" if not explained else f"{explained}/{len(found)}"
             lines.append(f"{kind:<{width}}  {len(found):>5}  {mark:<7}  {found[0]}")
+            lines.append(f"{'':<{width}}  what to do: {KINDS[kind].remedy}")
         explainable = sum(d.catalog for d in self.differences)
         lines.append("")
         summary = f"{len(self.differences)} difference(s) of {len(grouped)} kind(s)"
         if explainable:
             summary += f"; a catalog explains {explainable} (--suggest-catalog FILE writes it)"
-        lines.append(summary + ". What each kind means: docs/drift.md")
+        lines.append(summary + ". What a kind means, and what to do: edenfake drift --explain KIND")
         return "\n".join(lines)
 
     def as_json(self) -> dict[str, Any]:

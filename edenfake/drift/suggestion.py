@@ -10,11 +10,13 @@ import math
 import re
 from typing import Any
 
-from edenfake.catalog import Catalog
+from edenfake.catalog import Catalog, ModelSpec
 from edenfake.errors import CatalogError, EdenfakeError
 
-__all__ = ["Suggestions", "error_code", "number"]
+__all__ = ["REPORT_FIELDS", "Suggestions", "error_code", "number"]
 
+#: the fields an answer reports of its model's plan, as the catalog's report_fields names them
+REPORT_FIELDS = ("output_format", "size", "quality", "background")
 _PIXELS = re.compile(r"^[1-9][0-9]*x[1-9][0-9]*$")
 _RATIO = re.compile(r"^[1-9][0-9]*:[1-9][0-9]*$")
 
@@ -50,6 +52,10 @@ class Suggestions:
         #: (model, prices or edit_prices, quality table, size) -> the price seen first (agreed with, or
         #: suggested): a later, different one is not explained
         self.prices: dict[tuple[str, str, str, str], float] = {}
+        #: (model, report field) -> whether the answer carries it, as seen first
+        self.fields_seen: dict[tuple[str, str], bool] = {}
+        #: each model's suggested entry as a checked catalog's model, made again once the entry changes
+        self.specs: dict[str, ModelSpec] = {}
 
     def overlay(self) -> dict[str, Any]:
         out = copy.deepcopy(self.base)
@@ -71,6 +77,7 @@ class Suggestions:
         return model, self.entries[model]
 
     def _set(self, model: str, key: str, value: Any) -> None:
+        self.specs.pop(model, None)
         self.entries[model][key] = value
         self.changed.setdefault(model, set()).add(key)
 
@@ -194,13 +201,22 @@ class Suggestions:
 
     # -- fields, images and cost -------------------------------------------------------------------------------
 
+    def seen_field(self, fields: dict[str, Any], name: str, present: bool) -> None:
+        """A report field both answers have (or both lack): a later exchange that says otherwise is not
+        explained."""
+        model = fields.get("model")
+        if name in REPORT_FIELDS and isinstance(model, str) and self.catalog.get(model) is not None:
+            self.fields_seen.setdefault((model, name), present)
+
     def report_field(self, fields: dict[str, Any], name: str, add: bool) -> bool:
-        if name not in ("output_format", "size", "quality", "background"):
+        if name not in REPORT_FIELDS:
             return False
         found = self._entry(fields)
         if found is None:
             return False
         model, entry = found
+        if self.fields_seen.setdefault((model, name), add) != add:
+            return False  # another recording of this model said otherwise first
         current = (
             list(self.catalog[model].rule("report_fields")) if "report_fields" not in entry else entry["report_fields"]
         )
@@ -256,7 +272,9 @@ class Suggestions:
             return None  # a catalog has no negative prices
         model, entry = found
         try:
-            plan = Catalog.from_data({"models": {model: entry}}, replace=False)[model].plan(fields, edit=edit)
+            if model not in self.specs:
+                self.specs[model] = Catalog.from_data({"models": {model: entry}}, replace=False)[model]
+            plan = self.specs[model].plan(fields, edit=edit)
         except (EdenfakeError, KeyError, TypeError, ValueError):
             return None
         key = "edit_prices" if edit else "prices"

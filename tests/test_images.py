@@ -377,3 +377,50 @@ def test_images_of_one_answer_share_label_rows_and_still_decode_exactly() -> Non
     specs = [dataclasses.replace(SPEC, width=900, height=600, index=i) for i in range(4)]
     for spec in specs + specs:  # the second round takes every line of text from the shared rows
         assert decode_image(render_image(spec)).tobytes() == expected_pixels(spec).tobytes()
+
+
+# -- an edit's placeholder ----------------------------------------------------------------------------------
+
+EDIT = dataclasses.replace(SPEC, width=1024, height=1024, inputs=("ab" * 32,), edit_of="512x512")
+
+
+def _first_line(spec: ImageSpec) -> tuple[Image.Image, Image.Image]:
+    """The label's first line as drawn on the image (ink 255, all else 0) and the text it should show."""
+    label = images._label(spec)
+    assert label is not None
+    top, text = label.lines[0]
+    mask = images._glyphs.line_mask(label.size, text)
+    y = label.top + top
+    drawn = decode_image(render_image(spec)).convert("RGB").getchannel("R")
+    box = (label.margin, y, min(spec.width, label.margin + mask.width), y + mask.height)
+    shown = drawn.crop(box).point(lambda v: 255 if v == images._INK[0] else 0)
+    return shown, mask.crop((0, 0, box[2] - box[0], mask.height))
+
+
+def test_an_edit_says_so_on_the_image_with_its_first_inputs_size() -> None:
+    label = images._label(EDIT)
+    assert label is not None and label.lines[0][1] == "edenfake edit of 512x512 input"
+    shown, expected = _first_line(EDIT)
+    assert shown.tobytes() == expected.tobytes()  # those very words, drawn on the image
+    generation = dataclasses.replace(EDIT, inputs=(), edit_of=None)
+    shown, expected = _first_line(generation)
+    assert shown.tobytes() == expected.tobytes()
+    assert images._label(generation).lines[0][1] == "edenfake placeholder"  # type: ignore[union-attr]
+    # Same size, same prompt: the edit's pixels are not a generation's.
+    assert decode_image(render_image(EDIT)).tobytes() != decode_image(render_image(generation)).tobytes()
+    # A remote first input (not fetched, so of no known size) is named as such.
+    remote = images._label(dataclasses.replace(EDIT, edit_of="url"))
+    assert remote is not None and remote.lines[0][1] == "edenfake edit of a remote image"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_edits_fingerprint_names_its_first_input_and_a_generations_is_unchanged(fmt: ImageFormat) -> None:
+    edit = dataclasses.replace(EDIT, format=fmt)
+    info = inspect_image(render_image(edit))
+    assert info.edit_of == "512x512" and info.fingerprint == edit.fingerprint()
+    assert render_image(edit) == render_image(dataclasses.replace(edit))  # deterministic
+    assert dataclasses.replace(edit, edit_of="256x256").key != edit.key
+    generation = dataclasses.replace(SPEC, format=fmt)
+    # A generation's fingerprint has no edit_of key at all: its bytes are those of before edits were labelled.
+    assert "edit_of" not in generation.fingerprint() and inspect_image(render_image(generation)).edit_of is None
+    assert set(generation.fingerprint()) == set(edit.fingerprint()) - {"edit_of"}

@@ -285,10 +285,6 @@ class Catalog:
         self.answer_extra_fields: tuple[str, ...] = tuple(
             data.get("answer_extra_fields", contracts.load("catalog")["properties"]["answer_extra_fields"]["default"])
         )
-        #: top-level answer fields drift does not report as only in the recording (no client reads them)
-        self.answer_extra_fields: tuple[str, ...] = tuple(
-            data.get("answer_extra_fields", contracts.load("catalog")["properties"]["answer_extra_fields"]["default"])
-        )
         self.models: dict[str, ModelSpec] = {
             mid: ModelSpec(mid, entry, refusal_status=self.refusal_status) for mid, entry in data["models"].items()
         }
@@ -392,35 +388,6 @@ def _check_entry(spec: ModelSpec, source: str) -> None:
         qualities: list[str | None] = [*spec.qualities] or [None]
         for q in qualities:
             spec.unit_price(w, h, e.get("quality_aliases", {}).get(q, q))
-
-
-def _merged(base: Mapping[str, Any], user: Mapping[str, Any], source: str) -> dict[str, Any]:
-    # A catalog overlay over a catalog: top-level keys replaced, models merged key by key (null removes one).
-    if not isinstance(user, Mapping) or not isinstance(user.get("models", {}), Mapping):
-        raise CatalogError(f"{source}: a catalog is an object with a 'models' object")
-    merged = copy.deepcopy(dict(base))
-    merged.update({k: copy.deepcopy(v) for k, v in user.items() if k != "models"})
-    models = merged.setdefault("models", {})
-    for mid, entry in user.get("models", {}).items():
-        if entry is None:  # {"models": {"x/y": null}} removes a built-in model
-            models.pop(mid, None)
-        elif mid in models and isinstance(models[mid], Mapping) and isinstance(entry, Mapping):
-            models[mid] = {**models[mid], **copy.deepcopy(dict(entry))}
-        else:
-            models[mid] = copy.deepcopy(entry)
-    return merged
-
-
-def _priced(table: Mapping[str, float], width: int, height: int) -> float | None:
-    # One price table's price for a size: the size's own, the table's '*', or its per_megapixel rate.
-    size = f"{width}x{height}"
-    if size in table:
-        return table[size]
-    if "*" in table:
-        return table["*"]
-    if "per_megapixel" in table:
-        return round(table["per_megapixel"] * width * height / 1_000_000, 6)
-    return None
 
 
 def _merged(base: Mapping[str, Any], user: Mapping[str, Any], source: str) -> dict[str, Any]:

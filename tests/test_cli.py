@@ -161,3 +161,59 @@ def test_binding_beyond_loopback_warns(monkeypatch: pytest.MonkeyPatch, capsys: 
     assert "warning: listening on 0.0.0.0" in err and "--admin-token" in err
     assert main(["serve", "--host", "0.0.0.0", "--quiet", "--admin-token", "x"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def _banner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
+    """The lines ``edenfake serve argv`` prints once it listens (the server announces itself, then stops)."""
+    from edenfake import server
+
+    def announce_and_stop(self: server._Server, sockets: object = None) -> None:
+        assert self._on_started is not None
+        self._on_started()
+
+    monkeypatch.setattr(server._Server, "run", announce_and_stop)
+    assert main(["serve", "--port", "0", "--quiet", *argv]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def _cassette(directory: Path, prompts: list[str]) -> Path:
+    from edenfake import FakeRequest
+    from edenfake.cassettes.matching import describe_request
+    from edenfake.cassettes.writing import Writer, describe_response
+
+    writer = Writer(directory)
+    for prompt in prompts:
+        body = json.dumps({"model": "openai/gpt-image-1", "prompt": prompt}).encode()
+        request = FakeRequest("POST", "/v3/images/generations", [("content-type", "application/json")], body)
+        answer = json.dumps({"data": [], "created": 1, "cost": 0.0}).encode()
+        response = describe_response(200, {"content-type": "application/json"}, answer, lambda u, limit: "no")
+        writer.append(describe_request(request), response, duration_ms=1)
+    return directory
+
+
+def test_the_banner_says_what_is_replayed_and_what_a_request_it_lacks_gets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cassette = _cassette(tmp_path / "fox", ["a fox", "a red fox", "a fox"])
+    lines = _banner(monkeypatch, capsys, "--replay", str(cassette), "--unmatched", "error")
+    [replaying] = [line for line in lines if line.startswith("replaying ")]
+    assert f"replaying {cassette}: 3 exchange(s)" in replaying
+    assert "404 NOT_RECORDED" in replaying and "--unmatched error" in replaying
+    lines = _banner(monkeypatch, capsys, "--replay", str(cassette))
+    assert any("fake's own answer" in line and "--unmatched fake" in line for line in lines)
+    assert not any(line.startswith("replaying ") for line in _banner(monkeypatch, capsys))
+
+
+def test_with_tokens_the_banner_names_the_variable_the_docs_use_never_a_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edenfake.cli import TOKEN_VARIABLE
+
+    lines = _banner(monkeypatch, capsys, "--token", "s3cret-one", "--token", "s3cret-two")
+    shown = "\n".join(lines)
+    assert "s3cret" not in shown
+    assert f'-H "Authorization: Bearer ${TOKEN_VARIABLE}"' in shown
+    assert f"export {TOKEN_VARIABLE}=" in shown and "2 --token value(s)" in shown
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    assert any(TOKEN_VARIABLE in page.read_text() for page in docs.rglob("*.md"))  # the docs' own name for it
+    assert 'Bearer test-token"' in "\n".join(_banner(monkeypatch, capsys))  # any token: the example's works

@@ -1,0 +1,137 @@
+"""Quiet, quick stops: an injected fault is one INFO line in the server's log and never a traceback, and Ctrl-C
+or SIGTERM stops ``edenfake serve`` at once even while a 30 s timeout fault holds a request."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import httpx
+import pytest
+
+import edenfake
+from edenfake.server import LiveServer
+from tests.helpers import AUTH, STOP_TIMEOUT, cli_running
+
+BODY = {"model": "openai/gpt-image-1", "prompt": "a fox", "quality": "low"}
+#: how long a stop may take with a hanging fault in flight (uvicorn alone waits the whole hang: 30 s)
+PROMPT_STOP = 5.0
+
+
+def _admin(url: str, path: str, body: dict[str, Any] | None = None, method: str | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url + path, data=data, headers={"Content-Type": "application/json"}, method=method)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _send_hanging(url: str) -> tuple[threading.Thread, list[BaseException]]:
+    """A generation sent in a thread, which the queued timeout fault holds; waits until the fake has taken it."""
+    raised: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            httpx.post(url + "/v3/images/generations", json=BODY, headers=AUTH, timeout=60)
+        except httpx.HTTPError as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while _admin(url, "/_edenfake/calls")["count"] == 0:  # the fault's call is journalled as it starts to hang
+        assert time.monotonic() < deadline, "the request never reached the fake"
+        time.sleep(0.02)
+    return thread, raised
+
+
+def _stopped_within(proc: subprocess.Popen[str], sig: int) -> tuple[float, str, str]:
+    started = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=STOP_TIMEOUT)
+    return time.monotonic() - started, out, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_serve_at_once_while_a_timeout_fault_hangs(sig: int) -> None:
+    with cli_running("serve", "--port", "0") as (proc, url):
+        _admin(url, "/_edenfake/faults", {"fail": "timeout", "hang": 30})
+        thread, raised = _send_hanging(url)
+        took, out, err = _stopped_within(proc, sig)
+    assert took < PROMPT_STOP, err
+    thread.join(PROMPT_STOP)
+    assert not thread.is_alive() and isinstance(raised[0], httpx.RemoteProtocolError)  # the hold was cut: dropped
+    assert "edenfake: stopping: dropped 1 connection(s) held by a timeout fault or latency" in err.splitlines()
+    assert "edenfake stopped" in out
+    assert "Traceback" not in err and "Exception in ASGI" not in err and "Cancel" not in err, err
+    if sig == signal.SIGINT:
+        assert proc.returncode == 0
+
+
+def test_injected_faults_are_one_info_line_each_and_never_a_traceback() -> None:
+    with cli_running("serve", "--port", "0") as (proc, url):
+        _admin(url, "/_edenfake/faults", {"fail": "timeout", "hang": 0.05})
+        _admin(url, "/_edenfake/faults", {"fail": "disconnect", "times": 2})
+        with httpx.Client(headers=AUTH) as client:
+            for _ in range(3):
+                with pytest.raises(httpx.RemoteProtocolError):
+                    client.post(url + "/v3/images/generations", json=BODY)
+            _admin(url, "/_edenfake/chaos", {"rate": 1.0, "statuses": ["disconnect", 503], "seed": 3}, "PUT")
+            outcomes = []
+            for _ in range(6):
+                try:
+                    outcomes.append(client.post(url + "/v3/images/generations", json=BODY, timeout=1).status_code)
+                except httpx.HTTPError as exc:
+                    outcomes.append(type(exc).__name__)
+            _admin(url, "/_edenfake/chaos", {"rate": 0.0}, "PUT")
+            assert client.post(url + "/v3/images/generations", json=BODY).status_code == 200  # it goes on
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=STOP_TIMEOUT)
+    assert "Traceback" not in err and "Exception in ASGI" not in err and "ERROR" not in err, err
+    faulted = [line for line in err.splitlines() if " fault=" in line]
+    assert len(faulted) == 9, err  # one line per fault answered, however it ended
+    assert sum(" fault=disconnect" in line for line in faulted) >= 2 and " fault=timeout" in faulted[0]
+    assert "RemoteProtocolError" in outcomes and 503 in outcomes
+
+
+def test_a_live_server_stops_at_once_with_a_hanging_fault_in_flight() -> None:
+    server = LiveServer(edenfake.EdenFake()).start()
+    server.fail("timeout", hang=30)
+    thread, raised = _send_hanging(server.url)
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < PROMPT_STOP
+    thread.join(PROMPT_STOP)
+    assert not thread.is_alive() and isinstance(raised[0], httpx.RemoteProtocolError)
+
+
+def test_serve_in_a_with_block_leaves_at_once_with_a_long_latency_in_flight() -> None:
+    with edenfake.serve(latency=300) as server:
+        raised: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                urllib.request.urlopen(
+                    urllib.request.Request(
+                        server.base_url + "/images/generations",
+                        data=json.dumps(BODY).encode(),
+                        headers={**AUTH, "Content-Type": "application/json"},
+                    ),
+                    timeout=60,
+                ).close()
+            except (urllib.error.URLError, OSError) as exc:  # pragma: no cover - the answer comes, cut short
+                raised.append(exc)
+
+        thread = threading.Thread(target=send, daemon=True)
+        thread.start()
+        while server.calls.count == 0:
+            time.sleep(0.02)
+        started = time.monotonic()
+    assert time.monotonic() - started < PROMPT_STOP
+    thread.join(PROMPT_STOP)
+    assert not thread.is_alive() and not raised  # a latency cut short still answers

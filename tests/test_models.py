@@ -10,7 +10,7 @@ import pytest
 import edenfake
 from edenfake import Catalog, EdenFake
 from edenfake.errors import CatalogError
-from tests.helpers import AUTH, FROZEN, TOKEN
+from tests.helpers import AUTH, FROZEN, TOKEN, cli_running
 
 EDEN = "https://api.edenai.run/v3"
 EU = "https://api.eu.edenai.run/v3"
@@ -124,3 +124,19 @@ def test_a_users_catalog_sets_created_and_regions_and_is_checked() -> None:
         Catalog.from_data({"models": {"openai/dall-e-2": {"regions": ["mars"]}}})
     with pytest.raises(CatalogError, match="created"):
         Catalog.from_data({"models": {"openai/dall-e-2": {"created": -1}}})
+
+
+def test_edenfake_serve_answers_the_listings_and_the_eu_host() -> None:
+    with cli_running("serve", "--port", "0", "--quiet", "--clock", str(FROZEN)) as (_, url):
+        sdk = openai.OpenAI(base_url=url + "/v3", api_key=TOKEN, max_retries=0)
+        assert [m.id for m in sdk.models.list()] == [m.id for m in Catalog.default()]
+        port = url.rsplit(":", 1)[1].rstrip("/")
+        with httpx.Client(base_url=url + "/v3", headers={**AUTH, "host": f"eu.localhost:{port}"}) as eu:
+            assert {m["id"] for m in eu.get("/models").json()["data"]} == {
+                m.id for m in Catalog.default() if "eu" in m.regions
+            }
+            r = eu.post("/images/generations", json={"model": "openai/dall-e-2", "prompt": "a fox"})
+            assert r.status_code == 451 and r.json()["error_code"] == "REGION_NOT_ALLOWED"
+        with httpx.Client(base_url=url + "/v3", headers=AUTH) as client:
+            assert client.get("/upload").json() == {"items": [], "total": 0, "page": 1, "limit": 100, "total_pages": 0}
+            assert client.delete("/upload").json() == {"deleted_count": 0}

@@ -281,7 +281,8 @@ class Core:
         model's provider refusing the content: a 400 with its own code and message, from the catalog).
 
         ``match`` narrows it: a path, a dict of request fields (``{"model": "openai/dall-e-3"}``; the key
-        ``"path"`` compares the path) or a callable taking a RequestView. ``times=None``: every request.
+        ``"path"`` compares the path, and ``"tags"`` matches a call carrying each of its tags:
+        ``{"tags": {"client": "acme"}}``) or a callable taking a RequestView. ``times=None``: every request.
         At most 1,000 faults wait at once (ValueError past that).
         """
         return self.faults.add(Fault(what, times=times, match=match, retry_after=retry_after, detail=detail, hang=hang))

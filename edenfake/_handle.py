@@ -55,7 +55,8 @@ class Handle:
         self.fake.set_chaos(rate, statuses=statuses, seed=seed)
 
     def rate_limit(self, per_second: int | None) -> None:
-        """Refuse with 429 past ``per_second`` requests per token per second (None: off)."""
+        """Refuse with 429 past ``per_second`` requests per token per second (None: off); while a limit is set,
+        every /v3 answer carries X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset."""
         self.fake.set_rate_limit(per_second)
 
     def reset(self) -> None:

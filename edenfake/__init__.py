@@ -6,8 +6,9 @@ on first use, so that ``import edenfake`` (and the pytest plugin) cost next to n
 Where things live, lowest layer first (``tests/test_layout.py`` holds every module to its layer):
 
 - contracts and data: ``contracts/*.json`` read by ``_schemas``; ``contracts`` (validators, the route table of
-  ``_routing``), ``_redact`` (what an answer may echo), ``catalog`` (models, prices, rules), ``_options``
-  (every option, once), ``errors``, ``_media`` (file kinds), ``_png``, ``_glyphs`` (label text) and ``_store``;
+  ``_routing``), ``_redact`` (what an answer may echo), ``catalog`` (models, prices, rules), ``_regions``
+  (where models are served: hosts, ``model@CODE``), ``_options`` (every option, once), ``errors``, ``_media``
+  (file kinds), ``_png``, ``_glyphs`` (label text) and ``_store``;
 - requests and state: ``_wire`` (requests and answers as plain data), ``_request`` and ``_multipart`` (a body
   read once), ``_summaries`` (what the journal keeps of a body), ``images`` (placeholders and their cache),
   ``journal``, ``faults``; the cassette files: ``cassettes.format``, ``.matching``, ``.scrub``, ``.writing``;

@@ -569,7 +569,11 @@ LONG_PROMPT = "a lighthouse on a cliff at dusk, waves breaking below, gulls over
 def _fill(server: LiveServer, client: openai.OpenAI) -> None:
     """A journal as a developer sees it: generations, an edit, a refusal, a fault and a refused size."""
     client.images.generate(
-        model="openai/gpt-image-1", prompt="a red fox in the snow, morning light", quality="low", n=2
+        model="openai/gpt-image-1",
+        prompt="a red fox in the snow, morning light",
+        quality="low",
+        n=2,
+        extra_headers={"X-EdenAI-Tags": "client=acme,suite=smoke"},
     )
     client.images.generate(model="openai/dall-e-2", prompt="a sailing boat on a calm lake", size="256x256")
     client.images.edit(
@@ -669,27 +673,23 @@ def test_an_edit_row_shows_its_input_beside_the_output(console: Page, server: Li
 def test_request_tags_show_as_chips_when_the_journal_has_them(
     console: Page, server: LiveServer, sdk: openai.OpenAI
 ) -> None:
-    """The page shows a call's ``tags`` object when its journal entry has one, and nothing when it has none."""
-    from playwright.sync_api import Route
-
-    def tagged(route: Route) -> None:
-        response = route.fetch()
-        page = response.json()
-        for call in page["calls"]:
-            if (call.get("json") or {}).get("prompt") == "tagged":
-                call["tags"] = {"client": "acme", "run": "nightly-42"}
-        route.fulfill(response=response, json=page)
-
-    console.route("**/_edenfake/calls?*", tagged)
-    sdk.images.generate(model="openai/gpt-image-1", prompt="tagged", quality="low")
+    """A call's tags (the X-EdenAI-Tags header and the body's, merged) show as chips; an untagged call has none."""
+    sdk.images.generate(
+        model="openai/gpt-image-1",
+        prompt="tagged",
+        quality="low",
+        extra_headers={"X-EdenAI-Tags": "run=nightly-42"},
+        extra_body={"tags": {"client": "acme"}},
+    )
     sdk.images.generate(model="openai/gpt-image-1", prompt="plain", quality="low")
     _until(console, _rows_at_least(2))
     chips = console.evaluate(
         "() => [...document.querySelectorAll('#calls tr')]"
         ".map(r => [...r.querySelectorAll('.tags li')].map(l => l.innerText))"
     )
-    assert chips == [[], ["client=acme", "run=nightly-42"]]
-    assert [r[3] for r in _rows(console)] == ["plain", "tagged\nclient=acme\nrun=nightly-42"]
+    assert [sorted(c) for c in chips] == [[], ["client=acme", "run=nightly-42"]]
+    assert server.calls[0].tags == {"client": "acme", "run": "nightly-42"}
+    assert [r[3].split("\n")[0] for r in _rows(console)] == ["plain", "tagged"]
 
 
 def test_the_screenshot(console: Page, server: LiveServer, tmp_path: Path, sdk: openai.OpenAI) -> None:

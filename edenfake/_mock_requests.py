@@ -61,8 +61,7 @@ class FakeAdapter(requests.adapters.HTTPAdapter):
         url = URLParts.parse(request.url or "")
         method = request.method or "GET"
         headers = [(k, v.decode("latin-1") if isinstance(v, bytes) else v) for k, v in request.headers.items()]
-        limit = self.handle.fake.limit_for(method, url.path)
-        body, oversize = _body(request.body, limit)
+        body, oversize = _body(request.body, lambda: self.handle.fake.limit_for(method, url.path))
         found = self._route(method, url, headers, body)
         found.oversize = oversize
         answer = self.handle.fake.answer(found)
@@ -86,7 +85,12 @@ class FakeAdapter(requests.adapters.HTTPAdapter):
         if answer.fault == "disconnect":
             reason = ConnectionResetError("edenfake: injected disconnect (server closed the connection)")
             raise requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", reason), request=request)
-        return self.build_response(request, _raw(answer, method, request.url or ""))
+        response = self.build_response(request, _raw(answer, method, request.url or ""))
+        if not stream:
+            # The whole body is at hand: requests takes it as read instead of pulling it through urllib3 in
+            # 10 kB pieces (the raw stream stays readable, as for a streamed answer).
+            response._content = answer.body
+        return response
 
     def close(self) -> None:
         pass
@@ -101,8 +105,9 @@ def _read_timeout(timeout: Any) -> float | None:
     return float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) else None
 
 
-def _body(body: Any, limit: int) -> tuple[bytes, bool]:
-    """A prepared body as bytes, and whether it went past ``limit`` (a streamed one is read no further)."""
+def _body(body: Any, limit_of: Callable[[], int]) -> tuple[bytes, bool]:
+    """A prepared body as bytes, and whether it went past the route's limit (a streamed one, a file or an
+    iterable, is read no further)."""
     if body is None:
         return b"", False
     if isinstance(body, (bytes, bytearray, memoryview)):
@@ -111,7 +116,7 @@ def _body(body: Any, limit: int) -> tuple[bytes, bool]:
         return body.encode("utf-8"), False
     chunks: Iterable[Any] = iter(lambda: body.read(_CHUNK), b"") if hasattr(body, "read") else body
     kept: list[bytes] = []
-    size = 0
+    size, limit = 0, limit_of()
     for chunk in chunks:
         if not chunk:  # a text file's read() ends with ""
             break

@@ -241,3 +241,17 @@ def test_the_fixture_routes_requests(pytester: pytest.Pytester) -> None:
     )
     result = run_pytest(pytester)
     result.assert_outcomes(passed=2)
+
+
+def test_a_streamed_body_over_the_limit_is_read_no_further_and_refused() -> None:
+    sent: list[int] = []
+
+    def chunks() -> Any:
+        for i in range(100):
+            sent.append(i)
+            yield b"x" * 1000
+
+    with edenfake.mock(max_body_bytes=4000):
+        r = requests.post(GENERATE, data=chunks(), headers={**AUTH, "content-type": "application/json"})
+    assert r.status_code == 413
+    assert len(sent) == 5  # the body went no further than the limit and one piece

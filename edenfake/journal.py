@@ -8,7 +8,7 @@ past 64 levels) is kept as ``{"not_json": {"bytes": N, "sha256": HEX}}``, so rea
 
 An edit's input images are kept as ``inputs``: for each of the first MAX_INPUT_IMAGES images (then the mask),
 its role, sha256, format, size in pixels and bytes, and whether the fake hosts it: the edit route puts each
-input up to ``MAX_HOSTED_INPUT_BYTES`` (4 MiB) in the fake's byte-bounded image store, by the name a base64
+input up to ``routes.edits.MAX_HOSTED_INPUT_BYTES`` in the fake's byte-bounded image store, by the name a base64
 answer's image has there (``/_edenfake/images/{sha256}.{ext}``), where the console reads it. That is the
 cheapest sound way to show inputs: no pixel decoded again or encoded, no image bytes in the journal, one copy
 of an input edited many times; the store's bound and expiry bound what it costs, as for answered images.

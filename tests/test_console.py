@@ -31,6 +31,7 @@ from starlette.testclient import TestClient
 import edenfake
 from edenfake import EdenFake, contracts, create_app, inspect_image
 from edenfake.faults import FAULT_NAMES, FAULT_STATUSES
+from edenfake.journal import MAX_INPUT_IMAGES
 from edenfake.routes.console import page
 from tests.helpers import CHROMIUM_ARGS, chromium_or_skip, data_url, png
 
@@ -195,6 +196,9 @@ def test_an_edits_inputs_are_journalled_and_hosted_for_the_page(client: TestClie
     assert inspect_image(base64.b64decode(answer.json()["data"][0]["b64_json"])).edit_of == "url"
     (listed,) = client.get("/_edenfake/calls").json()["calls"][-1]["inputs"]
     assert (listed["format"], listed["width"], listed["bytes"], listed["hosted"]) == (None, None, None, False)
+    # The contract states the journal's bound: as many images as it lists, and the mask.
+    assert contracts.load("admin")["$defs"]["Call"]["properties"]["inputs"]["maxItems"] == MAX_INPUT_IMAGES + 1
+    assert f"const MAX_INPUTS = {MAX_INPUT_IMAGES + 1};" in page().decode()
     # A generation lists none.
     client.post(GENERATE, json={"model": "openai/gpt-image-1", "prompt": "a fox", "quality": "low"})
     assert client.get("/_edenfake/calls").json()["calls"][-1]["inputs"] == []

@@ -2,6 +2,7 @@
 
     python bench/run.py                    # everything (about 10 minutes; the server takes most)
     python bench/run.py --only images,inproc --quick
+    python bench/run.py --only clients              # requests and aiohttp through the mock (inproc_clients.py)
     python bench/run.py --only server --configs plain   # the server as a plain `pip install edenfake` runs it
     python bench/run.py --only server --old /tmp/old    # beside another checkout (git worktree add /tmp/old REV)
 
@@ -27,6 +28,7 @@ from _harness import ROOT, record, rows, timeit, write_results
 from _harness import ports as _ports
 from _inproc import bench_images, bench_inproc
 from _server import BODIES, CONFIGS, bench_server
+from inproc_clients import bench_clients
 
 # -- 4. start-up --------------------------------------------------------------------------------------------
 
@@ -162,6 +164,7 @@ def main() -> None:
     sections: dict[str, Callable[[bool], None]] = {
         "images": bench_images,
         "inproc": bench_inproc,
+        "clients": bench_clients,
         "startup": bench_startup,
         "server": lambda quick: bench_server(quick, configs, bodies, args.old, args.rounds),
     }

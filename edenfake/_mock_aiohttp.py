@@ -33,7 +33,7 @@ import aiohttp.connector
 
 from edenfake import _offload
 from edenfake._transports import RoutedDoor, URLParts
-from edenfake._wire import FakeResponse
+from edenfake._wire import FakeRequest, FakeResponse
 
 __all__ = ["patch"]
 
@@ -79,9 +79,22 @@ class _Wire(asyncio.Transport):
             return
         self._buffer += data
         whole = _whole_request(self._buffer)
-        if whole is not None:
-            self._sent = True
-            self._task = asyncio.get_running_loop().create_task(self._answer(*whole))
+        if whole is None:
+            return
+        self._sent = True
+        self._buffer = bytearray()
+        method, headers, body = whole
+        found = self._handle.request_for(method, _parts(self._url), headers, body)
+        assert found is not None  # the connector picks a wire only for the URLs the mock routes
+        found.oversize = len(body) > self._handle.fake.limit_for(method, found.path)
+        if _offload.is_heavy(_offload.read_ahead(self._handle.fake, found)):
+            self._task = asyncio.get_running_loop().create_task(self._later(found))
+            return
+        answer = self._handle.fake.answer(found)  # quick: here, as aiohttp's write returns
+        if answer.delay or answer.fault is not None:
+            self._task = asyncio.get_running_loop().create_task(self._deliver(answer))
+        else:
+            self._protocol.data_received(_wire_bytes(answer))
 
     def writelines(self, list_of_data: Any) -> None:
         for data in list_of_data:
@@ -124,11 +137,12 @@ class _Wire(asyncio.Transport):
 
     # -- the exchange -------------------------------------------------------------------------------------
 
-    async def _answer(self, method: str, headers: list[tuple[str, str]], body: bytes) -> None:
-        found = self._handle.request_for(method, _parts(self._url), headers, body)
-        assert found is not None  # the connector picks a wire only for the URLs the mock routes
-        found.oversize = len(body) > self._handle.fake.limit_for(method, found.path)
-        answer = await _offload.answer(self._handle.fake, found)
+    async def _later(self, found: FakeRequest) -> None:
+        """A heavy answer, worked out in a worker thread while the loop goes on."""
+        await self._deliver(await _offload.answer(self._handle.fake, found))
+
+    async def _deliver(self, answer: FakeResponse) -> None:
+        """The answer after its latency, or the fault, as a server's connection would bring it."""
         if answer.delay:
             await asyncio.sleep(answer.delay)  # aiohttp's own timeouts fire meanwhile, if shorter
         if self._closing:

@@ -202,3 +202,22 @@ def test_ai_sdk_errors_are_api_call_errors_with_the_status_text_and_the_body(url
         "Service Unavailable",
         True,
     )
+
+
+# -- Eden's other error shape ------------------------------------------------------------------------------
+
+
+def test_the_error_object_shape_gives_both_sdks_a_429_s_message(tmp_path: Path) -> None:
+    """With the catalog's ``error_shapes: "error_object"`` a 429 is ``{"error": {"code", "message"}}``, as some of
+    Eden's pages give it: the shape both SDKs read their message from."""
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({"error_shapes": "error_object"}))
+    with cli_running("serve", "--port", "0", "--catalog", str(catalog), "--token", TOKEN, "--quiet") as (proc, url):
+        fault = {"fail": 429, "retry_after": 0, "times": 2, "match": {"prompt": "rate-limited"}}
+        httpx.post(url + "/_edenfake/faults", json=fault, headers=JSON).raise_for_status()
+        sdk = node("openai.mjs", ["error-rate-limited"], url)["error-rate-limited"]
+        ai = node("ai-sdk.mjs", ["error-rate-limited"], url)["error-rate-limited"]
+        stop_cli(proc)
+    assert (sdk["class"], sdk["status"], sdk["message"]) == ("RateLimitError", 429, "429 Rate limit exceeded")
+    assert sdk["error"] == {"code": 429, "message": "Rate limit exceeded"}
+    assert (ai["status"], ai["message"], ai["isRetryable"]) == (429, "Rate limit exceeded", True)

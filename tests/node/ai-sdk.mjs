@@ -53,4 +53,6 @@ await main({
   "error-model": () => failure(() => generateImage({ model: model("nobody/nothing"), prompt: "x", maxRetries: 0 })),
   "error-unavailable": () =>
     failure(() => generateImage({ model: model("openai/gpt-image-1"), prompt: "unavailable", maxRetries: 0 })),
+  "error-rate-limited": () =>
+    failure(() => generateImage({ model: model("openai/gpt-image-1"), prompt: "rate-limited", maxRetries: 0 })),
 });

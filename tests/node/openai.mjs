@@ -54,4 +54,5 @@ await main({
   "error-model": () => failure(() => client().images.generate({ model: "nobody/nothing", prompt: "x" })),
   "error-auth": () => failure(() => client("not-the-token").images.generate({ model: GPT, prompt: "x" })),
   "error-unavailable": () => failure(() => client().images.generate({ model: GPT, prompt: "unavailable" })),
+  "error-rate-limited": () => failure(() => client().images.generate({ model: GPT, prompt: "rate-limited" })),
 });

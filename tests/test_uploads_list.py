@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 import edenfake
 from edenfake import Catalog, EdenFake, create_app
+from edenfake._core import Clock, UploadStore
 from tests.helpers import AUTH, FROZEN, png
 
 EDEN = "https://api.edenai.run/v3"
@@ -158,3 +159,17 @@ def test_a_live_server_lists_and_deletes_and_no_other_site_can() -> None:
             assert r.status_code == 403 and r.json()["error_code"] == "HOST_NOT_ALLOWED"
         assert client.get("/upload").json()["total"] == 1  # nothing was deleted
         assert client.delete("/upload").json() == {"deleted_count": 1}
+
+
+def test_the_listing_is_bounded_by_the_store_and_drops_what_expired() -> None:
+    clock = Clock(FROZEN)
+    store = UploadStore(clock, max_bytes=10_000, max_files=3)
+    for i in range(5):
+        store.put(f"f{i}.png", "image/png", b"x" * 10, "general", ttl=DAY if i else 1.0)
+    assert [u.filename for u in store.listing()] == ["f4.png", "f3.png", "f2.png"]  # the oldest were evicted
+    held = store.size_bytes
+    store.put("soon.png", "image/png", b"y" * 10, "ocr", ttl=1.0)
+    clock.advance(2.0)
+    assert [u.filename for u in store.listing()] == ["f4.png", "f3.png"]  # soon.png expired, f2 was evicted
+    assert store.size_bytes < held  # an expired file's bytes are freed as the listing passes it
+    assert store.listing("ocr") == [] and store.delete_all() == 2 and store.listing() == []

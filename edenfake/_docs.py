@@ -27,6 +27,8 @@ __all__ = ["Page", "expand", "pages", "run"]
 
 #: ``<!-- edenfake: options FakeOptions -->``, alone on its line
 DIRECTIVE = re.compile(r"^<!-- edenfake: (?P<what>[a-z-]+)(?: (?P<arg>[^>]*?))? -->$", re.M)
+#: what a page says of an example for the test that runs it, which a reader does not need
+NOTES = re.compile(r"^<!-- (?:not run|exits)\b[^>]*-->\n", re.M)
 #: the order of the sections, as the site's navigation has them
 SECTIONS = ("", "tutorials", "how-to", "reference", "explanation")
 #: a topic named on the command line is repeated at most this long
@@ -43,8 +45,9 @@ class Page:
     source: Traversable
 
     def markdown(self, parser: argparse.ArgumentParser) -> str:
-        """The page's markdown, its generated tables filled in (``parser``: the CLI's)."""
-        return expand(self.source.read_text(encoding="utf-8"), parser)
+        """The page's markdown, its generated tables filled in (``parser``: the CLI's), without the notes its
+        examples carry for the test that runs them (``<!-- not run: ... -->``, ``<!-- exits 1 -->``)."""
+        return NOTES.sub("", expand(self.source.read_text(encoding="utf-8"), parser))
 
 
 def root() -> Traversable:
@@ -66,7 +69,8 @@ def _walk(folder: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversa
 
 
 def pages() -> list[Page]:
-    """Every page, in the navigation's order of sections (home, tutorials, how-to, reference, explanation)."""
+    """Every page, in the navigation's order of sections (home, tutorials, how-to, reference, explanation, the
+    rest), by file name within a section."""
     found = []
     for path, source in _walk(root()):
         text = source.read_text(encoding="utf-8")
@@ -74,7 +78,12 @@ def pages() -> list[Page]:
         topic = path.rsplit("/", 1)[-1].removesuffix(".md")
         found.append(Page(topic, heading[1].strip() if heading else topic, path, source))
     section = {name: i for i, name in enumerate(SECTIONS)}
-    return sorted(found, key=lambda p: (section.get(p.path.rpartition("/")[0], len(SECTIONS)), p.topic != "index"))
+
+    def place(page: Page) -> int:
+        folder = page.path.rpartition("/")[0]
+        return 0 if page.path == "index.md" else section.get(folder, len(SECTIONS)) if folder else len(SECTIONS)
+
+    return sorted(found, key=place)
 
 
 # --- tables, rendered from the code and the contracts ---------------------------------------------------------
@@ -210,6 +219,17 @@ def _body(operation: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def schema_reference(arg: str | None) -> str:
+    """The properties of a contract's schema (``catalog``, ``catalog#/$defs/Model``): type, bounds, meaning."""
+    name = arg or "catalog"
+    schema = _schemas.resolve(name)
+    base = name.partition("#")[0]
+    rows: list[tuple[object, ...]] = [
+        (_code(key), _rule(p, base), p.get("description", "")) for key, p in schema.get("properties", {}).items()
+    ]
+    return _table(("key", "type and bounds", "meaning"), rows)
+
+
 def routes_reference(tag: str | None) -> str:
     """The OpenAPI document's operations (those of ``tag``): summary, parameters, body and statuses."""
     doc = _schemas.resolve("openapi")
@@ -329,6 +349,7 @@ RENDERERS: dict[str, Callable[[str | None], str]] = {
     "handle": handle_reference,
     "options": lambda arg: options_table(arg or "FakeOptions"),
     "routes": routes_reference,
+    "schema": schema_reference,
 }
 
 

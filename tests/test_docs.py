@@ -1,13 +1,13 @@
 """Every example of the README and of ``docs/`` runs as a test: a front door that lies is worse than none.
 
-A page's ```python and ```sh blocks run in order, in one fresh directory (a block may use a file an earlier one
-wrote; each Python block has a namespace of its own; a shell block runs in bash with this venv's commands
-first on PATH, and must exit 0 or the status ``<!-- exits N -->`` names; a pytest it runs loads edenfake's and
-xdist's plugins only). Where a block talks to
-``http://127.0.0.1:8000``, the address ``edenfake serve`` listens on, it talks to a fake this test serves on a
-free port instead. ```python test blocks are test files: all of them pass in one pytest session, beside every
-plain Python block (users mix the fixtures with ``edenfake.mock()`` in one session), each page's files in a
-directory of its own. A block preceded by ``<!-- not run: why -->`` is shown, not run: keep them rare.
+A page's ```python and ```sh blocks run in order, in one fresh directory of their own: a block may use a file an
+earlier one wrote; each Python block has a namespace of its own; a shell block runs in bash with this venv's
+commands first on PATH and must exit 0, or the status a ``<!-- exits N -->`` line before it names (a pytest it
+runs loads edenfake's and xdist's plugins only). A block that talks to ``http://127.0.0.1:8000``, where
+``edenfake serve`` listens, talks to a fake this test serves on a free port instead. ```python test blocks are
+test files: they all pass in one pytest session, beside the Python blocks of the pages without shell blocks
+(users mix the fixtures with ``edenfake.mock()`` in one session); the pages with shell blocks run in this
+process. Each block runs once. A block after ``<!-- not run: why -->`` is shown, not run: keep them rare.
 """
 
 from __future__ import annotations
@@ -74,6 +74,11 @@ def slug(page: Path) -> str:
 RUN = [(page, blocks(page, "python", "sh")) for page in PAGES]
 RUN = [(page, found) for page, found in RUN if found]
 TESTS = [block for page in PAGES for block in blocks(page, "python test")]
+#: pages with shell blocks run here, in order; the others' Python blocks run in the pytest session (each block
+#: runs once: a page with test files runs its blocks before the session, which may import what they wrote)
+SHELL = [(page, found) for page, found in RUN if any(b.info == "sh" for b in found)]
+SETUP = [(page, found) for page, found in RUN if (page, found) not in SHELL and any(b.page == page for b in TESTS)]
+IN_SESSION = [(page, found) for page, found in RUN if (page, found) not in SHELL + SETUP]
 
 
 @contextlib.contextmanager
@@ -111,8 +116,8 @@ def run_page(found: list[Block], here: Callable[[str], str]) -> None:
         run_block(block, here(block.code))
 
 
-@pytest.mark.parametrize(("page", "found"), RUN, ids=[page_id(page) for page, _ in RUN])
-def test_each_page_runs_in_order(
+@pytest.mark.parametrize(("page", "found"), SHELL, ids=[page_id(page) for page, _ in SHELL])
+def test_each_page_with_shell_examples_runs_in_order(
     page: Path, found: list[Block], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -132,31 +137,34 @@ def count_tests(code: str) -> int:
     return code.count("\ndef test_") + code.startswith("def test_")
 
 
-def test_every_example_together_in_one_pytest_session(pytester: pytest.Pytester) -> None:
+def test_every_other_example_together_in_one_pytest_session(pytester: pytest.Pytester) -> None:
     with served() as here:
-        # A page with test files first runs its blocks in its directory: they may write a module its tests import.
-        for page, found in RUN:
-            folder = pytester.path / slug(page)
-            folder.mkdir()
-            if any(b.page == page for b in TESTS):
-                with pytest.MonkeyPatch.context() as env:
-                    env.chdir(folder)
-                    run_page(found, here)
+        for page, found in SETUP:
+            (pytester.path / slug(page)).mkdir()
+            with pytest.MonkeyPatch.context() as env:
+                env.chdir(pytester.path / slug(page))
+                run_page(found, here)
         for block in TESTS:
             folder = pytester.path / slug(block.page)
             folder.mkdir(exist_ok=True)
             (folder / f"test_{slug(block.page)}_line{block.line}.py").write_text(here(block.code), encoding="utf-8")
-        plain = [
-            f"def test_{slug(page)}_line{b.line}(monkeypatch):\n"
-            f"    monkeypatch.chdir({slug(page)!r})\n"
-            f"    exec(compile({here(b.code)!r}, {b.where!r}, 'exec'), {{'__name__': 'x'}})"
-            for page, found in RUN
-            for b in found
-            if b.info == "python"
-        ]
+        plain = []
+        for page, found in IN_SESSION:
+            (pytester.path / slug(page)).mkdir(exist_ok=True)
+            plain += [
+                f"def test_{slug(page)}_line{b.line}(monkeypatch):\n"
+                f"    monkeypatch.chdir({slug(page)!r})\n"
+                f"    exec(compile({here(b.code)!r}, {b.where!r}, 'exec'), {{'__name__': 'x'}})"
+                for b in found
+            ]
         pytester.makepyfile(test_zz_plain_examples="\n\n".join(plain))
         result = run_pytest(pytester, plugins=plugins_for("\n".join(b.code for b in TESTS)))
     result.assert_outcomes(passed=sum(count_tests(b.code) for b in TESTS) + len(plain))
+
+
+def test_every_example_runs_somewhere() -> None:
+    assert len(SHELL) + len(SETUP) + len(IN_SESSION) == len(RUN)
+    assert {page for page, _ in SHELL + SETUP + IN_SESSION} == {page for page, _ in RUN}
 
 
 @pytest.mark.parametrize("page", PAGES, ids=page_id)

@@ -21,6 +21,12 @@ def edenfake(*args: str) -> tuple[int, str, str]:
     return done.returncode, done.stdout, done.stderr
 
 
+def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
 def page(topic: str) -> str:
     return next(p for p in _docs.pages() if p.topic == topic).markdown(cli._parser())
 
@@ -45,7 +51,7 @@ def test_every_page_is_in_the_sites_navigation() -> None:
     assert sorted(nav) == sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md"))
 
 
-def test_a_topic_prints_its_page_with_the_tables_filled_in() -> None:
+def test_a_topic_prints_its_page_with_the_tables_filled_in(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = edenfake("docs", "drift")
     assert status == 0
     assert out.startswith("# Check drift\n")
@@ -54,11 +60,12 @@ def test_a_topic_prints_its_page_with_the_tables_filled_in() -> None:
 
     for kind in KINDS.values():
         assert f"| `{kind.name}` | {kind.summary}" in out
-    assert edenfake("docs", "how-to/drift")[1] == out, "a page's path names it too"
+    assert in_process(capsys, "docs", "how-to/drift")[1] == out, "a page's path names it too"
+    assert "<!-- not run" not in out, "the notes for the test that runs the examples are left out"
 
 
-def test_an_unknown_topic_is_one_line_naming_the_topics() -> None:
-    status, out, err = edenfake("docs", "nope\x1b[31m" + "x" * 500)
+def test_an_unknown_topic_is_one_line_naming_the_topics(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = in_process(capsys, "docs", "nope\x1b[31m" + "x" * 500)
     assert status == 2 and out == ""
     assert len(err.splitlines()) == 1
     assert "\x1b" not in err and "x" * 100 not in err, "the echo is escaped and cut"

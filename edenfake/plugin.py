@@ -2,12 +2,16 @@
 ``@pytest.mark.edenfake(...)`` marker. edenfake itself is imported only when a test asks for a fixture.
 
 ``@pytest.mark.edenfake(cassette=True)`` makes the ``edenfake`` fixture replay the test's cassette;
-``--edenfake-record=once|rewrite`` records it from ``--edenfake-upstream`` (the real service by default)."""
+``--edenfake-record=once|rewrite`` records it from ``--edenfake-upstream`` (the real service by default).
+
+A failing test that used a fixture gets an "edenfake calls" section in its report, beside the captured output:
+each call the fake answered (method, path, status, error code, the fault, the fake's detail), one line each."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,9 +19,17 @@ import pytest
 if TYPE_CHECKING:
     from edenfake._mock import MockHandle
     from edenfake.cassettes.session import CassetteSession
+    from edenfake.fake import EdenFake
+    from edenfake.journal import Call
     from edenfake.server import LiveServer
 
 _failed_key = pytest.StashKey[bool]()
+#: the test's fixtures' fakes, each as (section title, what lists its calls)
+_calls_key = pytest.StashKey[list[tuple[str, Callable[[], str]]]]()
+_reported_key = pytest.StashKey[bool]()
+#: a failing test's report lists at most this many of its calls (the last ones), each cut to LINE_CHARS
+REPORT_CALLS = 50
+LINE_CHARS = 500
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -56,7 +68,70 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if report.failed:
         item.stash[_failed_key] = True
+        if not item.stash.get(_reported_key, False):  # once: a teardown failing after the call adds nothing
+            item.stash[_reported_key] = True
+            for title, describe in item.stash.get(_calls_key, []):
+                report.sections.append((title, describe()))
     return report
+
+
+def _watch(request: pytest.FixtureRequest, title: str, describe: Callable[[], str]) -> None:
+    """List the fake's calls in the test's report if it fails."""
+    request.node.stash.setdefault(_calls_key, []).append((title, describe))
+
+
+def _describer(fake: EdenFake) -> Callable[[], str]:
+    return lambda: describe_calls(fake)
+
+
+def describe_calls(fake: EdenFake, limit: int = REPORT_CALLS) -> str:
+    """The last ``limit`` calls ``fake`` answered, one line each: method, path, status, error code, the fault,
+    the model, and the fake's detail for an error (the field and rule that failed, the models that exist), each
+    line cut to LINE_CHARS, control characters escaped and no token in it."""
+    from edenfake._redact import one_line
+
+    journal = fake.calls
+    count = len(journal)
+    first = max(0, count - limit)
+    secrets = sorted({*(fake.tokens or ()), *([fake.admin_token] if fake.admin_token else [])}, key=len, reverse=True)
+    lines = []
+    if first or journal.dropped:
+        lines.append(f"\u2026 and {first + journal.dropped} earlier call(s)")
+    for number, entry in enumerate(journal.page(first, limit), start=first + journal.dropped + 1):
+        line = _BEARER.sub("Bearer ***", f"#{number} {_call_line(entry)}")
+        for secret in secrets:
+            line = line.replace(secret, "***")
+        lines.append(one_line(line, LINE_CHARS))
+    return "\n".join(lines) if lines else "(no call reached the fake)"
+
+
+_BEARER = re.compile(r"(?i)\bbearer\s+[^\s'\"]+")
+
+
+def _call_line(call: Call) -> str:
+    answer = call.response if isinstance(call.response, dict) else {}
+    status = str(call.status) if call.status else "no answer"
+    parts = [f"{call.method} {call.path} -> {status}"]
+    if isinstance(answer.get("error_code"), str):
+        parts.append(answer["error_code"])
+    if call.fault:
+        parts.append(f"[injected fault: {call.fault}]")
+    if call.replayed:
+        parts.append("[replayed]")
+    if isinstance(call.model, str):
+        parts.append(f"model={call.model!r}")
+    line = " ".join(parts)
+    detail = answer.get("detail") if not call.ok else None
+    if isinstance(detail, list):  # 422: where and what, per failed rule
+        detail = "; ".join(_rule(item) for item in detail)
+    return f"{line}: {detail}" if detail else line
+
+
+def _rule(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    where = ".".join(str(part) for part in item.get("loc", ()))
+    return f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", ""))
 
 
 def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -86,6 +161,7 @@ def edenfake(request: pytest.FixtureRequest) -> Iterator[MockHandle]:
         if session is not None:  # the fixture cannot start: nothing staged for the cassette may stay behind
             session.finish(passed=False)
         raise
+    _watch(request, "edenfake calls", _describer(handle.fake))
     try:
         yield handle
     finally:
@@ -149,12 +225,17 @@ def edenfake_server(request: pytest.FixtureRequest, _edenfake_live_server: LiveS
         setter = live[name].metadata["setter"]
         if setter is not None:
             getattr(server.fake, setter)(value)
+    watched = {"calls": _describer(server.fake)}  # read in process, from the fake itself
+    _watch(request, "edenfake_server calls", lambda: watched["calls"]())
     try:
         yield server
     finally:
         failed = request.node.stash.get(_failed_key, False)
         check = options.get("assert_all_faults_used", True)
         unused = server.unused_faults()
+        if check and unused and not failed:  # the teardown will fail: its report lists the calls, gone by then
+            listed = describe_calls(server.fake)
+            watched["calls"] = lambda: listed
         server.reset()
         server.fake.set_clock(None)
         if check and not failed:

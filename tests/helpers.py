@@ -221,3 +221,27 @@ def cli_running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
         if proc.poll() is None:
             proc.kill()
         proc.communicate(timeout=STOP_TIMEOUT)
+
+
+def report_sections(output: str) -> dict[str, str]:
+    """The "edenfake calls" (and "edenfake_server calls") sections of a pytest run's report, by the test named in
+    the header before them."""
+    found: dict[str, str] = {}
+    test = None
+    current: list[str] | None = None
+    for line in output.splitlines():
+        header = re.match(r"^_{3,} (?:ERROR at teardown of )?(\S+) _{3,}$", line)
+        if header:
+            test, current = header.group(1), None
+            continue
+        if re.match(r"^-{3,} edenfake(?:_server)? calls -{3,}$", line):
+            current = []
+            found[test or "?"] = ""
+            continue
+        if current is not None:
+            if re.match(r"^(-{3,}|={3,}|_{3,}) ", line):
+                current = None
+                continue
+            current.append(line)
+            found[test or "?"] = "\n".join(current)
+    return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import EDENFAKE_PLUGIN, XDIST, run_pytest
+from tests.helpers import EDENFAKE_PLUGIN, XDIST, report_sections, run_pytest
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -256,10 +256,23 @@ def test_each_worker_has_its_own_server(edenfake_server, i):
     assert r.status_code == 200
     assert [c.prompt for c in edenfake_server.calls] == [str(i)]
     print("worker", os.environ.get("PYTEST_XDIST_WORKER"), edenfake_server.url)
+
+@pytest.mark.parametrize("model", ["openai/nope", "x/y"])
+def test_fails_with_its_calls(edenfake, model):
+    assert httpx.post(EDEN + "/images/generations", json={"model": model, "prompt": "a"}, headers=AUTH).is_success
+
+def test_fails_live(edenfake_server):
+    r = httpx.post(edenfake_server.base_url + "/images/generations", json={"prompt": "a"}, headers=AUTH)
+    assert r.is_success
 """,
         "-n",
         "2",
         "-s",
         plugins=(EDENFAKE_PLUGIN, XDIST),
     )
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=8, failed=3)
+    # the failing tests' "edenfake calls" sections travel from the workers with their reports
+    sections = report_sections(result.stdout.str())
+    assert "-> 400 INVALID_MODEL model='openai/nope': " in sections["test_fails_with_its_calls[openai/nope]"]
+    assert "-> 400 INVALID_MODEL model='x/y': " in sections["test_fails_with_its_calls[x/y]"]
+    assert sections["test_fails_live"] == "#1 POST /v3/images/generations -> 422: body.model: Field required"

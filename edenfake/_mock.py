@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import importlib.abc
-import importlib.machinery
 import inspect
 import sys
 import threading
@@ -32,6 +30,8 @@ from edenfake._wire import FakeRequest, FakeResponse
 from edenfake.fake import EdenFake
 
 if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+
     from typing_extensions import Unpack
 
 __all__ = ["DEFAULT_BASE_URLS", "MockHandle", "mock"]
@@ -256,9 +256,10 @@ class _Active:
 _LATER = {"requests": "edenfake._mock_requests", "aiohttp": "edenfake._mock_aiohttp"}
 
 
-class _ImportWatch(importlib.abc.MetaPathFinder):
+class _ImportWatch:
     """While mocks are active: when requests or aiohttp is first imported, patch it once it has loaded. Never
-    imports either itself, so that a mock costs nothing for a library the test does not use."""
+    imports either itself, so that a mock costs nothing for a library the test does not use. (A finder and a
+    loader by their methods alone: importlib.abc would import importlib.resources, tempfile and more.)"""
 
     _installed: ClassVar[_ImportWatch | None] = None
 
@@ -277,7 +278,7 @@ class _ImportWatch(importlib.abc.MetaPathFinder):
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
+    ) -> ModuleSpec | None:
         if fullname not in _LATER:
             return None
         for finder in sys.meta_path:  # the spec the import system would find without this finder
@@ -291,18 +292,18 @@ class _ImportWatch(importlib.abc.MetaPathFinder):
         loader = spec.loader
         if loader is None or not hasattr(loader, "exec_module"):
             return spec
-        spec.loader = _PatchAfter(loader, fullname)
+        spec.loader = _PatchAfter(loader, fullname)  # type: ignore[assignment]  # a Loader by its methods
         return spec
 
 
-class _PatchAfter(importlib.abc.Loader):
+class _PatchAfter:
     """A loader that loads as ``loader`` does, then patches the library for the active mocks."""
 
     def __init__(self, loader: Any, name: str) -> None:
         self.loader = loader
         self.name = name
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         created: ModuleType | None = self.loader.create_module(spec)
         return created
 

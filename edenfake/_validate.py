@@ -5,6 +5,12 @@ A file is read whole, up to :data:`MAX_BYTES`, and each document parsed as the f
 checked before it is judged. Whatever a file holds, each line printed is one bounded line: ``FILE[:LINE]: ok``
 or a violation on stdout, ``FILE[:LINE]: cannot read: ...`` on stderr. Exit 0 when every document conforms,
 1 when any violates, 2 when any cannot be read (or is not the shape its kind needs).
+
+A cassette (a directory holding ``exchanges.jsonl``, or that file named itself) is checked as ``edenfake
+drift`` and replay load it (:mod:`edenfake.cassettes.format`: every line strict JSON and an exchange
+``contracts/cassette.schema.json`` takes, every file it names a regular file of ``files/`` whose bytes hash
+to its name), but every problem is reported, one line each as ``DIR/exchanges.jsonl:LINE: ...``, not the
+first alone: exit 1 when there is one, 0 when there is none, 2 when ``exchanges.jsonl`` cannot be read.
 """
 
 from __future__ import annotations
@@ -12,14 +18,17 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from edenfake import contracts
 from edenfake._redact import one_line
 from edenfake._request import parse_json
+from edenfake.cassettes import format as cassette_format
+from edenfake.cassettes.format import EXCHANGES, MAX_LINE_BYTES, MAX_LINES, CassetteError, open_regular
 from edenfake.errors import ApiError
 
-__all__ = ["MAX_BYTES", "check", "documents", "guess", "read_limited", "run"]
+__all__ = ["MAX_BYTES", "cassette_problems", "check", "documents", "guess", "read_limited", "run"]
 
 #: the largest file (or standard input) validate reads
 MAX_BYTES = 64 * 1024 * 1024
@@ -139,6 +148,76 @@ def check(kind: str, document: Any, status: int | None) -> list[contracts.Violat
     return contracts.violations(_CONTRACTS[kind], document)
 
 
+def _cassette_root(name: str) -> Path | None:
+    """The cassette directory ``name`` means (a directory holding exchanges.jsonl, or that file), or None."""
+    if name == "-":
+        return None
+    path = Path(name)
+    try:
+        if path.is_dir():
+            lines = path / EXCHANGES
+            return path if lines.exists() or lines.is_symlink() else None
+        if path.name == EXCHANGES:
+            return path.parent
+    except OSError:  # a path the system cannot follow (a loop, too long): read as a file, which says why not
+        return None
+    return None
+
+
+def _is_dir(name: str) -> bool:
+    try:
+        return Path(name).is_dir()
+    except OSError:
+        return False
+
+
+def cassette_problems(root: Path) -> tuple[int, int, list[str]]:
+    """Every problem of the cassette at ``root``, one line each, as loading it finds them (but all of them):
+    (exchanges, files, problems). OSError when exchanges.jsonl cannot be read."""
+    lines_file = root / EXCHANGES
+    problems: list[str] = []
+    verified: set[str] = set()  # the files found sound
+    count = 0
+    with open_regular(lines_file) as f:
+        for number, line in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
+            where = f"{lines_file}:{number}"
+            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+                problems.append(f"{where}: longer than {MAX_LINE_BYTES} bytes")
+                break  # the rest of this line would read as more lines
+            if not line.strip():
+                continue
+            count += 1
+            if count > MAX_LINES:
+                problems.append(f"{lines_file}: more than {MAX_LINES} exchanges")
+                break
+            problems.extend(_line_problems(root, line, where, verified))
+            if len(problems) > PROBLEMS_SHOWN:
+                break
+    return count, len(verified), problems
+
+
+def _line_problems(root: Path, line: bytes, where: str, verified: set[str]) -> list[str]:
+    try:
+        entry = cassette_format.parse_line(line, where)
+    except CassetteError as exc:
+        return [str(exc)]
+    found = contracts.violations("cassette", entry)
+    if found:
+        return [f"{where}: {_shown(v)}" for v in found[:PROBLEMS_SHOWN]]
+    try:
+        names = cassette_format.check_entry(entry, where)
+    except CassetteError as exc:
+        return [str(exc)]
+    problems = []
+    for name in sorted(names - verified):
+        try:
+            cassette_format._verify(root, name, where)  # the loader's own check of a file
+            verified.add(name)
+        except CassetteError as exc:
+            problems.append(str(exc))
+    return problems
+
+
 def _shown(violation: contracts.Violation) -> str:
     return f"{one_line(violation.json_path, 200)}: {one_line(violation.msg, 250)} [{one_line(violation.type, 40)}]"
 
@@ -152,6 +231,27 @@ def run(args: argparse.Namespace) -> int:
         print(one_line(line, LINE_CHARS), file=sys.stderr if error else sys.stdout)
 
     for name in args.files:
+        root = _cassette_root(name) if args.kind == "auto" else None
+        if root is None and name != "-" and _is_dir(name):
+            say(f"{name}: cannot read: a directory, and not a cassette (it holds no {EXCHANGES})", error=True)
+            worst = 2
+            continue
+        if root is not None:
+            try:
+                exchanges, files, trouble = cassette_problems(root)
+            except OSError as exc:
+                say(f"{root / EXCHANGES}: cannot read: {exc.strerror or exc}", error=True)
+                worst = 2
+                continue
+            for text in trouble[:PROBLEMS_SHOWN]:
+                say(text)
+            if len(trouble) > PROBLEMS_SHOWN:
+                say(f"{root}: more problems, not shown")
+            if trouble:
+                worst = max(worst, 1)
+            else:
+                say(f"{root}: ok (cassette: {exchanges} exchange(s), {files} file(s))")
+            continue
         try:
             found = documents(read_limited(name))
         except (OSError, ValueError) as exc:

@@ -143,9 +143,12 @@ def _parser() -> _Parser:
         "validate",
         help="check captured JSON against the contract",
         description="Check JSON documents (or JSON Lines of captured exchanges {method, path, status, body}) "
-        "against edenfake's contract. Exit 0 when all conform, 1 when any violates, 2 when a file cannot be read.",
+        "against edenfake's contract, or a cassette directory (edenfake record) line by line and file by file. "
+        "Exit 0 when all conform, 1 when any violates, 2 when a file cannot be read.",
     )
-    check.add_argument("files", nargs="+", metavar="FILE", help="a JSON file, or JSON Lines; '-' reads standard input")
+    check.add_argument(
+        "files", nargs="+", metavar="FILE", help="a JSON file, JSON Lines or a cassette directory; '-': standard input"
+    )
     check.add_argument(
         "--as",
         dest="kind",

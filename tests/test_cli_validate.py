@@ -41,7 +41,7 @@ def test_violations_are_listed_with_their_json_path(tmp_path: Path, capsys: pyte
 def test_captured_exchanges_as_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = [
         {"method": "POST", "path": "/v3/images/generations", "status": 200, "body": {"data": []}},
-        {"method": "POST", "path": "/v3/images/generations", "status": 429, "body": {"detail": "slow down"}},
+        {"method": "POST", "path": "/v3/images/generations", "status": 401, "body": {"detail": "no token"}},
     ]
     path = write(tmp_path, "traffic.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n")
     assert main(["validate", path]) == 1

@@ -88,9 +88,8 @@ def _query(exchange: Exchange) -> dict[str, Any]:
             urllib.parse.parse_qsl(exchange.request.query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
         )
     except ValueError:
-        raise RequestValidationError(
-            [problem(("query",), "too_many_parameters", f"at most {MAX_QUERY_FIELDS} query parameters")]
-        ) from None
+        too_many = f"send at most {MAX_QUERY_FIELDS} query parameters"
+        raise RequestValidationError([{"type": "too_many_parameters", "loc": ["query"], "msg": too_many}]) from None
     values: dict[str, Any] = {}
     problems: list[dict[str, Any]] = []
     for name, schema in exchange.route.query:

@@ -1,25 +1,33 @@
 """Door 3: the command line. ``edenfake serve`` runs the fake for local development.
 
-Every refusal of an argument is one line on stderr that names the flag as typed and the rule, exit status 2
-(an unknown flag adds the subcommand's usage): the rules are the options' own (``edenfake._options``), checked
-where the Python API checks them, and only worded here for a command line.
-"""
+Every refusal of an argument is one line naming the flag and the rule, exit status 2 (:mod:`edenfake._arguments`
+words them)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 import gc
 import ipaddress
 import logging
-import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from edenfake import __version__, _options
-from edenfake._redact import clip, one_line
+from edenfake._arguments import (
+    LINE_CHARS,
+    Parser,
+    Refused,
+    add_option,
+    as_int,
+    as_seconds,
+    as_text,
+    subcommand,
+    unknown,
+    worded,
+)
+from edenfake._redact import one_line
 from edenfake.errors import CatalogError
 
 if TYPE_CHECKING:
@@ -27,110 +35,18 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-#: a refusal's line is cut to this many characters (a value typed may be anything, of any length)
-LINE_CHARS = 300
-#: a value typed is repeated in a refusal up to this many characters
-VALUE_CHARS = 60
-#: the variable the README's examples keep the token in; the banner names it when --token is set
+#: the variable the documentation's examples keep the token in; the banner names it when --token is set
 TOKEN_VARIABLE = "EDEN_AI_TOKEN"
-#: options whose values are never repeated (a refusal, the banner)
-_SECRET = frozenset({"tokens", "admin_token"})
 
 
-class _Refused(Exception):
-    """An argument the command cannot take: ``message`` said on one line under ``prog``; ``usage`` too for an
-    unknown flag."""
-
-    def __init__(self, prog: str, message: str, *, usage: str | None = None) -> None:
-        super().__init__(message)
-        self.prog = prog
-        self.message = message
-        self.usage = usage
-
-    def report(self) -> int:
-        if self.usage:
-            print(self.usage.rstrip("\n"), file=sys.stderr)
-        print(one_line(f"{self.prog}: {self.message}", LINE_CHARS), file=sys.stderr)
-        return 2
-
-
-#: argparse's wording of an error from a type converter: ``argument --port: must be ...``
-_CONVERTED = re.compile(r"^argument (?P<flag>-[^ :/]+)(?:/[^:]*)?: (?P<rule>must .*)$", re.S)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, its errors raised (one line each, see :class:`_Refused`) instead of printed under the usage."""
-
-    #: what was typed for each option, by destination (secrets never kept): what a refusal repeats
-    typed: dict[str, str]
-
-    def error(self, message: str) -> NoReturn:
-        converted = _CONVERTED.match(message)
-        if converted:  # the flag and the rule, as the options' own refusals read
-            raise _Refused(self.prog, f"{converted['flag']} {converted['rule']}")
-        raise _Refused(self.prog, f"error: {message}")
-
-
-#: an integer as a command line gives one: ASCII digits only (int() also takes other digits, "1_000", " 1 ")
-_INT = re.compile(r"[+-]?[0-9]{1,30}")
-#: a decimal number: what float() takes less its NaN, infinities, underscores and non-ASCII digits
-_FLOAT = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,4})?")
-
-
-def _echo(text: str) -> str:
-    return repr(clip(text, VALUE_CHARS))  # repr escapes what is not printable
-
-
-def _int(text: str) -> int:
-    if not _INT.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"must be an integer (got {_echo(text)})")
-    return int(text)
-
-
-def _float(text: str) -> float:
-    if not _FLOAT.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"must be a finite number (got {_echo(text)})")
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number (got {_echo(text)})")
-    return value
-
-
-def _latency(text: str) -> float | tuple[float, float]:
-    low, sep, high = text.partition(",")
-    try:
-        return (_float(low), _float(high)) if sep else _float(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"must be a finite number of seconds, or LOW,HIGH (got {_echo(text)})"
-        ) from None
-
-
-def _text(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"must not be empty (got {_echo(text)})")
-    return text
-
-
-def _seconds(text: str) -> float:
-    value = _float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0 (got {_echo(text)})")
-    return value
-
-
-#: the options' CLI value types (``cli`` in their metadata) and how a command line's text becomes one
-_KINDS: dict[str, Callable[[str], Any]] = {"int": _int, "float": _float, "str": str, "latency": _latency}
-
-
-def _parser() -> _Parser:
-    parser = _Parser(prog="edenfake", description="A fake Eden AI image API for offline work.")
+def _parser() -> Parser:
+    parser = Parser(prog="edenfake", description="A fake Eden AI image API for offline work.")
     parser.typed = {}
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command")  # each subcommand's parser is a _Parser too
+    sub = parser.add_subparsers(dest="command")  # each subcommand's parser is a Parser too
     serve = sub.add_parser("serve", help="run the fake server (loopback by default)")
     for option in _options.cli_fields(_options.ServeOptions):
-        _add_option(serve, option, parser.typed)
+        add_option(serve, option, parser.typed)
     serve.add_argument("--replace-catalog", action="store_true", help="use --catalog alone, not merged")
     serve.add_argument(
         "--loop", choices=["auto", "asyncio", "uvloop"], default="auto", help="uvicorn's event loop (default auto)"
@@ -156,7 +72,7 @@ def _parser() -> _Parser:
         default="auto",
         help="what the documents are (default: guessed from their fields)",
     )
-    check.add_argument("--status", type=_int, metavar="STATUS", help="for errors: the status they came with")
+    check.add_argument("--status", type=as_int, metavar="STATUS", help="for errors: the status they came with")
     _add_record_and_drift(sub, parser.typed)
     from edenfake import _docs
 
@@ -174,7 +90,7 @@ def _add_record_and_drift(sub: Any, typed: dict[str, str]) -> None:
         "DIR`; compare the fake with it with `edenfake drift DIR`.",
     )
     record.add_argument(
-        "--cassette", required=True, type=_text, metavar="DIR", help="the cassette directory (created, or added to)"
+        "--cassette", required=True, type=as_text, metavar="DIR", help="the cassette directory (created, or added to)"
     )
     record.add_argument(
         "--upstream",
@@ -184,9 +100,9 @@ def _add_record_and_drift(sub: Any, typed: dict[str, str]) -> None:
     )
     for option in dataclasses.fields(_options.ServeOptions):
         if option.name in ("host", "port"):
-            _add_option(record, option, typed)
+            add_option(record, option, typed)
     record.add_argument(
-        "--timeout", type=_seconds, default=300.0, metavar="SECONDS", help="for each upstream answer (default 300)"
+        "--timeout", type=as_seconds, default=300.0, metavar="SECONDS", help="for each upstream answer (default 300)"
     )
     record.add_argument("--quiet", action="store_true", help="print only the recorded exchanges, not every request")
     drift = sub.add_parser(
@@ -196,18 +112,7 @@ def _add_record_and_drift(sub: Any, typed: dict[str, str]) -> None:
         "recorded ones, grouped by kind (`edenfake docs drift` says what each means). Exit 0 when they agree, 1 "
         "on drift, 2 when the cassette or the catalog cannot be read.",
     )
-    drift.add_argument("cassette", metavar="DIR", nargs="?", help="a cassette directory (edenfake record)")
-    drift.add_argument(
-        "--explain", metavar="KIND", help="print what a kind of difference means and what to do about it, and exit"
-    )
-    drift.add_argument(
-        "--allow-extra-field",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a top-level answer field only the recording has that no client of yours reads: not reported "
-        "(repeatable; the catalog's answer_extra_fields keeps them)",
-    )
+    drift.add_argument("cassette", metavar="DIR", help="a cassette directory (edenfake record)")
     drift.add_argument("--json", action="store_true", help="print the report as JSON")
     drift.add_argument("--catalog", metavar="FILE", help="a catalog file merged over the built-in one")
     drift.add_argument(
@@ -218,116 +123,12 @@ def _add_record_and_drift(sub: Any, typed: dict[str, str]) -> None:
     )
 
 
-#: the CLI's own defaults where they differ from the library's
-_CLI_DEFAULTS = {"port": 8000}
-
-
-def _default_shown(value: Any) -> str | None:
-    """A default as a user would type it (``3600``, not ``3600.0``; bytes with their MiB), or None: no default."""
-    if value is None or value == () or isinstance(value, bool):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int) and value >= _options.MiB and value % _options.MiB == 0:
-        return f"{value} = {value // _options.MiB} MiB"
-    return str(value)
-
-
-def _recorded(convert: Callable[[str], Any], name: str, typed: dict[str, str]) -> Callable[[str], Any]:
-    """``convert``, keeping the text typed for option ``name`` (a secret's never) for a refusal to repeat."""
-
-    def converted(text: str) -> Any:
-        if name not in _SECRET:
-            typed[name] = text
-        return convert(text)
-
-    return converted
-
-
-def _add_option(parser: argparse.ArgumentParser, option: dataclasses.Field[Any], typed: dict[str, str]) -> None:
-    """One flag, spelt, typed and explained by the option's field (edenfake._options)."""
-    meta = option.metadata
-    default = _CLI_DEFAULTS.get(option.name, option.default)
-    shown = _default_shown(default)
-    explained = meta["help"].replace("%", "%%") + (f" (default {shown})" if shown else "")
-    metavar = meta["metavar"] or option.name.rsplit("_", 1)[-1].upper()
-    if meta["cli"] == "repeat":
-        parser.add_argument(
-            _options.flag(option),
-            dest=option.name,
-            action="append",
-            type=_recorded(str, option.name, typed),
-            metavar=metavar,
-            help=explained + "; repeatable",
-        )
-    else:
-        parser.add_argument(
-            _options.flag(option),
-            dest=option.name,
-            type=_recorded(_KINDS[meta["cli"]], option.name, typed),
-            default=default,
-            choices=meta["choices"],
-            metavar=metavar,
-            help=explained,
-        )
-
-
-#: how a command line says what the contracts' messages say
-_PHRASES = (
-    ("Input should be greater than or equal to", "must be at least"),
-    ("Input should be less than or equal to", "must be at most"),
-    ("Input should be", "must be"),
-    ("must be non-empty strings", "must not be empty or spaces"),
-    ("replay=DIR", "--replay DIR"),
-    (" (None)", ""),
-)
-#: the value a refusal repeats, in Python's terms: the text typed is repeated instead
-_GOT = re.compile(r",? \(?got .*$", re.S)
-
-
-def _worded(exc: Exception, typed: dict[str, str]) -> str:
-    """The refusal of an option's value in command-line terms: the flag as typed, the rule, the text typed
-    (``--rate-limit must be at least 1 (got '0')``). Which option it is comes from the refusal itself
-    (``InvalidSetting.option``) or from the option's name that starts it."""
-    message = str(exc)
-    fields = {f.name: f for f in _options.cli_fields(_options.ServeOptions)}
-    named = getattr(exc, "option", None) or next((n for n in fields if re.match(rf"{n}[ =]", message)), None)
-    if named not in fields:
-        return message
-    field = getattr(exc, "field", None) or named
-    rule = re.sub(rf"^(?:{re.escape(named)} |{re.escape(named)}=|{re.escape(field)}(?:\[[^\]]*\])*: )", "", message)
-    rule = _GOT.sub("", rule)
-    for said, meant in _PHRASES:
-        rule = rule.replace(said, meant)
-    got = typed.get(named)
-    rule += f" (got {_echo(got)})" if got is not None else ""
-    flag = _options.flag(fields[named])
-    return f"{flag} {rule}" if rule.startswith("must") else f"{flag}: {rule}"
-
-
-def _subcommand(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
-            found: argparse.ArgumentParser = action.choices[name]
-            return found
-    return parser
-
-
-def _unknown(parser: argparse.ArgumentParser, extra: list[str]) -> _Refused:
-    """The refusal of arguments no flag takes, with the parser's usage and the closest flag."""
-    known = [s for action in parser._actions for s in action.option_strings]
-    first = next((word.split("=", 1)[0] for word in extra if word.startswith("-")), None)
-    close = difflib.get_close_matches(first, known, n=1, cutoff=0.7) if first else []
-    hint = f"; did you mean {close[0]}?" if close else ""
-    return _Refused(parser.prog, f"error: unrecognized arguments: {' '.join(extra)}{hint}", usage=parser.format_usage())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:
-            raise _unknown(_subcommand(parser, args.command), extra)
+            raise unknown(subcommand(parser, args.command), extra)
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2
@@ -339,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _record(args, parser.typed)
         if args.command == "drift":
             return _drift(args)
-    except _Refused as refused:
+    except Refused as refused:
         return refused.report()
     if args.command == "docs":
         from edenfake import _docs
@@ -363,7 +164,7 @@ def _serve(args: argparse.Namespace, typed: dict[str, str]) -> int:
     try:
         options = _options.ServeOptions(**chosen)
     except (TypeError, ValueError) as exc:
-        raise _Refused("edenfake serve", _worded(exc, typed)) from None
+        raise Refused("edenfake serve", worded(exc, typed)) from None
     _check_installed(args)
     try:
         catalog = Catalog.load(args.catalog, replace=args.replace_catalog) if args.catalog is not None else None
@@ -373,11 +174,11 @@ def _serve(args: argparse.Namespace, typed: dict[str, str]) -> int:
     try:
         fake = EdenFake(dataclasses.replace(options, catalog=catalog))
     except (TypeError, ValueError) as exc:  # a setting checked against the contracts, or a cassette's problem
-        worded = _worded(exc, typed)
-        if worded == str(exc):  # not an option's value: a file's (the cassette's) problem, said as it is
+        said = worded(exc, typed)
+        if said == str(exc):  # not an option's value: a file's (the cassette's) problem, said as it is
             print(f"edenfake: {_flat(exc)}", file=sys.stderr)
             return 2
-        raise _Refused("edenfake serve", worded) from None
+        raise Refused("edenfake serve", said) from None
     return _run(
         args,
         fake,
@@ -403,7 +204,7 @@ def _check_installed(args: argparse.Namespace) -> None:
 
     for (dest, value), module in _NEEDS.items():
         if getattr(args, dest) == value and importlib.util.find_spec(module) is None:
-            raise _Refused(f"edenfake {args.command}", f"--{dest} {value} needs {module}: pip install {module}")
+            raise Refused(f"edenfake {args.command}", f"--{dest} {value} needs {module}: pip install {module}")
 
 
 _ADMIN_WARNING = (
@@ -519,7 +320,7 @@ def _record(args: argparse.Namespace, typed: dict[str, str]) -> int:
     try:
         _options.ServeOptions(host=args.host, port=args.port)
     except (TypeError, ValueError) as exc:
-        raise _Refused("edenfake record", _worded(exc, typed)) from None
+        raise Refused("edenfake record", worded(exc, typed)) from None
     try:
         upstream = Upstream(args.upstream, timeout=args.timeout)
         writer = Writer(args.cassette)

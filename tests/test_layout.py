@@ -76,6 +76,7 @@ LAYERS: dict[str, set[str]] = {
         "edenfake.server",
         "edenfake.plugin",
         "edenfake.cli",
+        "edenfake._arguments",
         "edenfake._docs",
         "edenfake._validate",
         "edenfake.cassettes.recording",

@@ -69,6 +69,7 @@ class _Wire(asyncio.Transport):
         self._buffer = bytearray()
         self._closing = False
         self._sent = False
+        self._continued = False
         self._task: asyncio.Task[None] | None = None
         self._extra = {"peername": (url.host, url.port), "sockname": ("127.0.0.1", 0), "sslcontext": None}
 
@@ -80,6 +81,9 @@ class _Wire(asyncio.Transport):
         self._buffer += data
         whole = _whole_request(self._buffer)
         if whole is None:
+            if not self._continued and _expects_continue(self._buffer):
+                self._continued = True  # the client waits for it before it sends the body (expect100=True)
+                self._protocol.data_received(b"HTTP/1.1 100 Continue\r\n\r\n")
             return
         self._sent = True
         self._buffer = bytearray()
@@ -186,6 +190,12 @@ def _whole_request(buffer: bytearray) -> tuple[str, list[tuple[str, str]], bytes
     if len(rest) < length:
         return None
     return method, headers, rest[:length]
+
+
+def _expects_continue(buffer: bytearray) -> bool:
+    """Whether the request's head is whole and asks for ``100 Continue`` before its body."""
+    end = buffer.find(b"\r\n\r\n")
+    return end >= 0 and b"\r\nexpect: 100-continue" in bytes(buffer[:end]).lower()
 
 
 def _unchunk(data: bytes) -> bytes | None:

@@ -308,3 +308,21 @@ def test_the_fixture_routes_aiohttp(pytester: pytest.Pytester) -> None:
     )
     result = run_pytest(pytester)
     result.assert_outcomes(passed=2)
+
+
+async def test_chunked_and_expect_continue_requests_head_and_a_streamed_answer() -> None:
+    async def pieces() -> Any:
+        yield b'{"model": "openai/gpt-image-1", '
+        yield b'"prompt": "in pieces", "quality": "low"}'
+
+    async with edenfake.mock() as eden, aiohttp.ClientSession(headers=AUTH) as session:
+        async with session.post(GENERATE, data=pieces(), headers={"content-type": "application/json"}) as r:
+            assert r.status == 200  # sent chunked: no length known beforehand
+        async with session.post(GENERATE, json=BODY, expect100=True) as r:
+            assert r.status == 200  # the body went once the fake said 100 Continue
+        async with session.head(f"{EDEN}/v3/images/models") as r:
+            assert r.status == 200 and int(r.headers["content-length"]) > 0 and await r.read() == b""
+        async with session.post(GENERATE, json=BODY) as r:
+            streamed = b"".join([chunk async for chunk in r.content.iter_chunked(1024)])
+            assert len(streamed) == int(r.headers["content-length"]) and streamed.startswith(b'{"data":[')
+    assert [c.prompt for c in eden.calls][:2] == ["in pieces", "a red fox"]

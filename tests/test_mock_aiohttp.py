@@ -1,7 +1,7 @@
 """aiohttp through the in-process mock: JSON and FormData bodies, the answer read every way, raise_for_status,
 faults as aiohttp's own exceptions under its timeouts, latency that leaves the loop free, heavy answers off the
 loop, passthrough, refusal, aioresponses used beside it for another host (started before or after), nested
-mocks, and the fixture."""
+mocks, and the fixture (requests through it too)."""
 
 from __future__ import annotations
 
@@ -281,29 +281,36 @@ async def test_nested_mocks_the_newest_that_takes_the_host_wins() -> None:
     assert aiohttp.TCPConnector._create_connection.__qualname__ == "TCPConnector._create_connection"
 
 
-def test_the_fixture_routes_aiohttp(pytester: pytest.Pytester) -> None:
+def test_the_fixture_routes_aiohttp_and_requests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        import asyncio, aiohttp, pytest
+        import asyncio, aiohttp, pytest, requests
 
         URL = "https://api.edenai.run/v3/images/generations"
+        AUTH = {"Authorization": "Bearer t"}
         BODY = {"model": "openai/gpt-image-1", "prompt": "x", "quality": "low"}
+        SESSION = requests.Session()  # made at import, before any fixture
 
         async def post(**kwargs):
-            async with aiohttp.ClientSession(headers={"Authorization": "Bearer t"}) as session:
+            async with aiohttp.ClientSession(headers=AUTH) as session:
                 async with session.post(URL, json=BODY, **kwargs) as r:
                     return r.status
 
-        @pytest.mark.edenfake(credits=0.011)
+        @pytest.mark.edenfake(credits=0.022)
         def test_generate(edenfake):
             assert asyncio.run(post()) == 200
+            assert SESSION.post(URL, json=BODY, headers=AUTH).status_code == 200
+            assert requests.post(URL, json=BODY, headers=AUTH).status_code == 402
             assert asyncio.run(post()) == 402
-            assert edenfake.calls.count == 2
+            assert edenfake.calls.count == 4
 
-        def test_disconnect(edenfake):
+        def test_faults(edenfake):
             edenfake.fail("disconnect")
             with pytest.raises(aiohttp.ServerDisconnectedError):
                 asyncio.run(post())
+            edenfake.fail("timeout")
+            with pytest.raises(requests.Timeout):
+                requests.post(URL, json=BODY, headers=AUTH)
         """
     )
     result = run_pytest(pytester)

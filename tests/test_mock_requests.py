@@ -1,6 +1,6 @@
 """requests through the in-process mock: module functions and sessions (one made before the mock too), JSON,
 multipart and streamed bodies, streamed answers, faults as requests' own exceptions, passthrough, refusal,
-responses used beside it for another host, nested mocks, and the fixture."""
+responses used beside it for another host, nested mocks (the fixture: tests/test_mock_aiohttp.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import responses
 
 import edenfake
 from edenfake import inspect_image
-from tests.helpers import AUTH, FROZEN, MASK, png, run_pytest
+from tests.helpers import AUTH, FROZEN, MASK, png
 
 EDEN = "https://api.edenai.run"
 GENERATE = f"{EDEN}/v3/images/generations"
@@ -215,32 +215,6 @@ def test_requests_from_threads_are_all_journalled() -> None:
         for t in threads:
             t.join()
     assert {c.prompt for c in eden.calls} == {f"{i}-{j}" for i in range(4) for j in range(5)}
-
-
-def test_the_fixture_routes_requests(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        """
-        import pytest, requests
-
-        URL = "https://api.edenai.run/v3/images/generations"
-        AUTH = {"Authorization": "Bearer t"}
-        BODY = {"model": "openai/gpt-image-1", "prompt": "x", "quality": "low"}
-        SESSION = requests.Session()  # made at import, before any fixture
-
-        @pytest.mark.edenfake(credits=0.011)
-        def test_generate(edenfake):
-            assert SESSION.post(URL, json=BODY, headers=AUTH).status_code == 200
-            assert requests.post(URL, json=BODY, headers=AUTH).status_code == 402
-            assert edenfake.calls.count == 2
-
-        def test_timeout(edenfake):
-            edenfake.fail("timeout")
-            with pytest.raises(requests.Timeout):
-                requests.post(URL, json={"model": "openai/gpt-image-1", "prompt": "x"}, headers=AUTH)
-        """
-    )
-    result = run_pytest(pytester)
-    result.assert_outcomes(passed=2)
 
 
 def test_a_streamed_body_over_the_limit_is_read_no_further_and_refused() -> None:

@@ -12,6 +12,7 @@ import httpx
 import openai
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import edenfake
 from edenfake import Catalog, EdenFake, FakeRequest
@@ -131,7 +132,7 @@ def test_a_users_catalog_chooses_the_regions_and_their_hosts() -> None:
 
 
 @settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(S.generation_requests(models=S.model_ids(region="eu")))
+@given(S.generation_requests(models=st.deferred(lambda: S.model_ids(region="eu"))))
 def test_the_strategies_requests_for_the_eu_are_answered_on_the_eu_host(body: dict[str, Any]) -> None:
     fake = EdenFake(clock=FROZEN)
     headers = [

@@ -181,3 +181,60 @@ def test_models_list_returns_the_catalog_s_image_models(door: tuple[Handle, str]
     assert gpt.object == "model" and gpt.owned_by == "openai" and gpt.created > 0
     assert (gpt.model_extra or {})["model_name"] == "gpt-image-1"  # Eden's ModelObject fields, kept by the SDK
     assert handle.calls.last.path == "/v3/models"
+
+
+# -- the other clients' shapes, through the route (these run where node and the clients extra are missing) ----
+
+
+#: multipart file parts as each client sends them, and the file names the journal then shows
+CLIENT_PARTS = [
+    pytest.param([("image", ("blob", png(), "image/png"))], ["blob"], id="AI SDK: a Blob, named blob"),
+    pytest.param(
+        [
+            ("image[]", ("blob", png(), "image/png")),
+            ("image[]", ("blob", encoded("WEBP"), "image/webp")),
+            ("mask", ("blob", MASK, "image/png")),
+        ],
+        ["blob"] * 3,
+        id="AI SDK: several Blobs and a mask",
+    ),
+    pytest.param(
+        [
+            ("image[]", ("/home/me/pictures/fox.png", png(), "image/png")),
+            ("mask", ("C:\\Users\\me\\mask.png", MASK, "image/png")),
+        ],
+        # python-multipart (FastAPI's parser, and so the real service's) keeps a POSIX path whole and cuts a
+        # Windows one to its last part, as old Internet Explorers sent them
+        ["/home/me/pictures/fox.png", "mask.png"],
+        id="LiteLLM: image[] for one image, whole paths as file names",
+    ),
+    pytest.param(
+        [("image[]", ("image.png", encoded("JPEG"), "image/jpeg"))],
+        ["image.png"],
+        id="LiteLLM: JPEG bytes named image.png",
+    ),
+    pytest.param([("image", (None, png(), "image/png"))], [None], id="a file part with no file name"),
+]
+
+
+@pytest.mark.parametrize(("files", "names"), CLIENT_PARTS)
+def test_edit_parts_as_other_clients_send_them(
+    client: Any, fake: edenfake.EdenFake, files: list[Any], names: list[str | None]
+) -> None:
+    r = client.post("/v3/images/edits", data={"model": GPT, "prompt": "x", "n": "1"}, files=files)
+    assert r.status_code == 200, r.text
+    assert len(r.json()["data"]) == 1
+    assert [(f["part"], f["filename"]) for f in fake.calls.last.files] == list(
+        zip([p for p, _ in files], names, strict=True)
+    )
+
+
+def test_response_format_b64_json_on_a_model_that_ignores_it(client: Any) -> None:
+    """The AI SDK sends ``response_format: "b64_json"`` to every model; GPT image models ignore it (they answer
+    base64 anyway) and DALL-E models honour it."""
+    for model in (GPT, "openai/dall-e-3", "google/imagen-4.0-generate-001"):
+        r = client.post(
+            "/v3/images/generations", json={"model": model, "prompt": "x", "n": 1, "response_format": "b64_json"}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["data"][0]["b64_json"] and r.json()["data"][0]["url"] is None

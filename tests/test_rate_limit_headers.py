@@ -14,7 +14,7 @@ import openai
 import pytest
 
 import edenfake
-from edenfake import EdenFake
+from edenfake import EdenFake, contracts
 from edenfake.catalog import Catalog
 from edenfake.errors import CatalogError
 from tests.helpers import AUTH, FROZEN
@@ -171,3 +171,21 @@ def test_the_default_shapes_are_edenfake_s_and_an_unknown_shape_is_refused() -> 
         assert client.post(GENERATIONS, json=BODY).json()["error_code"] == "RATE_LIMITED"
     with pytest.raises(CatalogError, match="error_shapes"):
         Catalog.from_data({"error_shapes": "openai"})
+
+
+def test_the_contract_takes_either_shape_of_a_429_and_a_402_and_nothing_else() -> None:
+    path = "/v3/images/generations"
+    for status, good in (
+        (429, {"detail": "Rate limit exceeded", "error_code": "RATE_LIMITED", "retry_after": 1.0}),
+        (429, {"error": {"code": 429, "message": "Rate limit exceeded"}}),
+        (402, {"detail": "x", "error_code": "INSUFFICIENT_CREDIT", "required_credits": 1, "available_credits": 0}),
+        (402, {"error": "Insufficient credits"}),
+    ):
+        assert contracts.exchange_violations("POST", path, status, good) == [], good
+    for status, bad in (
+        (429, {"detail": "slow down"}),
+        (429, {"error": {"code": 503, "message": "x"}}),
+        (402, {"error": 3}),
+        (402, {"error": "x", "detail": "mixed"}),
+    ):
+        assert contracts.exchange_violations("POST", path, status, bad), bad

@@ -131,6 +131,8 @@ def test_allow_extra_field_stops_field_only_in_recording(tmp_path: Path, capsys:
     assert main(["drift", str(cassette), "--catalog", str(catalog)]) == 0
     assert Catalog.load(catalog).answer_extra_fields == ("request_id", "trace")
     assert drift(Cassette.load(cassette), allow_extra_fields=["trace", "request_id"]).differences == []
+    [found] = drift(Cassette.load(cassette), allow_extra_fields=["trace"]).differences
+    assert found.remedy == KINDS["field_only_in_recording"].remedy and "'request_id'" in found.detail
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,11 @@ class Difference:
     def __str__(self) -> str:
         return f"{self.where}: {self.detail}"
 
+    @property
+    def remedy(self) -> str:
+        """What a user can do about it (its kind's remedy)."""
+        return KINDS[self.kind].remedy
+
 
 @dataclass
 class Report:
@@ -100,8 +105,7 @@ class Report:
                 for kind, found in self.by_kind().items()
             },
             "differences": [
-                {**{k: v for k, v in asdict(d).items() if k != "subject"}, "remedy": KINDS[d.kind].remedy}
-                for d in self.differences
+                {**{k: v for k, v in asdict(d).items() if k != "subject"}, "remedy": d.remedy} for d in self.differences
             ],
             "notes": self.notes,
         }

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edenfake import contracts
-from edenfake._redact import one_line
+from edenfake._redact import clip, one_line
 from edenfake.errors import InvalidTags
 
 __all__ = ["HEADER", "TagRules", "header_limit", "merged", "reads_header", "reads_body", "rules"]
@@ -86,7 +86,8 @@ def reads_body(contract: str | None) -> bool:
 
 
 def _shown(text: str) -> str:
-    return one_line(text, _ECHO)
+    # Control characters escaped, then cut again: an escape is longer than the character it stands for.
+    return clip(one_line(text, _ECHO), _ECHO)
 
 
 def _refuse(detail: str, tag: str | None, rule: str) -> InvalidTags:

@@ -6,6 +6,7 @@ limit counts the call or anything is charged."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -151,6 +152,22 @@ def test_an_invalid_tag_is_a_400_naming_the_rule_charging_and_counting_nothing(
         assert ok.status_code == 200, ok.text
         assert ok.headers["x-ratelimit-remaining"] == "0"
         assert eden.credits < 1.0
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [{"\x00\u2028\ud800" * 200: "x"}, {"k": "\x1b[31m" * 300}, {"a" * 10_000: "b" * 10_000}],
+    ids=["control-key", "escape-value", "huge"],
+)
+def test_a_hostile_tag_is_echoed_escaped_and_bounded(tags: dict[str, str]) -> None:
+    with edenfake.mock(clock=FROZEN) as eden, httpx.Client() as client:
+        sent = json.dumps({**BODY, "tags": tags})  # ASCII, a lone surrogate as its escape
+        r = client.post(GENERATIONS, content=sent, headers={**AUTH, "Content-Type": "application/json"})
+        assert r.status_code == 400
+        body = r.json()  # checked against the error contract too, whose `tag` is at most 81 characters
+        assert len(body["detail"]) <= 250 and body["detail"].isprintable()
+        assert body["tag"] is None or (len(body["tag"]) <= 81 and body["tag"].isprintable())
+        assert eden.calls.last.status == 400
 
 
 def test_ten_tags_after_merging_pass_and_a_key_in_both_header_and_body_is_no_duplicate() -> None:

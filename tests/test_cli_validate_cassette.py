@@ -167,3 +167,15 @@ def test_as_a_real_process_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     shown = _lines(result.stdout)
     assert [line.partition(": ")[0].rsplit(":", 1)[1] for line in shown] == ["2", "3"]
+
+
+def test_a_cassette_of_many_broken_lines_prints_a_bounded_number_of_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cassette = tmp_path / "c"
+    cassette.mkdir()
+    (cassette / "exchanges.jsonl").write_text('{"request": 1, "response": 2}\n' * 1000)
+    assert main(["validate", str(cassette)]) == 1
+    shown = _lines(capsys.readouterr().out)
+    assert len(shown) == 101 and shown[-1] == f"{cassette}: more problems, not shown"
+    assert shown[0].startswith(f"{cassette / 'exchanges.jsonl'}:1: $.request: ")

@@ -129,8 +129,9 @@ def _add_record_and_drift(sub: Any, typed: dict[str, str]) -> None:
     drift.add_argument(
         "--suggest-catalog",
         metavar="FILE",
-        help="write the catalog overlay that explains what a catalog can (prices, sizes, n limits, revised_prompt, "
-        "response formats, the refusal status); run again with --catalog FILE",
+        help="write the catalog overlay that explains what a catalog can (prices, edit prices, sizes, n limits, "
+        "revised_prompt, response formats, the refusal status), checked by running the cassette again with it; "
+        "run again with --catalog FILE",
     )
 
 

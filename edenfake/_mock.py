@@ -209,7 +209,7 @@ class _Active:
             if len(cls._handles) == 1:
                 cls._originals = _patch_clients()
                 for name in _LATER:
-                    if name in sys.modules:
+                    if _loaded(name):
                         cls.patch_later(name)
                 _ImportWatch.install()
 
@@ -256,6 +256,14 @@ class _Active:
 _LATER = {"requests": "edenfake._mock_requests", "aiohttp": "edenfake._mock_aiohttp"}
 
 
+def _loaded(name: str) -> bool:
+    """Whether module ``name`` is imported and done loading. One that another thread is loading at the moment
+    the first mock starts is left alone (waiting for it under the lock could deadlock with that thread): a mock
+    started once it is loaded patches it."""
+    module = sys.modules.get(name)
+    return module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False)
+
+
 class _ImportWatch:
     """While mocks are active: when requests or aiohttp is first imported, patch it once it has loaded. Never
     imports either itself, so that a mock costs nothing for a library the test does not use. (A finder and a
@@ -265,7 +273,7 @@ class _ImportWatch:
 
     @classmethod
     def install(cls) -> None:
-        if cls._installed is None and any(name not in sys.modules for name in _LATER):
+        if cls._installed is None and not all(_loaded(name) for name in _LATER):
             cls._installed = cls()
             sys.meta_path.insert(0, cls._installed)
 

@@ -60,8 +60,16 @@ class _Wire(asyncio.Transport):
     """One request's connection to the fake: collects what aiohttp writes until the request is whole, then
     answers it from the fake through the protocol, as a socket would bring the server's bytes."""
 
-    def __init__(self, protocol: _Handler, handle: RoutedDoor, url: Any, timeout: aiohttp.ClientTimeout) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        protocol: _Handler,
+        handle: RoutedDoor,
+        url: Any,
+        timeout: aiohttp.ClientTimeout,
+    ) -> None:
         super().__init__()
+        self._loop = loop
         self._protocol = protocol
         self._handle = handle
         self._url = url
@@ -92,11 +100,11 @@ class _Wire(asyncio.Transport):
         assert found is not None  # the connector picks a wire only for the URLs the mock routes
         found.oversize = len(body) > self._handle.fake.limit_for(method, found.path)
         if _offload.is_heavy(_offload.read_ahead(self._handle.fake, found)):
-            self._task = asyncio.get_running_loop().create_task(self._later(found))
+            self._task = self._loop.create_task(self._later(found))
             return
         answer = self._handle.fake.answer(found)  # quick: here, as aiohttp's write returns
         if answer.delay or answer.fault is not None:
-            self._task = asyncio.get_running_loop().create_task(self._deliver(answer))
+            self._task = self._loop.create_task(self._deliver(answer))
         else:
             self._protocol.data_received(_wire_bytes(answer))
 
@@ -113,7 +121,10 @@ class _Wire(asyncio.Transport):
         self._closing = True
         if self._task is not None and not self._task.done():
             self._task.cancel()  # the client gave up (its timeout, a cancelled task): nothing more to answer
-        asyncio.get_running_loop().call_soon(self._protocol.connection_lost, None)
+        if self._loop.is_closed():  # closed after its loop (a session left to the garbage collector)
+            self._protocol.connection_lost(None)
+        else:
+            self._loop.call_soon(self._protocol.connection_lost, None)
 
     def abort(self) -> None:
         self.close()
@@ -241,7 +252,7 @@ def patch(pick: Callable[[URLParts], RoutedDoor | None], refuse: Callable[[str],
             refuse(str(req.url))
             return await create(self, req, traces, timeout)
         protocol = _Handler(self._loop)
-        protocol.connection_made(_Wire(protocol, handle, req.url, timeout))
+        protocol.connection_made(_Wire(self._loop, protocol, handle, req.url, timeout))
         return protocol
 
     def request_for(session: Any, url: Any) -> Any:

@@ -179,6 +179,8 @@ def add_option(parser: argparse.ArgumentParser, option: dataclasses.Field[Any], 
         )
 
 
+#: options whose setter checks another option too: (option named, field refused) -> the option given that value
+_FIELD_OPTIONS = {("latency", "seed"): "fault_seed"}
 #: how a command line says what the contracts' messages say
 _PHRASES = (
     ("Input should be greater than or equal to", "must be at least"),
@@ -208,6 +210,7 @@ def worded(exc: Exception, typed: dict[str, str]) -> str:
         rule = rule.replace(said, meant)
     got = typed.get(named)
     rule += f" (got {echo(got)})" if got is not None else ""
+    named = _FIELD_OPTIONS.get((named, field), named)
     flag = _options.flag(fields[named])
     return f"{flag} {rule}" if rule.startswith("must") else f"{flag}: {rule}"
 

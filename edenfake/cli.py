@@ -112,18 +112,7 @@ def _add_record_and_drift(sub: Any, typed: dict[str, str]) -> None:
         "recorded ones, grouped by kind (`edenfake docs drift` says what each means). Exit 0 when they agree, 1 "
         "on drift, 2 when the cassette or the catalog cannot be read.",
     )
-    drift.add_argument("cassette", metavar="DIR", nargs="?", help="a cassette directory (edenfake record)")
-    drift.add_argument(
-        "--explain", metavar="KIND", help="print what a kind of difference means and what to do about it, and exit"
-    )
-    drift.add_argument(
-        "--allow-extra-field",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a top-level answer field only the recording has that no client of yours reads: not reported "
-        "(repeatable; the catalog's answer_extra_fields keeps them)",
-    )
+    drift.add_argument("cassette", metavar="DIR", help="a cassette directory (edenfake record)")
     drift.add_argument("--json", action="store_true", help="print the report as JSON")
     drift.add_argument("--catalog", metavar="FILE", help="a catalog file merged over the built-in one")
     drift.add_argument(
@@ -152,12 +141,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _record(args, parser.typed)
         if args.command == "drift":
             return _drift(args)
+        if args.command == "docs":
+            from edenfake import _docs
+
+            return _docs.run(args, parser)
     except Refused as refused:
         return refused.report()
-    if args.command == "docs":
-        from edenfake import _docs
-
-        return _docs.run(args, parser)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
@@ -180,15 +169,18 @@ def _serve(args: argparse.Namespace, typed: dict[str, str]) -> int:
     _check_installed(args)
     try:
         catalog = Catalog.load(args.catalog, replace=args.replace_catalog) if args.catalog is not None else None
-    except CatalogError as exc:
-        print(f"edenfake: {_flat(exc)}", file=sys.stderr)
+    except (CatalogError, OSError, ValueError) as exc:  # a NUL in the path is a ValueError of open()
+        print(_flat(f"edenfake: {exc}"), file=sys.stderr)
         return 2
     try:
         fake = EdenFake(dataclasses.replace(options, catalog=catalog))
+    except OSError as exc:  # a cassette directory that cannot be read (a name too long, no permission)
+        print(_flat(f"edenfake: cannot read the cassette: {exc.strerror or exc}"), file=sys.stderr)
+        return 2
     except (TypeError, ValueError) as exc:  # a setting checked against the contracts, or a cassette's problem
         said = worded(exc, typed)
         if said == str(exc):  # not an option's value: a file's (the cassette's) problem, said as it is
-            print(f"edenfake: {_flat(exc)}", file=sys.stderr)
+            print(_flat(f"edenfake: {exc}"), file=sys.stderr)
             return 2
         raise Refused("edenfake serve", said) from None
     return _run(
@@ -202,9 +194,13 @@ def _serve(args: argparse.Namespace, typed: dict[str, str]) -> int:
     )
 
 
-def _flat(exc: Exception) -> str:
-    """A file's problem on one line (a catalog's may list several)."""
-    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+#: a file's problem is said whole up to this many characters (a catalog's lists each entry at fault)
+PROBLEM_CHARS = 2000
+
+
+def _flat(text: str) -> str:
+    """A file's problem on one line (a catalog's may list several), control characters escaped."""
+    return one_line("; ".join(line.strip() for line in text.splitlines() if line.strip()), PROBLEM_CHARS)
 
 
 #: what ``--loop`` and ``--http`` need installed (``pip install 'edenfake[standard]'`` has both)
@@ -278,7 +274,7 @@ def _run(
 
     try:
         sock = bind(args.host, args.port)
-    except (OSError, ValueError, OverflowError) as exc:  # a name that does not resolve, a NUL in it
+    except (OSError, ValueError, TypeError, OverflowError) as exc:  # a name that does not resolve, a NUL in it
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(one_line(f"edenfake: cannot listen on {args.host}:{args.port}: {reason}", LINE_CHARS), file=sys.stderr)
         return 1

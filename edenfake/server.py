@@ -35,7 +35,7 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError:
+    except BaseException:  # OSError, and a host or port bind() cannot take at all (ValueError, OverflowError)
         sock.close()
         raise
     sock.listen(2048)

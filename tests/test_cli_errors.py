@@ -200,3 +200,28 @@ def test_a_refusal_in_a_real_process_is_one_line_and_exit_2(args: list[str], say
 def test_edenfake_alone_in_a_real_process_exits_2_with_its_help() -> None:
     done = run_python("-m", "edenfake")
     assert done.returncode == 2 and done.stderr.startswith("usage: edenfake ") and "Traceback" not in done.stderr
+
+
+HOSTILE = ["", " ", "nan", "-inf", "-1", "99999999999999999999", "1e3", "\u0663", "\x00", "x" * 5000, "5:1", "\u2603"]
+
+
+@pytest.mark.parametrize(
+    "flag", [_options.flag(f) for f in _options.cli_fields(_options.ServeOptions)] + ["--loop", "--http"]
+)
+def test_no_value_of_any_flag_gets_a_traceback(
+    flag: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edenfake import server
+
+    monkeypatch.setattr(server._Server, "run", lambda self, sockets=None: None)  # a value it takes: it stops at once
+    for value in HOSTILE:
+        code = main(["serve", "--port", "0", "--quiet", flag, value])
+        err = capsys.readouterr().err
+        assert code in (0, 1, 2) and "Traceback" not in err, (value, err)
+        if code:
+            [line] = err.splitlines()
+            assert line.isprintable(), line
+            if line.startswith("edenfake: "):  # a file's problem (the catalog's, the cassette's), said whole
+                assert len(line) <= 2001, line
+            else:  # an argument's, cut at 300 (and an ellipsis)
+                assert len(line) <= 301 and (flag in line or line.startswith("edenfake serve: error: argument")), line

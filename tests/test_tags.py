@@ -17,7 +17,7 @@ from hypothesis import given, settings
 import edenfake
 from edenfake import EdenFake, contracts
 from edenfake.errors import InvalidSetting
-from edenfake.strategies import generation_requests
+from edenfake.strategies import InvalidRequest, generation_requests, invalid_generation_requests
 from tests.helpers import AUTH, FROZEN, MASK, data_url, png
 
 EDEN = "https://api.edenai.run/v3"
@@ -211,6 +211,14 @@ def test_the_strategies_sometimes_send_tags() -> None:
 
     found = find(generation_requests(), lambda b: bool(b.get("tags")), settings=settings(max_examples=500))
     assert isinstance(found["tags"], dict)
+
+
+@settings(max_examples=5, deadline=None)
+@given(invalid_generation_requests().filter(lambda case: case.error == "INVALID_TAGS"))
+def test_the_invalid_request_strategies_break_tags_too(case: InvalidRequest) -> None:
+    with edenfake.mock(clock=FROZEN), httpx.Client(headers=AUTH) as client:
+        r = client.post(GENERATIONS, json=case.body)
+        assert (r.status_code, r.json()["error_code"]) == (case.status, case.error)
 
 
 # -- faults and the journal match tags ----------------------------------------------------------------------

@@ -269,6 +269,11 @@ def invalid_generation_requests(
             st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=8).map(lambda s: f"nobody/{s}-unknown"),
         ),
     ]
+    # A tag that breaks a rule is refused before the body's other rules (400 INVALID_TAGS), as Eden refuses it.
+    reserved = _TAG_KEYS.map(lambda key: {_tags.rules().reserved + key: "x"})
+    not_text = st.builds(lambda key, value: {key: value}, _TAG_KEYS, st.integers() | st.booleans() | st.none())
+    cases.append(_breaking(base, "tag key reserved", ("tags",), 400, "INVALID_TAGS", _set("tags"), reserved))
+    cases.append(_breaking(base, "tag value not a string", ("tags",), 400, "INVALID_TAGS", _set("tags"), not_text))
     for name in ("model", "prompt", "size", "user", "quality", "response_format", "n", "metadata", "extra_headers"):
         definition = _def(name)
         kinds = definition["type"]

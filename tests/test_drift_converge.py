@@ -134,7 +134,7 @@ def test_every_kind_of_suggested_key_settles(tmp_path: Path) -> None:
     real = {
         "refusal_status": 502,
         "models": {
-            GPT: {"n_max": 2, "report_fields": ["output_format", "size"]},
+            GPT: {"n_max": 2, "report_fields": ["output_format", "size"], "default_output_format": "webp"},
             DALLE2: {"sizes": ["256x256", "1024x1024"], "default_size": "256x256", "revised_prompt": True},
             "openai/dall-e-3": {"n_max": 2},
         },
@@ -142,7 +142,7 @@ def test_every_kind_of_suggested_key_settles(tmp_path: Path) -> None:
     requests = [
         _generation({"model": GPT, "prompt": "a", "quality": "low", "n": 3}),  # refused: n_max
         _generation({"model": GPT, "prompt": "b", "quality": "low", "size": "512x512"}),  # 502 against 400
-        _generation({"model": GPT, "prompt": "c", "quality": "low"}),  # reports no quality or background
+        _generation({"model": GPT, "prompt": "c", "quality": "low"}),  # WebP, and no quality or background reported
         _generation({"model": DALLE2, "prompt": "d", "size": "512x512"}),  # a size it lacks
         _generation({"model": DALLE2, "prompt": "e"}),  # its default size, and a revised prompt
         _generation({"model": "openai/dall-e-3", "prompt": "f", "n": 2}),  # taken: n_max
@@ -150,10 +150,11 @@ def test_every_kind_of_suggested_key_settles(tmp_path: Path) -> None:
     first, again = _converges(_recorded(tmp_path / "c", real, requests))
     kinds = {(d.exchange, d.kind) for d in first.differences if d.catalog}
     assert {(1, "status"), (2, "status"), (3, "field_only_in_fake"), (4, "status"), (6, "status")} <= kinds
-    assert {(5, "image_size"), (5, "data_keys"), (5, "cost")} <= kinds
+    assert {(3, "image_format"), (5, "image_size"), (5, "data_keys"), (5, "cost")} <= kinds
     assert not again.differences, [str(d) for d in again.differences]
     overlay = first.suggestion
     assert overlay["refusal_status"] == 502
+    assert overlay["models"][GPT]["default_output_format"] == "webp"
     assert overlay["models"][GPT]["n_max"] == 2 and overlay["models"]["openai/dall-e-3"]["n_max"] == 2
     assert "512x512" not in overlay["models"][DALLE2]["sizes"]
     assert overlay["models"][DALLE2]["default_size"] == "256x256"

@@ -393,7 +393,8 @@ class _Comparison:
                 continue
             if rec_image[0] != fake_image[0]:
                 shown = f"image {index}: recorded {rec_image[0]}, fake {fake_image[0]}"
-                self.differ("image_format", shown, subject=str(index))
+                explained = self.suggest.image_format(self.fields, rec_image[0])
+                self.differ("image_format", shown, catalog=explained, subject=str(index))
             if rec_image[1:] != fake_image[1:]:
                 explained = self.suggest.image_size(self.fields, rec_image[1:], fake_image[1:])
                 self.differ(

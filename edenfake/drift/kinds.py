@@ -103,8 +103,9 @@ KINDS: dict[str, DriftKind] = _kinds(
     DriftKind(
         "image_format",
         "an image in another format (or a recorded image that is not one)",
-        "the model's catalog overlay key default_output_format (or output_formats); for a recorded image that "
-        "is not one, read the recorded answer: the service sent something other than an image",
+        "when no output_format was asked: the model's catalog overlay keys default_output_format and "
+        "output_formats (--suggest-catalog writes them); for a recorded image that is not one, read the "
+        "recorded answer: the service sent something other than an image",
         "Each image's format is read from its bytes (PNG, JPEG, WebP) on both sides. The model's default "
         "output format may differ from the catalog's (a provider that answers JPEG when no output_format is "
         "asked). A recorded image no reader takes, or a b64_json that is not base64, is the service's own "

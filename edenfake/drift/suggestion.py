@@ -246,6 +246,17 @@ class Suggestions:
                 self._set(model, "default_response_format", kind)
         return True
 
+    def image_format(self, fields: dict[str, Any], recorded: str) -> bool:
+        """Another format where none was asked: the model's default_output_format."""
+        found = self._entry(fields)
+        if found is None or fields.get("output_format") is not None or recorded not in ("png", "jpeg", "webp"):
+            return False
+        model, entry = found
+        if recorded not in entry["output_formats"]:
+            self._set(model, "output_formats", [*entry["output_formats"], recorded])
+        self._set(model, "default_output_format", recorded)
+        return True
+
     def image_size(self, fields: dict[str, Any], recorded: tuple[int, int], fake: tuple[int, int]) -> bool:
         found = self._entry(fields)
         if found is None:

@@ -117,6 +117,8 @@ def test_a_hostile_value_is_repeated_cut_and_escaped(capsys: pytest.CaptureFixtu
         (["validate"], "edenfake validate: error: the following arguments are required: FILE"),
         (["validate", "--status", "4o4", "x.json"], "edenfake validate: --status must be an integer (got '4o4')"),
         (["nothing"], "edenfake: error: argument command: invalid choice: 'nothing' (choose from "),
+        (["drift", "d" * 5000], "edenfake drift: cannot read the cassette: File name too long"),
+        (["serve", "--replay", "d" * 5000], "edenfake: cannot read the cassette: File name too long"),
     ],
 )
 def test_argparse_refusals_keep_their_one_error_line_and_drop_the_usage(

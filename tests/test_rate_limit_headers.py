@@ -17,7 +17,7 @@ import edenfake
 from edenfake import EdenFake, contracts
 from edenfake.catalog import Catalog
 from edenfake.errors import CatalogError
-from tests.helpers import AUTH, FROZEN
+from tests.helpers import AUTH, FROZEN, cli_running
 
 EDEN = "https://api.edenai.run/v3"
 BODY: dict[str, Any] = {"model": "openai/gpt-image-1", "prompt": "a red fox", "quality": "low"}
@@ -189,3 +189,12 @@ def test_the_contract_takes_either_shape_of_a_429_and_a_402_and_nothing_else() -
         (402, {"error": "x", "detail": "mixed"}),
     ):
         assert contracts.exchange_violations("POST", path, status, bad), bad
+
+
+def test_edenfake_serve_rate_limit_sends_them() -> None:
+    command = ("serve", "--port", "0", "--quiet", "--clock", str(NOW), "--rate-limit", "2")
+    with cli_running(*command) as (_, url), httpx.Client(base_url=url, headers=AUTH) as c:
+        answers = [c.post("/v3/images/generations", json=BODY) for _ in range(3)]
+    assert [r.status_code for r in answers] == [200, 200, 429]
+    reset = math.ceil(NOW + 1)
+    assert [_window(r) for r in answers] == [(2, 1, reset), (2, 0, reset), (2, 0, reset)]

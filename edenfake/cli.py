@@ -112,7 +112,18 @@ def _add_record_and_drift(sub: Any, typed: dict[str, str]) -> None:
         "recorded ones, grouped by kind (`edenfake docs drift` says what each means). Exit 0 when they agree, 1 "
         "on drift, 2 when the cassette or the catalog cannot be read.",
     )
-    drift.add_argument("cassette", metavar="DIR", help="a cassette directory (edenfake record)")
+    drift.add_argument("cassette", metavar="DIR", nargs="?", help="a cassette directory (edenfake record)")
+    drift.add_argument(
+        "--explain", metavar="KIND", help="print what a kind of difference means and what to do about it, and exit"
+    )
+    drift.add_argument(
+        "--allow-extra-field",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a top-level answer field only the recording has that no client of yours reads: not reported "
+        "(repeatable; the catalog's answer_extra_fields keeps them)",
+    )
     drift.add_argument("--json", action="store_true", help="print the report as JSON")
     drift.add_argument("--catalog", metavar="FILE", help="a catalog file merged over the built-in one")
     drift.add_argument(

@@ -83,6 +83,11 @@ def test_explain_of_an_unknown_kind_is_one_line_listing_the_kinds(
     assert len(line) < 1000 and line.isprintable()
 
 
+def test_explain_of_a_misspelt_kind_names_the_closest(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["drift", "--explain", "costs"]) == 2
+    assert capsys.readouterr().err.endswith("; not 'costs' (did you mean cost?)\n")
+
+
 def test_drift_without_a_cassette_or_explain_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["drift"]) == 2
     [line] = capsys.readouterr().err.splitlines()

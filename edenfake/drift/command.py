@@ -6,6 +6,7 @@ kind of difference means and what to do about it (an unknown kind: one line nami
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
 import textwrap
@@ -62,7 +63,9 @@ def explain(kind: str) -> int:
     """``--explain KIND``: the kind's summary, explanation and remedy; exit 2 naming the kinds when unknown."""
     found = KINDS.get(kind)
     if found is None:
-        return _fail(f"--explain: the kinds are {', '.join(KINDS)}; not {clip(kind, _FIELD_CHARS)!r}")
+        close = difflib.get_close_matches(kind[:_FIELD_CHARS], KINDS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return _fail(f"--explain: the kinds are {', '.join(KINDS)}; not {clip(kind, _FIELD_CHARS)!r}{hint}")
     paragraphs = [f"{found.name}: {found.summary}", found.explanation, f"What to do: {found.remedy}"]
     print("\n\n".join(textwrap.fill(p, _WIDTH) for p in paragraphs))
     return 0

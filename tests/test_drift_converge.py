@@ -224,3 +224,20 @@ def test_random_small_cassettes_settle(tmp_path_factory: pytest.TempPathFactory,
             fields["size"] = size
         requests.append(_edit(fields) if edit else _generation(fields))
     _converges(_recorded(tmp_path_factory.mktemp("c"), real, requests))
+
+
+def test_a_suggestion_that_is_no_catalog_explains_nothing_and_is_not_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edenfake.drift import suggestion
+
+    cassette = _recorded(
+        tmp_path / "c", {"models": {DALLE2: {"n_max": 1}}}, [_generation({"model": DALLE2, "prompt": "a", "n": 2})]
+    )
+    monkeypatch.setattr(suggestion.Suggestions, "overlay", lambda self: {"models": {DALLE2: {"n_max": 0}}})
+    report = drift(Cassette.load(cassette))
+    assert [(d.kind, d.catalog) for d in report.differences] == [("status", False)]
+    assert report.notes[0].startswith("the suggested catalog overlay is not a catalog: ")
+    written = tmp_path / "s.json"
+    assert main(["drift", str(cassette), "--suggest-catalog", str(written)]) == 2
+    assert "could not write the suggested catalog" in capsys.readouterr().err and not written.exists()

@@ -179,3 +179,13 @@ def test_a_cassette_of_many_broken_lines_prints_a_bounded_number_of_them(
     shown = _lines(capsys.readouterr().out)
     assert len(shown) == 101 and shown[-1] == f"{cassette}: more problems, not shown"
     assert shown[0].startswith(f"{cassette / 'exchanges.jsonl'}:1: $.request: ")
+
+
+def test_a_cassette_recorded_from_a_served_fake_is_sound(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_drift import _record_against_the_fake  # generations, edits with files, an upload, errors
+
+    cassette = _record_against_the_fake(tmp_path / "c")
+    loaded = Cassette.load(cassette)
+    assert main(["validate", str(cassette)]) == 0
+    expected = f"{cassette}: ok (cassette: {len(loaded)} exchange(s), {len(loaded.files)} file(s))"
+    assert _lines(capsys.readouterr().out) == [expected]

@@ -83,6 +83,7 @@ LAYERS: dict[str, set[str]] = {
         "edenfake.cassettes.session",
         "edenfake.drift",
         "edenfake.drift.command",
+        "edenfake.drift.checking",
         "edenfake.drift.comparison",
         "edenfake.drift.kinds",
         "edenfake.drift.report",

@@ -9,7 +9,8 @@ difference means and what to do. Loading the cassette has checked the shape of e
 (contracts/cassette.schema.json); what a recorded answer holds is the real service's to have said, and is
 compared, never trusted.
 
-    comparison.py   drift(): each exchange sent again and compared
+    checking.py     drift(): the cassette compared, and the suggested overlay checked until it settles
+    comparison.py   compare(): each exchange sent again and compared
     suggestion.py   the catalog overlay that explains what a catalog can (prices, sizes, n limits, ...)
     kinds.py        KINDS: every kind of difference, its summary, its remedy and its explanation
     report.py       Difference, Report: the table, the JSON, and how recorded text is shown (cut, escaped)
@@ -18,7 +19,7 @@ compared, never trusted.
 
 from __future__ import annotations
 
-from edenfake.drift.comparison import drift
+from edenfake.drift.checking import drift
 from edenfake.drift.kinds import KINDS, DriftKind
 from edenfake.drift.report import Difference, Report
 

@@ -18,7 +18,7 @@ from edenfake._request import parse_json
 from edenfake._validate import read_limited
 from edenfake.cassettes.format import Cassette, CassetteError
 from edenfake.catalog import Catalog
-from edenfake.drift.comparison import drift
+from edenfake.drift.checking import drift
 from edenfake.drift.kinds import KINDS
 from edenfake.errors import ApiError, CatalogError
 

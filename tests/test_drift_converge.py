@@ -130,6 +130,25 @@ def test_edit_prices_fall_back_to_the_generation_prices() -> None:
     assert json.loads(generated.body)["cost"] == Catalog.default()[DALLE2].unit_price(256, 256, "standard")
 
 
+def test_a_json_edit_naming_an_upload_is_priced_as_an_edit() -> None:
+    fake = EdenFake(catalog=Catalog.from_data({"models": {DALLE2: {"edit_prices": {"standard": {"*": 0.25}}}}}))
+    upload = httpx.Request(
+        "POST", "https://api.edenai.run/v3/upload", files={"file": ("in.png", png(32, 32), "image/png")}
+    )
+    upload.read()
+    headers = [(k.lower(), v) for k, v in upload.headers.items() if k.lower() != "host"]
+    uploaded = fake.answer(
+        FakeRequest("POST", "/v3/upload", [*headers, *((k.lower(), v) for k, v in AUTH.items())], upload.content)
+    )
+    assert uploaded.status == 200, uploaded.body
+    body = {"model": DALLE2, "prompt": "a", "images": [{"file_id": json.loads(uploaded.body)["file_id"]}]}
+    request = _generation(body)
+    request.path = EDITS
+    answer = fake.answer(request)
+    assert answer.status == 200, answer.body
+    assert json.loads(answer.body)["cost"] == 0.25
+
+
 def test_every_kind_of_suggested_key_settles(tmp_path: Path) -> None:
     real = {
         "refusal_status": 502,

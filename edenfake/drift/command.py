@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from edenfake import contracts
 from edenfake._redact import clip, one_line
 from edenfake._request import parse_json
 from edenfake._validate import read_limited
@@ -26,9 +27,11 @@ __all__ = ["run"]
 
 #: the longest error line drift prints, in characters
 _ERROR_CHARS = 1000
-#: the most --allow-extra-field names one run takes, and the longest (as the catalog's answer_extra_fields)
-_EXTRA_FIELDS = 100
-_FIELD_CHARS = 60
+#: the --allow-extra-field names one run takes: as many, and as long, as the catalog's answer_extra_fields
+_EXTRA = contracts.load("catalog")["properties"]["answer_extra_fields"]
+_EXTRA_FIELDS: int = _EXTRA["maxItems"]
+_FIELD_CHARS: int = _EXTRA["items"]["maxLength"]
+_FIELD_MIN: int = _EXTRA["items"]["minLength"]
 #: the width --explain wraps its paragraphs to
 _WIDTH = 100
 
@@ -76,8 +79,8 @@ def _allowed(names: list[str]) -> str | None:
     if len(names) > _EXTRA_FIELDS:
         return f"--allow-extra-field: at most {_EXTRA_FIELDS} names, not {len(names)}"
     for name in names:
-        if not 1 <= len(name) <= _FIELD_CHARS:
-            return f"--allow-extra-field: a field name has 1 to {_FIELD_CHARS} characters, not {len(name)}"
+        if not _FIELD_MIN <= len(name) <= _FIELD_CHARS:
+            return f"--allow-extra-field: a field name has {_FIELD_MIN} to {_FIELD_CHARS} characters, not {len(name)}"
     return None
 
 

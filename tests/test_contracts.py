@@ -44,7 +44,13 @@ def test_every_ref_in_the_openapi_document_resolves() -> None:
     refs = _refs(doc)
     assert len(refs) > 10
     for ref in refs:
-        resolver.lookup(ref)
+        if ref.startswith("#/"):  # the document's own components (headers): a pointer into it
+            node: Any = doc
+            for part in ref[2:].split("/"):
+                node = node[part]
+            assert isinstance(node, dict)
+        else:
+            resolver.lookup(ref)
 
 
 def test_the_bundled_openapi_document_is_self_contained_and_resolves() -> None:

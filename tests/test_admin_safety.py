@@ -376,7 +376,7 @@ def test_the_cli_refuses_an_empty_admin_token_in_one_line(token: str) -> None:
     result = run_python("-m", "edenfake", "serve", "--port", "0", "--admin-token", token)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "admin_token" in lines[0] and "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1 and "--admin-token" in lines[0] and "Traceback" not in result.stderr, result.stderr
 
 
 def test_only_doors_a_browser_reaches_are_guarded(http: httpx.Client) -> None:

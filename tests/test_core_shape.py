@@ -233,11 +233,11 @@ def test_respx_routes_for_other_hosts_work_beside_the_mock_started_in_either_ord
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
-        (["--rate-limit", "0"], "edenfake: --rate-limit: per_second: Input should be greater than or equal to 1"),
-        (["--credits", "5e9"], "edenfake: --credits: credits: Input should be less than or equal to 1000000000"),
-        (["--max-body-bytes", "0"], "edenfake: --max-body-bytes: max_body_bytes must be at least 1"),
-        (["--latency", "700"], "edenfake: --latency: seconds: Input should be less than or equal to 600"),
-        (["--admin-token", ""], "edenfake: --admin-token: admin_token must be a non-empty string"),
+        (["--rate-limit", "0"], "edenfake serve: --rate-limit must be at least 1"),
+        (["--credits", "5e9"], "edenfake serve: --credits must be at most 1000000000"),
+        (["--max-body-bytes", "0"], "edenfake serve: --max-body-bytes must be at least 1"),
+        (["--latency", "700"], "edenfake serve: --latency must be at most 600"),
+        (["--admin-token", ""], "edenfake serve: --admin-token must be a non-empty string"),
     ],
 )
 def test_a_refused_serve_flag_is_one_line_naming_the_flag_and_the_rule(

@@ -10,6 +10,7 @@ import dataclasses
 import gc
 import ipaddress
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -158,6 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _docs.run(args, parser)
     except Refused as refused:
         return refused.report()
+    except BrokenPipeError:
+        # the reader went away (`edenfake docs | head`): stop quietly, as Unix tools do, and keep Python's exit
+        # flush from writing to the closed pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -217,3 +218,15 @@ def test_with_tokens_the_banner_names_the_variable_the_docs_use_never_a_token(
     docs = Path(__file__).resolve().parent.parent / "docs"
     assert any(TOKEN_VARIABLE in page.read_text() for page in docs.rglob("*.md"))  # the docs' own name for it
     assert 'Bearer test-token"' in "\n".join(_banner(monkeypatch, capsys))  # any token: the example's works
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    """`edenfake docs reference/cli | head -0`: the closed pipe is not a traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edenfake", "docs", "reference/cli"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and "Traceback" not in err and "BrokenPipe" not in err, err

@@ -276,6 +276,32 @@ def drift_kinds(arg: str | None) -> str:
     return _table(("kind", "what it means", "what to do"), rows)
 
 
+def models_reference(arg: str | None) -> str:
+    """The built-in catalog's models (``regions``: its regions and the hosts that pin each)."""
+    from edenfake.catalog import Catalog
+
+    catalog = Catalog.default()
+    if arg == "regions":
+        regions = catalog.regions.by_code
+        rows: list[tuple[object, ...]] = [
+            (_code(code), r.get("name", ""), ", ".join(_code(h) for h in r.get("hosts", ())) or "none")
+            for code, r in regions.items()
+        ]
+        return _table(("code", "name", "hosts that pin it"), rows)
+    rows = [
+        (
+            _code(m.id),
+            "yes" if m.edits else "no",
+            ", ".join(m.regions),
+            m.n_max,
+            ", ".join(m.qualities) or "none",
+            ", ".join(m.sizes[:4]) + (", ..." if len(m.sizes) > 4 else ""),
+        )
+        for m in catalog
+    ]
+    return _table(("model", "edits", "regions", "n at most", "qualities", "sizes"), rows)
+
+
 def _first_paragraph(doc: str | None) -> str:
     import inspect
 
@@ -320,6 +346,14 @@ class _Options:
     def addoption(self, name: str, **spec: Any) -> None:
         self.declared.append((name, spec))
 
+    def addini(self, name: str, help: str, **spec: Any) -> None:
+        self.declared.append((f"{name} (ini)", {**spec, "help": help, "metavar": spec.get("type") or "string"}))
+
+
+def _is_fixture(value: object) -> bool:
+    """Whether ``value`` is a function ``@pytest.fixture`` made (pytest 8.4 and later, or earlier)."""
+    return type(value).__name__ == "FixtureFunctionDefinition" or hasattr(value, "_pytestfixturefunction")
+
 
 def fixtures_reference(arg: str | None) -> str:
     """The plugin's fixtures (their docstrings) or (``options``) its command-line options."""
@@ -337,9 +371,9 @@ def fixtures_reference(arg: str | None) -> str:
         return _table(("option", "takes", "what it does"), rows)
     import inspect
 
-    rows = [
-        (_code(name), inspect.cleandoc(getattr(plugin, name).__doc__ or "")) for name in ("edenfake", "edenfake_server")
-    ]
+    public = [n for n in vars(plugin) if not n.startswith("_") and _is_fixture(getattr(plugin, n))]
+    first = [n for n in ("edenfake", "edenfake_server") if n in public]
+    rows = [(_code(n), inspect.cleandoc(getattr(plugin, n).__doc__ or "")) for n in first + sorted({*public} - {*first})]
     return _table(("fixture", "what it gives"), rows)
 
 
@@ -347,6 +381,7 @@ RENDERERS: dict[str, Callable[[str | None], str]] = {
     "drift-kinds": drift_kinds,
     "fixtures": fixtures_reference,
     "handle": handle_reference,
+    "models": models_reference,
     "options": lambda arg: options_table(arg or "FakeOptions"),
     "routes": routes_reference,
     "schema": schema_reference,

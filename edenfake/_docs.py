@@ -373,7 +373,8 @@ def fixtures_reference(arg: str | None) -> str:
 
     public = [n for n in vars(plugin) if not n.startswith("_") and _is_fixture(getattr(plugin, n))]
     first = [n for n in ("edenfake", "edenfake_server") if n in public]
-    rows = [(_code(n), inspect.cleandoc(getattr(plugin, n).__doc__ or "")) for n in first + sorted({*public} - {*first})]
+    names = first + sorted({*public} - {*first})
+    rows = [(_code(n), inspect.cleandoc(getattr(plugin, n).__doc__ or "")) for n in names]
     return _table(("fixture", "what it gives"), rows)
 
 

@@ -75,6 +75,16 @@ def _parser() -> Parser:
     )
     check.add_argument("--status", type=as_int, metavar="STATUS", help="for errors: the status they came with")
     _add_record_and_drift(sub, parser.typed)
+    importing = sub.add_parser(
+        "import",
+        help="make HAR logs and vcrpy cassettes into an edenfake cassette",
+        description="Read HAR 1.2 logs and vcrpy cassettes (the format found from each file's content) and write "
+        "their Eden exchanges into a new cassette, scrubbed as `edenfake record` scrubs; the others are counted "
+        "and skipped. Exit 0 when the cassette is written, 1 when nothing could be imported, 2 when a file "
+        "cannot be read.",
+    )
+    importing.add_argument("sources", nargs="+", type=as_text, metavar="SOURCE", help="a .har log or a vcrpy cassette")
+    importing.add_argument("--out", required=True, type=as_text, metavar="DIR", help="the new cassette directory")
     from edenfake import _docs
 
     _docs.add_parser(sub)
@@ -153,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _record(args, parser.typed)
         if args.command == "drift":
             return _drift(args)
+        if args.command == "import":
+            return _import(args)
         if args.command == "docs":
             from edenfake import _docs
 
@@ -373,6 +385,18 @@ def _record(args: argparse.Namespace, typed: dict[str, str]) -> int:
         app=recording_app(fake),
         after=upstream.close,
     )
+
+
+def _import(args: argparse.Namespace) -> int:
+    from edenfake.cassettes.importing import import_sources
+
+    try:
+        summary = import_sources(args.sources, args.out)
+    except (OSError, ValueError) as exc:  # a SourceError (a CassetteError), or the disk refusing the cassette
+        print(_flat(f"edenfake import: {exc}"), file=sys.stderr)
+        return 2
+    print(summary.line(), file=sys.stdout if summary.imported else sys.stderr)
+    return 0 if summary.imported else 1
 
 
 def _drift(args: argparse.Namespace) -> int:

@@ -35,6 +35,8 @@ SERVE_URL = "http://127.0.0.1:8000"
 #: a user's pytest loads the plugins they installed; this venv holds every extra's (playwright, schemathesis, ...),
 #: so a pytest an example runs loads only edenfake's and xdist's
 NESTED_PYTEST = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": "-p edenfake.plugin -p xdist.plugin"}
+#: the top-level keys of a catalog: a JSON example holding only these is a catalog, and must load
+CATALOG_KEYS = set(json.loads((ROOT / "contracts" / "catalog.schema.json").read_text(encoding="utf-8"))["properties"])
 #: a shell example that takes longer than this fails
 SHELL_TIMEOUT = 120
 
@@ -171,7 +173,7 @@ def test_every_example_runs_somewhere() -> None:
 def test_json_examples_are_strict_json_and_catalogs_load(page: Path) -> None:
     for block in blocks(page, "json"):
         data = json.loads(block.code)
-        if "models" in data or "blocked_marker" in data:
+        if isinstance(data, dict) and data and data.keys() <= CATALOG_KEYS:  # a catalog (overlay)
             Catalog.from_data(data, source=block.where)
 
 

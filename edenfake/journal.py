@@ -20,12 +20,16 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, overload
 
+from edenfake import _har
+from edenfake._options import EDEN_URL
 from edenfake._redact import redact_body, redact_headers
 from edenfake._request import MAX_DEPTH, parse_json
 from edenfake._wire import compact_json
@@ -268,6 +272,21 @@ class Journal:
             end = len(self._calls) if limit is None else min(len(self._calls), offset + limit)
             entries = [self._calls[i] for i in range(offset, end)] if offset < end else []
         return [self._build(e) for e in entries]
+
+    def to_har(self, *, base_url: str = EDEN_URL, offset: int = 0, limit: int | None = None) -> dict[str, Any]:
+        """The calls (all, or ``limit`` from ``offset``) as a HAR 1.2 log, their URLs under ``base_url``: what
+        ``GET /_edenfake/calls.har`` answers (``edenfake._har`` says what an entry holds)."""
+        calls = [c.as_dict() for c in self.page(offset, limit)]
+        return _har.har_log(calls, base_url=base_url, held=len(self), dropped=self.dropped, offset=offset)
+
+    def save_har(
+        self, path: str | os.PathLike[str], *, base_url: str = EDEN_URL, offset: int = 0, limit: int | None = None
+    ) -> Path:
+        """Write :meth:`to_har` to ``path`` (strict JSON, UTF-8); the path written."""
+        target = Path(path)
+        har = self.to_har(base_url=base_url, offset=offset, limit=limit)
+        target.write_text(json.dumps(har, ensure_ascii=False, allow_nan=False), "utf-8")
+        return target
 
     def clear(self) -> None:
         with self._lock:

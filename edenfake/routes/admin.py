@@ -126,6 +126,12 @@ def admin_calls(core: Core, exchange: Exchange) -> FakeResponse:
     )
 
 
+def admin_calls_har(core: Core, exchange: Exchange) -> FakeResponse:
+    query = _query(exchange)
+    har = core.calls.to_har(base_url=exchange.request.base_url, offset=query["offset"], limit=query["limit"])
+    return json_response(200, har, {"content-disposition": 'attachment; filename="edenfake-calls.har"'})
+
+
 def admin_clear_calls(core: Core, exchange: Exchange) -> FakeResponse:
     core.calls.clear()
     return json_response(200, {"calls": [], "count": 0, "dropped": 0, "offset": 0, "limit": 100})
@@ -201,6 +207,7 @@ def admin_reset(core: Core, exchange: Exchange) -> FakeResponse:
 HANDLERS = {
     "adminState": admin_state,
     "adminCalls": admin_calls,
+    "adminCallsHar": admin_calls_har,
     "adminClearCalls": admin_clear_calls,
     "adminFaults": admin_faults,
     "adminAddFault": admin_add_fault,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from edenfake._failures import Failure
     from edenfake._mock import MockHandle
     from edenfake.cassettes.session import CassetteSession
     from edenfake.fake import EdenFake
@@ -42,6 +43,7 @@ def pytest_configure(config: pytest.Config) -> None:
         f"edenfake(*, {shown}): options of edenfake.mock() for the edenfake fixture ({live} also apply to "
         "edenfake_server)",
     )
+    config.addinivalue_line("markers", _MATRIX_HELP)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,6 +62,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=_options.EDEN_URL,
         metavar="URL",
         help=f"the service --edenfake-record records (default: the real one, {_options.EDEN_URL})",
+    )
+    parser.addini(
+        "edenfake_failures_exclude",
+        type="args",
+        default=[],
+        help="failure modes the edenfake_failure fixture leaves out everywhere (e.g. timeout 503)",
     )
 
 
@@ -248,3 +256,81 @@ def _fail_on_unused(unused: list[Any]) -> None:
     message = unused_faults_message(unused, "mark the test @pytest.mark.edenfake(assert_all_faults_used=False)")
     if message:
         pytest.fail(message, pytrace=False)
+
+
+# The failure matrix: a test asking for ``edenfake_failure`` runs once per failure mode (edenfake._failures).
+_matrix_key = pytest.StashKey[dict[str, dict[str, str]]]()
+#: the user property that tells the summary which mode a run was under (it crosses xdist with the report)
+_MODE_PROPERTY = "edenfake_failure"
+_MATRIX_HELP = (
+    "edenfake_failures(include=None, exclude=(), times=1, hang=10.0): the failure modes the edenfake_failure "
+    "fixture runs the test under (names: '429-RATE_LIMITED', '429', 'timeout', 'content-policy', ...), how many "
+    "requests each fails (None: every one) and how long a live server holds a timeout"
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "edenfake_failure" not in metafunc.fixturenames:
+        return
+    from edenfake import _failures
+
+    where = "@pytest.mark.edenfake_failures"
+    options: dict[str, Any] = {"exclude": metafunc.config.getini("edenfake_failures_exclude")}
+    for marker in reversed(list(metafunc.definition.iter_markers("edenfake_failures"))):
+        if marker.args or set(marker.kwargs) - {"include", "exclude", "times", "hang"}:
+            pytest.fail(f"{where} takes include=, exclude=, times= and hang= (keywords only)", pytrace=False)
+        options.update(marker.kwargs)
+    try:
+        chosen = _failures.select(options.get("include"), options["exclude"], where)
+        failures = [_failures.Failure(m, options.get("times", 1), options.get("hang", _failures.HANG)) for m in chosen]
+    except ValueError as exc:  # InvalidSetting is one too
+        pytest.fail(str(exc), pytrace=False)
+    metafunc.parametrize("edenfake_failure", failures, ids=[f.id for f in failures], indirect=True)
+
+
+@pytest.fixture
+def edenfake_failure(request: pytest.FixtureRequest) -> Failure:
+    """One failure mode of the matrix (the test runs once per mode): the fake beside it (``edenfake``, else
+    ``edenfake_server``) answers the test's first request with it, and the next ones normally. Its ``status``,
+    ``kind``, ``error_code``, ``retryable``, ``retry_after`` and ``openai_error`` say what the client sees."""
+    from edenfake._failures import Failure
+
+    failure = getattr(request, "param", None)
+    if not isinstance(failure, Failure):
+        pytest.fail("edenfake_failure is parametrized by the test that asks for it, not by a fixture", pytrace=False)
+    request.node.user_properties.append((_MODE_PROPERTY, failure.id))
+    names = [name for name in ("edenfake", "edenfake_server") if name in request.fixturenames]
+    if not names:
+        pytest.fail("edenfake_failure needs the edenfake or edenfake_server fixture beside it", pytrace=False)
+    failure.arm(request.getfixturevalue(names[0]))
+    return failure
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> None:
+    """Note the outcome of each phase of a matrix run, for the summary (the controller sees xdist's reports)."""
+    marks = getattr(report, "user_properties", ())  # a collection report has none
+    mode = next((value for name, value in marks if name == _MODE_PROPERTY), None)
+    if not isinstance(mode, str) or (report.when != "call" and report.passed):
+        return
+    from edenfake._failures import row_name
+
+    outcomes = config.stash.setdefault(_matrix_key, {}).setdefault(row_name(report.nodeid, mode), {})
+    if hasattr(report, "wasxfail"):
+        outcomes[mode] = "xfailed" if report.skipped else "xpassed"
+    elif report.failed:
+        outcomes[mode] = "error" if report.when == "setup" else "failed"
+    elif report.skipped:
+        outcomes[mode] = "skipped"
+    else:
+        outcomes.setdefault(mode, "passed")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    results = config.stash.get(_matrix_key, {})
+    if not results:
+        return
+    from edenfake._failures import summary
+
+    terminalreporter.write_sep("=", "edenfake failure matrix")
+    for line in summary(results):
+        terminalreporter.write_line(line)

@@ -72,6 +72,7 @@ LAYERS: dict[str, set[str]] = {
         "edenfake",
         "edenfake.__main__",
         "edenfake._handle",
+        "edenfake._failures",
         "edenfake._offload",
         "edenfake._mock",
         "edenfake._mock_requests",

@@ -302,3 +302,21 @@ def test_chromium_replays_a_request_from_the_export_with_route_from_har(
         tab.close()
     assert shown == models
     assert replayed == [200, generated]
+
+
+def test_the_consoles_download_link_saves_the_journal_as_a_har(browser: BrowserContext, server: LiveServer) -> None:
+    server.reset()
+    with _sdk(server.base_url) as client:
+        client.images.generate(model=GPT, prompt="downloaded", quality="low")
+    tab = browser.new_page()
+    try:
+        tab.goto(f"{server.url}/_edenfake/")
+        with tab.expect_download() as download:
+            tab.click("a[href='/_edenfake/calls.har']")
+        saved = Path(download.value.path())
+        name = download.value.suggested_filename
+    finally:
+        tab.close()
+    har = valid_har(strict_json(saved.read_bytes()))
+    assert name == "edenfake-calls.har"
+    assert [json.loads(e["request"]["postData"]["text"])["prompt"] for e in har["log"]["entries"]] == ["downloaded"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from edenfake import _sessions
 from edenfake._core import Core
 from edenfake._media import EXTENSIONS, MEDIA_TYPES
 from edenfake._request import Exchange
@@ -90,7 +91,8 @@ def image_answer(
         if url_base is not None:
             name = f"{spec.key[:32]}.{EXTENSIONS[spec.format]}"
             core.urls.put(name, data, media)  # each answer hands its URLs out afresh, with a fresh expiry
-            item = b'{"url":' + compact_json(f"{url_base}{IMAGE_PREFIX}{name}").encode() + b',"b64_json":null'
+            url = f"{url_base}{IMAGE_PREFIX}{name}{_sessions.url_query()}"  # a session's images carry it
+            item = b'{"url":' + compact_json(url).encode() + b',"b64_json":null'
             journal_item = item
         else:
             sha256 = hashlib.sha256(data).hexdigest()

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from edenfake import _options, _redact, contracts
 from edenfake._regions import served_in
 from edenfake._request import Exchange
+from edenfake._sessions import CURRENT, PerSession, Sessions, State
 from edenfake._store import ByteStore
 from edenfake._wire import FakeRequest
 from edenfake.catalog import Catalog, ModelSpec
@@ -221,7 +222,17 @@ def _naming(option: str) -> Iterator[None]:
 
 
 class Core:
-    """The state of one fake and the steps its routes share. See :class:`edenfake.EdenFake` for the options."""
+    """The state of one fake and the steps its routes share. See :class:`edenfake.EdenFake` for the options.
+
+    What a test can change lives in the State of the request's session (edenfake._sessions): the default one
+    unless a request names another with ``X-Edenfake-Session``."""
+
+    urls: PerSession[ByteStore[str]] = PerSession()
+    uploads: PerSession[UploadStore] = PerSession()
+    calls: PerSession[Journal] = PerSession()
+    faults: PerSession[FaultPlan] = PerSession()
+    credits: PerSession[float | None] = PerSession()
+    rate_limiter: PerSession[RateLimiter | None] = PerSession()
 
     def __init__(self, options: _options.FakeOptions) -> None:
         #: what this fake was built from; :meth:`reset` builds its state from them again
@@ -238,11 +249,19 @@ class Core:
         #: rendered images: a cache of bytes that depend on their spec alone, kept across resets
         self.images = ImageCache(max_bytes=options.image_cache_bytes)
         self._credits_lock = threading.Lock()
+        #: the named sessions; the default session's State is the fake's own
+        self.sessions = Sessions(options.max_sessions, lambda _: self._build_state(), self.clock.now)
+        self._default_state = State("", self.sessions)
         self._build_state()
+
+    def session_state(self) -> State:
+        """The State of the session the running request came under (the default one outside a request)."""
+        state = CURRENT.get()
+        return state if state is not None and state.owner is self.sessions else self._default_state
 
     def _build_state(self) -> None:
         """Everything a test can change, built from the options: the journal, the hosted images, the uploads,
-        the faults, latency and chaos, the credits and the rate limit."""
+        the faults, latency and chaos, the credits and the rate limit; in the current session's State."""
         o = self.options
         #: the images answered, bytes with their media type: `url` results by name, base64 ones by sha256
         self.urls: ByteStore[str] = ByteStore(max_bytes=o.url_store_bytes, ttl=o.url_ttl, clock=self.clock.now)

@@ -141,6 +141,15 @@ class FakeOptions:
         metavar="BYTES",
         minimum=0,
     )
+    max_sessions: int = _option(
+        256,
+        "named sessions (X-Edenfake-Session) kept at once, each with stores as bounded as the default's; past it "
+        "the least recently used idle one is dropped",
+        cli="int",
+        metavar="SESSIONS",
+        minimum=1,
+        maximum=100_000,
+    )
     admin_token: str | None = _option(
         None,
         "a token the admin API (/_edenfake/) then requires as 'Authorization: Bearer TOKEN' (unset: open)",
@@ -267,6 +276,7 @@ class FakeKwargs(TypedDict, total=False):
     upload_store_bytes: int
     journal_size: int
     journal_bytes: int
+    max_sessions: int
     admin_token: str | None
     allowed_hosts: tuple[str, ...]
     replay: str | os.PathLike[str] | Any

@@ -14,7 +14,7 @@ import math
 import time
 from typing import TYPE_CHECKING
 
-from edenfake import _guard, _options, _redact, contracts
+from edenfake import _guard, _options, _redact, _sessions, contracts
 from edenfake._core import Clock, Core
 from edenfake._ratelimit import Window
 from edenfake._request import Exchange, read
@@ -63,6 +63,16 @@ class EdenFake(Core):
         refused = _guard.refusal(self, request)  # a web page's request the developer did not make: before anything else
         if refused is not None:
             return _for_method(request, refused)
+        try:  # after the guard: a page elsewhere cannot create a session
+            session = self.sessions.chosen(request)
+        except ApiError as exc:  # a bad session name: no state is touched, nothing journalled
+            return _for_method(request, encode_error(shaped(exc, self.catalog.error_shapes)).response())
+        if session is None:
+            return self._answer(request)
+        return _sessions.run_under(session, lambda: self._answer(request))
+
+    def _answer(self, request: FakeRequest) -> FakeResponse:
+        """:meth:`answer` under the request's session, once the guard let it through."""
         started = time.perf_counter()
         route, methods = self._routes.find(request.method, request.path)
         exchange = read(request, route, self.body_limit(route))

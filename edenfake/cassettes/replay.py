@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from edenfake import _options, _redact
+from edenfake import _options, _redact, _sessions
 from edenfake._answers import IMAGE_PREFIX
 from edenfake._core import Core
 from edenfake._redact import one_line
@@ -89,12 +89,18 @@ class Replay:
         self._by_key: dict[str, list[Recorded]] = defaultdict(list)
         for recorded in self.cassette.exchanges:
             self._by_key[match_key(recorded.request)].append(recorded)
-        self._used: dict[str, int] = {}
+        self._default_used: dict[str, int] = {}
         self._lock = threading.Lock()
         self._digests: dict[str, dict[str, Any]] = {}
 
     def __repr__(self) -> str:
         return f"<Replay of {self.cassette!r}, unmatched={self.unmatched!r}>"
+
+    @property
+    def _used(self) -> dict[str, int]:
+        """The position of the request's session (edenfake._sessions): each has its own."""
+        state = _sessions.CURRENT.get()
+        return self._default_used if state is None else state.replay_used
 
     def rewind(self) -> None:
         """Back to the first of each group of identical recorded requests."""
@@ -132,7 +138,7 @@ class Replay:
             if name not in names:
                 # each answer hands its URLs out afresh, with a fresh expiry, as the fake's own answers do
                 core.urls.put(name, self.cassette.read(name), (media_type(name),))
-                names[name] = f"{request.base_url}{IMAGE_PREFIX}{name}"
+                names[name] = f"{request.base_url}{IMAGE_PREFIX}{name}{_sessions.url_query()}"
             return names[name]
 
         response = recorded.response

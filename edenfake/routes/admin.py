@@ -15,11 +15,11 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from edenfake import _redact
+from edenfake import _redact, _sessions
 from edenfake._core import Core
 from edenfake._request import Exchange
 from edenfake._wire import FakeResponse, json_response
-from edenfake.errors import InvalidSetting, RequestValidationError
+from edenfake.errors import InvalidSetting, NotFound, RequestValidationError
 from edenfake.faults import CHAOS_STATUSES, Fault
 
 __all__ = ["HANDLERS", "state"]
@@ -204,6 +204,21 @@ def admin_reset(core: Core, exchange: Exchange) -> FakeResponse:
     return json_response(200, state(core))
 
 
+def admin_sessions(core: Core, exchange: Exchange) -> FakeResponse:
+    listed = core.sessions.listing()
+    sessions = core.sessions
+    return json_response(
+        200, {"sessions": listed, "count": len(listed), "max_sessions": sessions.limit, "dropped": sessions.dropped}
+    )
+
+
+def admin_drop_session(core: Core, exchange: Exchange) -> FakeResponse:
+    name = _sessions.check_name(urllib.parse.unquote(exchange.request.path.rsplit("/", 1)[1]), "name (path)")
+    if not core.sessions.drop(name):
+        raise NotFound(f"No session named {name!r}")
+    return json_response(200, {"name": name, "dropped": True})
+
+
 HANDLERS = {
     "adminState": admin_state,
     "adminCalls": admin_calls,
@@ -218,4 +233,6 @@ HANDLERS = {
     "adminChaos": admin_chaos,
     "adminClock": admin_clock,
     "adminReset": admin_reset,
+    "adminSessions": admin_sessions,
+    "adminDropSession": admin_drop_session,
 }

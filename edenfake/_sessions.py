@@ -1,0 +1,213 @@
+"""Sessions: many isolated fakes on one server, picked per request by ``X-Edenfake-Session: NAME``.
+
+The design, the smallest sound one: everything a test can change (what ``Core._build_state`` builds: the
+journal, the queued faults with latency and chaos, the credits, the rate limiter, the uploads, the hosted images;
+and a replay's position) lives in a :class:`State`. A fake holds its default session's State and a bounded
+:class:`Sessions` registry of named ones; its state attributes (``core.calls``, ``core.faults`` ...) are
+:class:`PerSession` descriptors that read the State of the session the request runs under: :data:`CURRENT`, a
+context variable that :meth:`EdenFake.answer` sets for a request carrying the header and clears after it. So
+every route, the admin API included, acts on the request's session without knowing sessions exist. A request
+without the header runs under the default session, exactly as a fake without sessions did. What sessions
+share: the catalog, the options, the clock, the tokens and the image cache (bytes that depend on their spec).
+
+Names follow ``admin.schema.json``'s ``SessionName`` (a bad one is a 400 naming the header and the rule). A
+request with a new name creates its session (after ``edenfake._guard``: a page elsewhere cannot create one);
+past ``max_sessions`` the least recently used idle session is dropped, and a dropped session's next request
+finds a fresh one. Each session's stores have the bounds of the options, so a server holds at most
+``max_sessions + 1`` times them.
+
+Hosted images: a ``url`` answered under a session carries it, ``/_edenfake/images/NAME?session=S``, so that a
+client without the header (a browser, LangChain) fetches it; a request under another session (its header, or
+no ``session`` query) does not see it, and the query never creates a session.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import re
+import threading
+import urllib.parse
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar, cast, overload
+
+from edenfake import contracts
+from edenfake._redact import clip, one_line
+from edenfake._wire import FakeRequest
+from edenfake.errors import BadRequest, NotFound
+
+__all__ = ["CURRENT", "HEADER", "PerSession", "Sessions", "State", "check_name", "url_query"]
+
+#: the request header that picks a session (lower case, as doors hand headers to the core)
+HEADER = "x-edenfake-session"
+HEADER_NAME = "X-Edenfake-Session"
+IMAGE_PREFIX = "/_edenfake/images/"
+
+T = TypeVar("T")
+
+
+class State:
+    """One session's state: what ``Core._build_state`` fills in (and fills in afresh on reset)."""
+
+    __slots__ = ("active", "calls", "credits", "faults", "last_used", "name", "owner", "rate_limiter", "replay_used",
+                 "uploads", "urls")  # fmt: skip
+
+    def __init__(self, name: str, owner: object) -> None:
+        self.name = name
+        #: the registry it belongs to: a State of another fake never answers for this one
+        self.owner = owner
+        self.urls: Any = None
+        self.uploads: Any = None
+        self.calls: Any = None
+        self.faults: Any = None
+        self.credits: float | None = None
+        self.rate_limiter: Any = None
+        #: a replay's position: how many of each group of identical recorded requests were answered
+        self.replay_used: dict[str, int] = {}
+        self.last_used = 0.0
+        #: requests running under it now: the bound drops idle sessions first
+        self.active = 0
+
+
+#: the State of the session the running request came under; None: the default session
+CURRENT: contextvars.ContextVar[State | None] = contextvars.ContextVar("edenfake_session", default=None)
+
+
+class HasState(Protocol):
+    def session_state(self) -> State: ...
+
+
+class PerSession(Generic[T]):
+    """A fake's attribute that lives in the State of the current session (see the module docstring)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> PerSession[T]: ...
+    @overload
+    def __get__(self, obj: HasState, objtype: type | None = None) -> T: ...
+    def __get__(self, obj: HasState | None, objtype: type | None = None) -> PerSession[T] | T:
+        if obj is None:
+            return self
+        return cast(T, getattr(obj.session_state(), self._name))
+
+    def __set__(self, obj: HasState, value: T) -> None:
+        setattr(obj.session_state(), self._name, value)
+
+
+@functools.cache
+def _rule() -> tuple[re.Pattern[str], int, str]:
+    schema = contracts.load("admin#/$defs/SessionName")
+    return re.compile(schema["pattern"]), int(schema["maxLength"]), str(schema["description"])
+
+
+def check_name(name: str, where: str = HEADER_NAME) -> str:
+    """``name`` when it is a session name by the contract's ``SessionName``; else a 400 naming ``where``."""
+    pattern, longest, rule = _rule()
+    if not (0 < len(name) <= longest and pattern.fullmatch(name)):
+        shown = one_line(clip(name, 80), 100)
+        raise BadRequest(f"{where}: {rule} (got {shown!r})", error_code="INVALID_SESSION")
+    return name
+
+
+def url_query() -> str:
+    """What a hosted image's URL carries after its name: ``?session=NAME`` under a session, else nothing."""
+    state = CURRENT.get()
+    return "" if state is None else f"?session={state.name}"
+
+
+class Sessions:
+    """The named sessions of one fake, at most ``limit``, least recently used first. Thread-safe."""
+
+    def __init__(self, limit: int, build: Callable[[State], None], now: Callable[[], float]) -> None:
+        self.limit = limit
+        self._build = build
+        self._now = now
+        self._by_name: OrderedDict[str, State] = OrderedDict()
+        self._lock = threading.Lock()
+        #: sessions dropped to keep within the limit, since the fake was built
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def chosen(self, request: FakeRequest) -> State | None:
+        """The State ``request`` runs under (None: the default session), opening a named one it asks for. A
+        hosted image's ``session`` query only finds a session (404 when it is gone); the header creates one."""
+        name = request.header(HEADER)
+        if name is not None:
+            return self.open(check_name(name))
+        if request.path.startswith(IMAGE_PREFIX) and "session=" in request.query:
+            values = urllib.parse.parse_qs(request.query).get("session")
+            if values:
+                found = self.find(check_name(values[0], "session (query)"))
+                if found is None:
+                    raise NotFound("Image not found or expired")
+                return found
+        return None
+
+    def find(self, name: str) -> State | None:
+        with self._lock:
+            state = self._by_name.get(name)
+            if state is not None:
+                self._by_name.move_to_end(name)
+                state.last_used = self._now()
+            return state
+
+    def open(self, name: str) -> State:
+        """The session ``name``, created when new (dropping the least recently used idle one past the limit)."""
+        with self._lock:
+            state = self._by_name.get(name)
+            if state is not None:
+                self._by_name.move_to_end(name)
+            else:
+                state = State(name, self)
+                token = CURRENT.set(state)
+                try:
+                    self._build(state)
+                finally:
+                    CURRENT.reset(token)
+                self._by_name[name] = state
+                while len(self._by_name) > self.limit:
+                    victim = next((s for s in self._by_name.values() if s.active == 0), None)
+                    self._by_name.pop((victim or next(iter(self._by_name.values()))).name)
+                    self.dropped += 1
+            state.last_used = self._now()
+            return state
+
+    def drop(self, name: str) -> bool:
+        """Forget the session ``name``; False when there is none."""
+        with self._lock:
+            return self._by_name.pop(name, None) is not None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_name.clear()
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Each session as ``admin.schema.json``'s ``Session``, least recently used first."""
+        with self._lock:
+            states = list(self._by_name.values())
+        return [
+            {
+                "name": s.name,
+                "calls": len(s.calls),
+                "last_used": s.last_used,
+                "faults_queued": len(s.faults.faults),
+                "credits": s.credits,
+            }
+            for s in states
+        ]
+
+
+def run_under(state: State, answer: Callable[[], T]) -> T:
+    """``answer()`` with ``state`` as the current session."""
+    token = CURRENT.set(state)
+    state.active += 1
+    try:
+        return answer()
+    finally:
+        state.active -= 1
+        CURRENT.reset(token)

@@ -153,9 +153,14 @@ def _attached(fields: _Fields, name: str) -> bytes | str:
     return data
 
 
-def _request_body(request: _Fields) -> bytes | str:
+def _request_body(request: _Fields, headers: list[tuple[str, str]]) -> bytes | str:
     post = request.sub("postData")
     if post is None:
+        # Chromium reports no body it built from a Blob or a File (a FormData upload): the headers still say
+        # there was one
+        length = next((v.strip() for k, v in headers if k == "content-length"), "0")
+        if length not in ("", "0") or any(k == "content-type" for k, _ in headers):
+            return "its request body was not kept (Chromium leaves out a body built from a Blob or File)"
         return b""
     attached = post.get("_file", str, "a string")
     if attached is not None:
@@ -235,7 +240,7 @@ def read_har(source: Path, data: bytes) -> Iterator[Exchange]:
             duration_ms=float(entry.get("time", (int, float), "a number") or 0.0),
             started=entry.get("startedDateTime", str, "a string"),
         )
-        body = _request_body(request)
+        body = _request_body(request, exchange.request_headers)
         answer = _response_body(response)
         if isinstance(body, str):
             exchange.lost = body

@@ -96,6 +96,13 @@ class Call:
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
+    @property
+    def error_code(self) -> str | None:
+        """An error answer's ``error_code`` (``"INVALID_MODEL"``, ``"RATE_LIMITED"``...), else None."""
+        answer = self.response
+        code = answer.get("error_code") if isinstance(answer, dict) and not self.ok else None
+        return code if isinstance(code, str) else None
+
     def as_dict(self) -> dict[str, Any]:
         """The call as plain JSON-ready data (what ``GET /_edenfake/calls`` answers)."""
         return asdict(self)

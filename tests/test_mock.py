@@ -331,3 +331,12 @@ def test_a_fault_matching_a_field_no_request_has_is_refused_naming_the_closest()
         r = c.post("/_edenfake/faults", json={"fail": 500, "match": {"promt": "x"}})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "match"]
     assert "did you mean 'prompt'" in r.json()["detail"][0]["msg"]
+
+
+def test_a_call_names_its_error_code() -> None:
+    with edenfake.mock() as eden, httpx.Client(headers=AUTH) as client:
+        client.post(f"{EDEN}/v3/images/generations", json=BODY)
+        client.post(f"{EDEN}/v3/images/generations", json={**BODY, "model": "openai/nope"})
+        eden.fail(429)
+        client.post(f"{EDEN}/v3/images/generations", json=BODY)
+    assert [c.error_code for c in eden.calls] == [None, "INVALID_MODEL", "RATE_LIMITED"]

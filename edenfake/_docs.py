@@ -260,6 +260,15 @@ def routes_reference(tag: str | None) -> str:
     return "\n\n".join(out)
 
 
+def headers_reference(arg: str | None) -> str:
+    """The answer headers the OpenAPI document defines once (``components/headers``): each one's meaning."""
+    headers = _schemas.resolve("openapi").get("components", {}).get("headers", {})
+    rows: list[tuple[object, ...]] = [
+        (_code(name), _rule(h.get("schema", {}), "openapi"), h.get("description", "")) for name, h in headers.items()
+    ]
+    return _table(("header", "type", "meaning"), rows)
+
+
 def drift_kinds(arg: str | None) -> str:
     """The kinds of difference ``edenfake drift`` reports: a table, or (``full``) a section each."""
     try:
@@ -382,6 +391,7 @@ RENDERERS: dict[str, Callable[[str | None], str]] = {
     "drift-kinds": drift_kinds,
     "fixtures": fixtures_reference,
     "handle": handle_reference,
+    "headers": headers_reference,
     "models": models_reference,
     "options": lambda arg: options_table(arg or "FakeOptions"),
     "routes": routes_reference,

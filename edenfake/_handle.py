@@ -32,6 +32,13 @@ class Handle:
         return self.fake.calls
 
     @property
+    def session_headers(self) -> dict[str, str]:
+        """The headers that put a client in this handle's session: none, the default session (a worker's
+        handle under ``--edenfake-shared-server`` gives ``{"X-Edenfake-Session": NAME}``). For the openai SDK:
+        ``OpenAI(base_url=..., default_headers=handle.session_headers)``."""
+        return {}
+
+    @property
     def clock(self) -> Clock:
         return self.fake.clock
 

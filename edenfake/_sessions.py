@@ -211,3 +211,168 @@ def run_under(state: State, answer: Callable[[], T]) -> T:
     finally:
         state.active -= 1
         CURRENT.reset(token)
+
+
+class RemoteSession:
+    """The controls of one session of a fake served elsewhere, over its admin API: what the
+    ``edenfake_server`` fixture hands a worker sharing one server (``--edenfake-shared-server``). Every request
+    it sends, and every client pointed at it with :attr:`session_headers`, runs under ``session``."""
+
+    def __init__(self, url: str, session: str, *, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.session = check_name(session, "session")
+        self.timeout = timeout
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give an OpenAI-compatible client: ``url + "/v3"`` (with :attr:`session_headers`)."""
+        return self.url + "/v3"
+
+    @property
+    def session_headers(self) -> dict[str, str]:
+        """``{"X-Edenfake-Session": NAME}``: e.g. ``openai.OpenAI(base_url=..., default_headers=...)``."""
+        return {HEADER_NAME: self.session}
+
+    def admin(self, method: str, path: str, body: object = None) -> Any:
+        """The admin API's JSON answer to ``method /_edenfake/path`` under this session; RuntimeError on an
+        error status, naming it."""
+        import json
+        import urllib.error
+        import urllib.request
+
+        data = None if body is None and method == "GET" else json.dumps(body).encode()
+        headers = {**self.session_headers, "Content-Type": "application/json"}
+        sent = urllib.request.Request(f"{self.url}/_edenfake/{path}", data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(sent, timeout=self.timeout) as answer:
+                return json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            detail = one_line(exc.read(2000).decode("utf-8", "replace"), 300)
+            raise RuntimeError(f"{method} /_edenfake/{path}: {exc.code} {detail}") from None
+
+    def fail(self, what: int | str, *, times: int | None = 1, match: Any = None, **more: Any) -> dict[str, Any]:
+        """Queue a fault for this session's next ``times`` matching requests (``POST /_edenfake/faults``)."""
+        return dict(self.admin("POST", "faults", {"fail": what, "times": times, "match": match, **more}))
+
+    @property
+    def calls(self) -> list[dict[str, Any]]:
+        """This session's journal, oldest first: the last 1,000 calls, as ``GET /_edenfake/calls`` gives them."""
+        count = int(self.admin("GET", "calls?limit=1")["count"])
+        return list(self.admin("GET", f"calls?offset={max(count - 1000, 0)}&limit=1000")["calls"])
+
+    @property
+    def credits(self) -> float | None:
+        found = self.admin("GET", "state")["credits"]
+        return None if found is None else float(found)
+
+    @credits.setter
+    def credits(self, value: float | None) -> None:
+        self.admin("PUT", "credits", {"credits": value})
+
+    def set_credits(self, value: float | None) -> None:
+        self.credits = value
+
+    def set_rate_limit(self, per_second: int | None) -> None:
+        self.admin("PUT", "rate-limit", {"per_second": per_second})
+
+    def set_latency(self, seconds: float | list[float], *, seed: int | None = None) -> None:
+        self.admin("PUT", "latency", {"seconds": seconds, **({} if seed is None else {"seed": seed})})
+
+    def reset(self) -> None:
+        """This session back to the start (``POST /_edenfake/reset`` under it); other sessions keep theirs."""
+        self.admin("POST", "reset", {})
+
+    def unused_faults(self) -> list[dict[str, Any]]:
+        """This session's queued faults that never answered a request."""
+        return [f for f in self.admin("GET", "faults")["faults"] if f["used"] == 0]
+
+
+class SharedServer:
+    """One server for every pytest-xdist worker of a run: the first to arrive starts it (``start`` gives its
+    URL and how to stop it) and records it in ``directory`` (the run's base temp) under a lock file; the
+    others connect. Each registers while it runs; the one that started it stops it when the last has left
+    (waiting at most ``wait`` seconds). POSIX only (``fcntl``); elsewhere each worker serves its own."""
+
+    STATE = "edenfake-shared-server.json"
+
+    def __init__(self, directory: Any, start: Callable[[], tuple[str, Callable[[], None]]], *, wait: float = 600.0):
+        import os
+        import pathlib
+
+        self.directory = pathlib.Path(directory)
+        self._start = start
+        self._wait = wait
+        self._pid = os.getpid()
+        self._stop: Callable[[], None] | None = None
+
+    def _locked(self) -> Any:
+        import contextlib
+        import fcntl
+
+        @contextlib.contextmanager
+        def held() -> Any:
+            with open(self.directory / "edenfake-shared-server.lock", "a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    yield self.directory / self.STATE
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+
+        return held()
+
+    def join(self) -> str:
+        """The shared server's URL, starting it when no live one is recorded."""
+        import json
+        import os
+
+        try:
+            locked = self._locked()
+        except ImportError:  # no fcntl: a server of this worker's own
+            url, self._stop = self._start()
+            return url
+        with locked as path:
+            known = json.loads(path.read_text()) if path.exists() else None
+            if known is not None and not _alive(int(known["owner"])):
+                known = None  # its owner is gone, and its server with it
+            if known is None:
+                url, self._stop = self._start()
+                known = {"url": url, "owner": self._pid, "users": []}
+            known["users"] = sorted({*known["users"], self._pid})
+            path.write_text(json.dumps(known))
+            os.chmod(path, 0o600)
+            return str(known["url"])
+
+    def leave(self) -> None:
+        """Deregister; the worker that started the server waits for the others, then stops it."""
+        import json
+        import time
+
+        if self._stop is not None and not (self.directory / "edenfake-shared-server.lock").exists():
+            self._stop()  # not shared (no fcntl)
+            return
+        deadline = time.monotonic() + self._wait
+        while True:
+            with self._locked() as path:
+                known = json.loads(path.read_text()) if path.exists() else {"users": [], "owner": None}
+                known["users"] = [u for u in known["users"] if u != self._pid and _alive(int(u))]
+                if self._stop is None or not known["users"] or time.monotonic() > deadline:
+                    if self._stop is not None:
+                        path.unlink(missing_ok=True)
+                        self._stop()
+                    elif path.exists():
+                        path.write_text(json.dumps(known))
+                    return
+                path.write_text(json.dumps(known))
+            time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -19,6 +19,7 @@ import pytest
 if TYPE_CHECKING:
     from edenfake._failures import Failure
     from edenfake._mock import MockHandle
+    from edenfake._sessions import RemoteSession
     from edenfake.cassettes.session import CassetteSession
     from edenfake.fake import EdenFake
     from edenfake.journal import Call
@@ -62,6 +63,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=_options.EDEN_URL,
         metavar="URL",
         help=f"the service --edenfake-record records (default: the real one, {_options.EDEN_URL})",
+    )
+    group.addoption(
+        "--edenfake-shared-server",
+        action="store_true",
+        help="edenfake_server: one server for every pytest-xdist worker, each worker in a session of its own "
+        "(X-Edenfake-Session: the worker's id); the first worker starts it, the others connect",
     )
     parser.addini(
         "edenfake_failures_exclude",
@@ -213,12 +220,65 @@ def _edenfake_live_server() -> Iterator[LiveServer]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def _edenfake_shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteSession]:
+    import os
+
+    from edenfake._sessions import RemoteSession, SharedServer
+    from edenfake.fake import EdenFake
+    from edenfake.server import LiveServer
+
+    def start() -> tuple[str, Callable[[], None]]:
+        server = LiveServer(EdenFake()).start()
+        return server.url, server.stop
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = tmp_path_factory.getbasetemp()
+    shared = SharedServer(base.parent if worker else base, start)  # the run's base temp, which workers share
+    url = shared.join()
+    try:
+        yield RemoteSession(url, worker or "main")
+    finally:
+        shared.leave()
+
+
+def _in_shared_session(request: pytest.FixtureRequest, options: dict[str, Any]) -> Iterator[RemoteSession]:
+    """``edenfake_server`` under ``--edenfake-shared-server``: this worker's session of the shared server."""
+    handle: RemoteSession = request.getfixturevalue("_edenfake_shared_server")
+    setters: dict[str, Callable[[Any], None]] = {
+        "credits": handle.set_credits,
+        "rate_limit": handle.set_rate_limit,
+        "latency": handle.set_latency,
+    }
+    refused = sorted(name for name in options if name not in setters and name != "assert_all_faults_used")
+    if refused:
+        raise TypeError(f"edenfake_server with --edenfake-shared-server cannot take {refused} from the marker "
+                        "(the server and its clock are shared by every worker's session)")  # fmt: skip
+    handle.reset()
+    for name, value in options.items():
+        if name in setters:
+            setters[name](value)
+    try:
+        yield handle
+    finally:
+        failed = request.node.stash.get(_failed_key, False)
+        unused = handle.unused_faults()
+        handle.reset()
+        if options.get("assert_all_faults_used", True) and unused and not failed:
+            listing = "\n".join(f"  {f['fail']} x{f['times']} match={f['match']!r}" for f in unused)
+            pytest.fail(f"{len(unused)} queued fault(s) never answered a request:\n{listing}", pytrace=False)
+
+
 @pytest.fixture
-def edenfake_server(request: pytest.FixtureRequest, _edenfake_live_server: LiveServer) -> Iterator[LiveServer]:
-    """A fake served on 127.0.0.1 for the whole session (``.url``, ``.base_url``), reset before each test."""
+def edenfake_server(request: pytest.FixtureRequest) -> Iterator[LiveServer | RemoteSession]:
+    """A fake served on 127.0.0.1 for the whole session (``.url``, ``.base_url``), reset before each test.
+    With ``--edenfake-shared-server``, this worker's session of one server every worker shares."""
     from edenfake import _options
 
     options = _marker_options(request)
+    if request.config.getoption("edenfake_shared_server"):
+        yield from _in_shared_session(request, options)
+        return
     live = {f.name: f for f in _options.live_fields()}
     fixed = sorted(name for name in options if name not in live)
     if fixed:
@@ -226,7 +286,7 @@ def edenfake_server(request: pytest.FixtureRequest, _edenfake_live_server: LiveS
             f"edenfake_server is shared by the session and cannot take {fixed} from the marker; "
             "use `with edenfake.serve(...)` in the test for a server of its own"
         )
-    server = _edenfake_live_server
+    server: LiveServer = request.getfixturevalue("_edenfake_live_server")
     server.reset()
     server.fake.set_clock(None)
     for name, value in options.items():

@@ -132,3 +132,40 @@ def test_nothing_in_the_package_points_a_user_at_a_file_of_the_checkout() -> Non
             if re.search(r"(?<![\w/])docs/[\w/-]+\.md", line):
                 pointers.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert pointers == [], "point users at `edenfake docs TOPIC` instead"
+
+
+def test_the_catalog_reference_lists_every_built_in_model_and_region() -> None:
+    from edenfake.catalog import Catalog
+
+    text = page("catalog")
+    catalog = Catalog.default()
+    for model in catalog:
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{model.id}` |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == ("yes" if model.edits else "no") and cells[2] == ", ".join(model.regions), row
+        assert cells[3] == str(model.n_max), row
+    for code, region in catalog.regions.by_code.items():
+        assert f"| `{code}` | {region['name']} |" in text
+    assert "`api.eu.edenai.run`" in text
+
+
+def test_the_routes_reference_has_each_answer_header_the_contract_defines() -> None:
+    text = page("routes")
+    headers = _schemas.resolve("openapi")["components"]["headers"]
+    assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(headers)
+    for name, header in headers.items():
+        assert f"| `{name}` | string | {header['description'][:60]}" in text
+
+
+def test_the_fixtures_reference_lists_every_fixture_of_the_plugin_and_its_ini_options() -> None:
+    from edenfake import plugin
+
+    text = page("fixtures")
+    public = [n for n in vars(plugin) if not n.startswith("_") and _docs._is_fixture(getattr(plugin, n))]
+    assert {"edenfake", "edenfake_server"} <= set(public)
+    for name in public:
+        assert f"| `{name}` | " in text, name
+    declared = _docs._Options()
+    plugin.pytest_addoption(declared)  # type: ignore[arg-type]
+    for name, _ in declared.declared:
+        assert f"| `{name}` |" in text, name

@@ -8,4 +8,7 @@ writing.py    answers as a cassette keeps them, the writer, the staged cassette 
 recording.py  the upstream (bounded reads), the Recording source, the proxy door of ``edenfake record``
 replay.py     the Replay source, the NOT_RECORDED answer, what the journal keeps of a replayed answer
 session.py    one test's cassette for the pytest plugin
+har.py        HAR 1.2 logs (devtools, playwright, mitmproxy, Polly.js) read as exchanges, checked field by field
+vcr.py        vcrpy cassettes (YAML read safely: no anchors, no tag but !!binary; JSON) read as exchanges
+importing.py  ``edenfake import``: sources into a new cassette through the recorder's describe-and-write path
 """

@@ -200,6 +200,8 @@ def _response_body(response: _Fields) -> bytes | str:
             else "its answer's body was not kept (devtools leaves out large or binary bodies)"
         )
     if encoding is None:
+        if content.get("_isBinary", bool, "a boolean"):
+            return "its answer is marked binary (_isBinary) without an encoding this reader knows (base64)"
         return bytes(text.encode("utf-8", "surrogatepass"))
     if encoding.lower() != "base64":
         raise content.error("encoding", f"{one_line(repr(encoding), 40)} is not an encoding HAR readers know (base64)")

@@ -17,7 +17,9 @@ counted, send and receive 0). Sizes the journal does not know are -1 (every ``he
 ``bodySize``: its images were base64 on the wire; ``content.size`` is the size of the text the entry holds).
 Every entry has an ``_edenfake`` object with the call's fault, whether a cassette answered it, and its tags.
 
-The log is strict JSON (the journal is), bounded as the journal is: one entry per call it holds, or one page.
+The log is strict JSON (the journal is), bounded as the journal is: one entry per call it holds, or one page
+(``GET /_edenfake/calls.har`` takes ``offset`` and ``limit`` as ``GET /_edenfake/calls`` does; the OpenAPI
+document states their bounds).
 """
 
 from __future__ import annotations
@@ -29,11 +31,9 @@ from typing import Any
 
 from edenfake._wire import JSON_MEDIA, compact_json
 
-__all__ = ["HAR_VERSION", "MAX_PAGE", "har_log"]
+__all__ = ["HAR_VERSION", "har_log"]
 
 HAR_VERSION = "1.2"
-#: calls one ``GET /_edenfake/calls.har`` holds at most (its ``limit``), as ``GET /_edenfake/calls``
-MAX_PAGE = 1000
 _HTTP = "HTTP/1.1"
 #: what a path keeps unescaped in the URL (RFC 3986 pchar and "/")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"

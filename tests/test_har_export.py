@@ -44,6 +44,24 @@ def valid_har(har: Any) -> dict[str, Any]:
     return dict(har)
 
 
+def test_the_har_schema_refuses_what_the_spec_does_not_allow() -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    with edenfake.mock() as eden, _sdk("https://api.edenai.run/v3") as client:
+        client.images.generate(model=GPT, prompt="x", quality="low")
+    har = valid_har(eden.calls.to_har())
+    entry = har["log"]["entries"][0]
+    broken: list[dict[str, Any]] = [
+        {"log": {**har["log"], "entries": [{k: v for k, v in entry.items() if k != "timings"}]}},
+        {"log": {**har["log"], "entries": [{**entry, "response": {**entry["response"], "content": {"size": 1}}}]}},
+        {"log": {**har["log"], "entries": [{**entry, "startedDateTime": "yesterday"}]}},
+        {"log": {**har["log"], "entries": [{**entry, "extra": 1}]}},  # a custom field must start with "_"
+        {"log": {k: v for k, v in har["log"].items() if k != "creator"}},
+    ]
+    for document in broken:
+        with pytest.raises(jsonschema.ValidationError):
+            valid_har(document)
+
+
 def _sdk(base_url: str) -> openai.OpenAI:
     return openai.OpenAI(api_key=SECRET, base_url=base_url, max_retries=0)
 

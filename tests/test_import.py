@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 import edenfake
 from edenfake.cassettes.format import Cassette
 from edenfake.cli import main
-from tests.helpers import CHROMIUM_ARGS, chromium_or_skip
+from tests.helpers import CHROMIUM_ARGS, chromium_or_skip, run_pytest
 from tests.recording_upstream import CANVAS, SECRET_TOKEN, SECRETS, StandIn, served
 
 GENERATION = {"model": "openai/gpt-image-1", "prompt": "a red fox", "quality": "low"}
@@ -260,3 +260,26 @@ def test_sources_of_both_formats_make_one_cassette_found_by_content_not_name(
     assert said.startswith(f"edenfake import: 6 exchange(s) imported into {out} (2 image download(s) kept")
     assert len(Cassette.load(out)) == 6
     _no_secret(out)
+
+
+MARKED = """
+import json, httpx, pytest
+
+@pytest.mark.edenfake(cassette=True)
+def test_fox(edenfake):
+    answer = httpx.post("https://api.edenai.run/v3/images/generations", json=json.loads(%r),
+                        headers={"Authorization": "Bearer any"})
+    assert answer.content == bytes.fromhex(%r)
+    assert edenfake.calls[0].status == 200
+"""
+
+
+def test_an_imported_cassette_replays_through_the_pytest_marker(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = pytester.path / "recorded.yaml"
+    stand_in = _record_vcr(source, decode=False)
+    # where the marker's cassette=True looks: cassettes/<module>/<test>/ beside the test file
+    _imported([source], pytester.path / "cassettes" / "test_marked" / "test_fox", capsys)
+    pytester.makepyfile(test_marked=MARKED % (json.dumps(GENERATION), stand_in.sent[0].body.hex()))
+    run_pytest(pytester).assert_outcomes(passed=1)

@@ -8,7 +8,7 @@ import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 import pytest
@@ -19,6 +19,10 @@ import edenfake
 from edenfake.cassettes.format import Cassette
 from edenfake.cli import main
 from tests.helpers import CHROMIUM_ARGS, chromium_or_skip, run_pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
 from tests.recording_upstream import CANVAS, SECRET_TOKEN, SECRETS, StandIn, served
 
 GENERATION = {"model": "openai/gpt-image-1", "prompt": "a red fox", "quality": "low"}
@@ -129,30 +133,40 @@ def _drift_kinds(cassette: Path, capsys: pytest.CaptureFixture[str]) -> dict[str
 # -- HAR from headless Chromium ----------------------------------------------------------------------------------
 
 
-def _record_har(har: Path, content: str) -> StandIn:
-    chromium = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
+def _record_har(browser: Browser, har: Path, content: Literal["attach", "embed"]) -> StandIn:
     upstream = Upstream()
-    with served(upstream), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(record_har_path=str(har), record_har_content=content)
-            page = context.new_page()
-            page.goto(upstream.base_url + "/page")
-            canvas = base64.b64encode(CANVAS).decode()
-            page.evaluate(CALLS, [SECRET_TOKEN, GENERATION, URL_GENERATION, EDIT_FIELDS, canvas])
-            context.close()  # writes the HAR
-        finally:
-            browser.close()
+    with served(upstream):
+        context = browser.new_context(record_har_path=str(har), record_har_content=content)
+        page = context.new_page()
+        page.goto(upstream.base_url + "/page")
+        canvas = base64.b64encode(CANVAS).decode()
+        page.evaluate(CALLS, [SECRET_TOKEN, GENERATION, URL_GENERATION, EDIT_FIELDS, canvas])
+        context.close()  # writes the HAR
     assert SECRET_TOKEN.encode() in har.read_bytes()  # the log holds the token: the import must not
     return upstream.stand_in
 
 
 @pytest.fixture(scope="module")
-def attached_har(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, StandIn]:
-    har = tmp_path_factory.mktemp("har") / "session.har"
-    return har, _record_har(har, "attach")
+def hars(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, StandIn]]:
+    """A session recorded by headless Chromium with each of playwright's ways of keeping bodies."""
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    found = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            for content in ("attach", "embed"):
+                har = tmp_path_factory.mktemp(content) / "session.har"
+                found[content] = har, _record_har(browser, har, content)
+        finally:
+            browser.close()
+    return found
+
+
+@pytest.fixture
+def attached_har(hars: dict[str, tuple[Path, StandIn]]) -> tuple[Path, StandIn]:
+    return hars["attach"]
 
 
 def test_a_chromium_har_imports_and_replays_the_upstreams_bytes(
@@ -189,10 +203,9 @@ def test_a_chromium_har_drift_checks_finding_the_planted_differences(
 
 
 def test_an_embedded_har_skips_the_edit_whose_image_chromium_wrote_as_text(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    hars: dict[str, tuple[Path, StandIn]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    har = tmp_path / "embedded.har"
-    _record_har(har, "embed")
+    har = hars["embed"][0]
     out = tmp_path / "cassette"
     said = _imported([har], out, capsys)
     assert said.startswith("edenfake import: 2 exchange(s) imported")
@@ -225,12 +238,24 @@ def _record_vcr(cassette: Path, *, decode: bool) -> StandIn:
     return upstream.stand_in
 
 
+@pytest.fixture(scope="module")
+def vcr_cassettes(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, tuple[Path, StandIn]]:
+    """The session recorded by vcrpy, with decode_compressed_response off (False) and on (True)."""
+    found = {}
+    for decode in (False, True):
+        source = tmp_path_factory.mktemp("vcr") / "cassettes" / "test_app" / "test_session.yaml"  # pytest-recording
+        found[decode] = source, _record_vcr(source, decode=decode)
+    return found
+
+
 @pytest.mark.parametrize("decode", [False, True], ids=["compressed", "decode_compressed_response"])
 def test_a_vcrpy_cassette_imports_replays_and_drift_checks(
-    decode: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    decode: bool,
+    vcr_cassettes: dict[bool, tuple[Path, StandIn]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    source = tmp_path / "cassettes" / "test_session.yaml"  # pytest-recording's layout
-    stand_in = _record_vcr(source, decode=decode)
+    source, stand_in = vcr_cassettes[decode]
     out = tmp_path / "cassette"
     said = _imported([source], out, capsys)
     assert said.startswith(f"edenfake import: 3 exchange(s) imported into {out} (1 image download(s) kept")
@@ -243,10 +268,12 @@ def test_a_vcrpy_cassette_imports_replays_and_drift_checks(
 
 
 def test_sources_of_both_formats_make_one_cassette_found_by_content_not_name(
-    attached_har: tuple[Path, StandIn], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    attached_har: tuple[Path, StandIn],
+    vcr_cassettes: dict[bool, tuple[Path, StandIn]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    yaml_source = tmp_path / "recorded.yaml"
-    _record_vcr(yaml_source, decode=False)
+    yaml_source = vcr_cassettes[False][0]
     # names that say nothing, or the wrong thing
     har = tmp_path / "a.yaml"
     har.write_bytes(attached_har[0].read_bytes())
@@ -275,10 +302,9 @@ def test_fox(edenfake):
 
 
 def test_an_imported_cassette_replays_through_the_pytest_marker(
-    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+    vcr_cassettes: dict[bool, tuple[Path, StandIn]], pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = pytester.path / "recorded.yaml"
-    stand_in = _record_vcr(source, decode=False)
+    source, stand_in = vcr_cassettes[False]
     # where the marker's cassette=True looks: cassettes/<module>/<test>/ beside the test file
     _imported([source], pytester.path / "cassettes" / "test_marked" / "test_fox", capsys)
     pytester.makepyfile(test_marked=MARKED % (json.dumps(GENERATION), stand_in.sent[0].body.hex()))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from edenfake.cassettes import har as har_module
 from edenfake.cassettes.format import Cassette
@@ -98,9 +99,11 @@ def test_a_sound_har_and_a_sound_vcrpy_cassette_import(tmp_path: Path, capsys: p
     # the baseline the hostile files below are made from
     (tmp_path / "a").write_bytes(_har(_entry()))
     (tmp_path / "b").write_text(VCR)
-    assert main(["import", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "out")]) == 0
-    assert capsys.readouterr().out.startswith("edenfake import: 2 exchange(s) imported")
-    assert len(Cassette.load(tmp_path / "out")) == 2
+    (tmp_path / "c").write_text(json.dumps(yaml.safe_load(VCR)))  # vcrpy's JSON serializer
+    sources = [str(tmp_path / name) for name in "abc"]
+    assert main(["import", *sources, "--out", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.startswith("edenfake import: 3 exchange(s) imported")
+    assert len(Cassette.load(tmp_path / "out")) == 3
     for path in (tmp_path / "out").rglob("*"):
         assert not path.is_file() or TOKEN.encode() not in path.read_bytes()
 

@@ -248,11 +248,13 @@ def test_entries_of_a_sound_file_that_cannot_be_imported_are_skipped_and_counted
     failed = _entry(response__status=0, response__content={"size": 0})
     other = _entry(request__url="https://example.com/v1/images/generations")
     preflight = _entry(request__method="OPTIONS")
-    (tmp_path / "b.har").write_bytes(_har(multipart, blob, failed, other, preflight))
+    summary = {"data": [{"b64_json": {"sha256": "ab" * 32, "bytes": 10}}]}
+    journal = _entry(response__content={"size": 9, "mimeType": "application/json", "text": json.dumps(summary)})
+    (tmp_path / "b.har").write_bytes(_har(multipart, blob, failed, other, preflight, journal))
     out = tmp_path / "out"
     assert main(["import", str(source), str(tmp_path / "b.har"), "--out", str(out)]) == 0
     said = capsys.readouterr().out
-    assert said.startswith(f"edenfake import: 1 exchange(s) imported into {out}; 7 skipped: ")
+    assert said.startswith(f"edenfake import: 1 exchange(s) imported into {out}; 8 skipped: ")
     for reason in (
         f"1 its answer decodes to more than {har_module.MAX_BODY_BYTES} bytes (gzip)",
         "1 its answer is not valid gzip",
@@ -261,6 +263,7 @@ def test_entries_of_a_sound_file_that_cannot_be_imported_are_skipped_and_counted
         "1 it has no answer (status 0",
         "1 not an Eden route",
         "1 OPTIONS is not a method of /v3/images/generations",
+        "1 its answer's images are summaries, not their bytes (a HAR of an edenfake journal)",
     ):
         assert reason in said
     assert Cassette.load(out).exchanges[0].response["json"]["cost"] == 0.01

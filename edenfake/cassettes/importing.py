@@ -17,6 +17,7 @@ cassette is written beside its place and moved into it once whole.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ from edenfake.errors import ApiError
 __all__ = ["Summary", "import_sources", "read_source"]
 
 NOT_EDEN = "not an Eden route"
+#: an image of an answer as a journal summarises it (its digest and size), where a recording has its bytes
+_SUMMARY = re.compile(rb'"b64_json"\s*:\s*\{')
 
 
 @dataclass
@@ -96,6 +99,8 @@ def _skipped_reason(exchange: Exchange) -> str | None:
         return exchange.lost
     if not 200 <= exchange.status <= 599:
         return f"status {exchange.status} is not an answer a cassette keeps"
+    if exchange.response_body and _SUMMARY.search(exchange.response_body):
+        return "its answer's images are summaries, not their bytes (a HAR of an edenfake journal)"
     content_type = next((v for k, v in exchange.request_headers if k == "content-type"), "")
     if content_type.partition(";")[0].strip().lower() == MULTIPART and exchange.request_body:
         try:

@@ -335,16 +335,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     from edenfake import _failures
 
     where = "@pytest.mark.edenfake_failures"
-    options: dict[str, Any] = {"exclude": metafunc.config.getini("edenfake_failures_exclude")}
+    options: dict[str, Any] = {}
     for marker in reversed(list(metafunc.definition.iter_markers("edenfake_failures"))):
         if marker.args or set(marker.kwargs) - {"include", "exclude", "times", "hang"}:
             pytest.fail(f"{where} takes include=, exclude=, times= and hang= (keywords only)", pytrace=False)
         options.update(marker.kwargs)
-    try:
-        chosen = _failures.select(options.get("include"), options["exclude"], where)
+    try:  # the ini option's modes are left out everywhere, whatever a marker says
+        kept = _failures.select(None, metafunc.config.getini("edenfake_failures_exclude"), "edenfake_failures_exclude")
+        chosen = [m for m in _failures.select(options.get("include"), options.get("exclude", ()), where) if m in kept]
         failures = [_failures.Failure(m, options.get("times", 1), options.get("hang", _failures.HANG)) for m in chosen]
-    except ValueError as exc:  # InvalidSetting is one too
-        pytest.fail(str(exc), pytrace=False)
+    except ValueError as exc:  # InvalidSetting is one too: it names the control (times, hang) and its rule
+        message = str(exc)
+        pytest.fail(message if message.startswith(("edenfake_", where)) else f"{where}: {message}", pytrace=False)
     metafunc.parametrize("edenfake_failure", failures, ids=[f.id for f in failures], indirect=True)
 
 

@@ -182,6 +182,14 @@ def test_persistent(edenfake, edenfake_failure):
     for _ in range(3):
         assert _call().status_code == edenfake_failure.status
 
+@pytest.mark.edenfake_failures(exclude=["503"])
+def test_marker_and_ini_exclude(edenfake, edenfake_failure):
+    assert edenfake_failure.status != 503
+    try:
+        _call()
+    except httpx.TransportError:
+        pass
+
 def test_ini_excludes(edenfake, edenfake_failure):
     assert edenfake_failure.kind != "timeout"
     try:
@@ -203,6 +211,10 @@ def test_a_marker_and_the_ini_option_pick_the_modes_and_times_makes_them_persist
     ]
     ini = {k for k in outcomes if k.startswith("test_ini_excludes")}
     assert ini == {f"test_ini_excludes[{m}]" for m in ALL if m not in ("timeout", "401-UNAUTHORIZED")}
+    both = {k for k in outcomes if k.startswith("test_marker_and_ini_exclude")}
+    assert both == {f"test_marker_and_ini_exclude[{m}]" for m in ALL if m not in ("timeout", "401-UNAUTHORIZED")} - {
+        "test_marker_and_ini_exclude[503-SERVICE_UNAVAILABLE]"
+    }
     assert set(outcomes.values()) == {"PASSED"}, result.stdout.str()
 
 
@@ -214,12 +226,15 @@ import pytest
 def test_x(edenfake, edenfake_failure):
     pass
 """,
+        test_times="import pytest\n@pytest.mark.edenfake_failures(times=0)\ndef test_z(edenfake, edenfake_failure):\n"
+        "    pass\n",
         test_alone="def test_y(edenfake_failure):\n    pass\n",
     )
-    result = run_pytest(pytester, "test_bad.py")
+    result = run_pytest(pytester, "test_bad.py", "test_times.py")
     assert result.ret != 0
     err = result.stdout.str() + result.stderr.str()
     assert "@pytest.mark.edenfake_failures: exclude: unknown failure mode 'teapot'" in err
+    assert "@pytest.mark.edenfake_failures: times: Input should be greater than or equal to 1 (got 0)" in err
     assert "429-RATE_LIMITED" in err and "Traceback" not in err
     alone = run_pytest(pytester, "test_alone.py")
     alone.assert_outcomes(errors=len(ALL))

@@ -74,7 +74,13 @@ class State:
 CURRENT: contextvars.ContextVar[State | None] = contextvars.ContextVar("edenfake_session", default=None)
 
 
+_current = CURRENT.get
+
+
 class HasState(Protocol):
+    sessions: Sessions
+    _default_state: State
+
     def session_state(self) -> State: ...
 
 
@@ -91,7 +97,10 @@ class PerSession(Generic[T]):
     def __get__(self, obj: HasState | None, objtype: type | None = None) -> PerSession[T] | T:
         if obj is None:
             return self
-        return cast(T, getattr(obj.session_state(), self._name))
+        state = _current()  # Core.session_state, inlined: every request reads these a few times
+        if state is None or state.owner is not obj.sessions:
+            state = obj._default_state
+        return cast(T, getattr(state, self._name))
 
     def __set__(self, obj: HasState, value: T) -> None:
         setattr(obj.session_state(), self._name, value)

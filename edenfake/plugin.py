@@ -5,7 +5,11 @@
 ``--edenfake-record=once|rewrite`` records it from ``--edenfake-upstream`` (the real service by default).
 
 A failing test that used a fixture gets an "edenfake calls" section in its report, beside the captured output:
-each call the fake answered (method, path, status, error code, the fault, the fake's detail), one line each."""
+each call the fake answered (method, path, status, error code, the fault, the fake's detail), one line each.
+
+A test that asks for ``edenfake_failure`` beside a fake runs once per failure mode (``edenfake._failures``,
+picked by ``@pytest.mark.edenfake_failures(...)`` and the ``edenfake_failures_exclude`` ini option), and the run
+ends with a table of the modes each such test survived."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -276,3 +277,26 @@ def test_the_console_picks_a_session_and_shows_its_calls_and_images() -> None:
             browser.close()
         counts = {n: http.get("/_edenfake/state", headers=under(n)).json()["calls"] for n in ("a", "b")}
         assert counts == {"a": 1, "b": 0} and http.get("/_edenfake/state").json()["calls"] == 1
+
+
+def test_each_session_replays_a_cassette_from_its_own_position(tmp_path: Path) -> None:
+    from edenfake import FakeRequest
+    from edenfake.cassettes.matching import describe_request
+    from edenfake.cassettes.writing import Writer, describe_response
+
+    def request(session: str | None) -> FakeRequest:
+        headers = [("content-type", "application/json"), ("authorization", "Bearer t")]
+        headers += [] if session is None else [("x-edenfake-session", session)]
+        return FakeRequest("POST", GEN, headers, json.dumps(BODY).encode())
+
+    writer = Writer(tmp_path / "c")
+    for n in (1, 2):  # the same request twice: the first answer, then the second
+        answer = json.dumps({"data": [{"url": None, "b64_json": "AAAA"}], "created": n}).encode()
+        writer.append(
+            describe_request(request(None)), describe_response(200, JSON, answer, lambda u, limit: "no"), duration_ms=1
+        )
+    fake = EdenFake(replay=tmp_path / "c", unmatched="error")
+    created = [fake.answer(request(s)).json()["created"] for s in ("a", "a", "b", None, "b", None)]
+    assert created == [1, 2, 1, 1, 2, 2]
+    fake.answer(FakeRequest("POST", "/_edenfake/reset", [("x-edenfake-session", "a"), *JSON.items()]))
+    assert [fake.answer(request(s)).json()["created"] for s in ("a", "b")] == [1, 2]

@@ -213,12 +213,15 @@ class Sessions:
 
 def run_under(state: State, answer: Callable[[], T]) -> T:
     """``answer()`` with ``state`` as the current session."""
+    lock = state.owner._lock if isinstance(state.owner, Sessions) else threading.Lock()
     token = CURRENT.set(state)
-    state.active += 1
+    with lock:  # doors answer in threads: += alone could lose a count
+        state.active += 1
     try:
         return answer()
     finally:
-        state.active -= 1
+        with lock:
+            state.active -= 1
         CURRENT.reset(token)
 
 

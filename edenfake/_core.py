@@ -333,8 +333,9 @@ class Core:
 
     def reset(self) -> None:
         """Back to the state the fake was built with: journal, faults, latency, chaos, credits, rate limit,
-        hosted images and uploads built again from the options; the clock, the catalog and the image cache
-        (bytes that depend on their spec alone) stay."""
+        hosted images and uploads built again from the options, in the current session alone (the default
+        one outside a request; ``sessions.clear()`` drops the named ones); the clock, the catalog and the
+        image cache (bytes that depend on their spec alone) stay."""
         self._build_state()
 
     # -- steps the routes share ----------------------------------------------------------------------

@@ -292,6 +292,7 @@ def edenfake_server(request: pytest.FixtureRequest) -> Iterator[LiveServer | Rem
         )
     server: LiveServer = request.getfixturevalue("_edenfake_live_server")
     server.reset()
+    server.fake.sessions.clear()  # a test's named sessions (X-Edenfake-Session) go with it
     server.fake.set_clock(None)
     for name, value in options.items():
         setter = live[name].metadata["setter"]
@@ -309,6 +310,7 @@ def edenfake_server(request: pytest.FixtureRequest) -> Iterator[LiveServer | Rem
             listed = describe_calls(server.fake)
             watched["calls"] = lambda: listed
         server.reset()
+        server.fake.sessions.clear()
         server.fake.set_clock(None)
         if check and not failed:
             _fail_on_unused(unused)

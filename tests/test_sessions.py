@@ -300,3 +300,20 @@ def test_each_session_replays_a_cassette_from_its_own_position(tmp_path: Path) -
     assert created == [1, 2, 1, 1, 2, 2]
     fake.answer(FakeRequest("POST", "/_edenfake/reset", [("x-edenfake-session", "a"), *JSON.items()]))
     assert [fake.answer(request(s)).json()["created"] for s in ("a", "b")] == [1, 2]
+
+
+def test_the_live_fixture_drops_a_tests_named_sessions_after_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_two="""
+import httpx
+
+HEADERS = {"Authorization": "Bearer t", "X-Edenfake-Session": "mine", "Content-Type": "application/json"}
+
+def test_first_queues_a_fault_it_does_not_use(edenfake_server):
+    httpx.post(edenfake_server.url + "/_edenfake/faults", json={"fail": 500}, headers=HEADERS)
+
+def test_second_finds_a_fresh_session(edenfake_server):
+    assert httpx.get(edenfake_server.url + "/_edenfake/faults", headers=HEADERS).json()["faults"] == []
+"""
+    )
+    run_pytest(pytester).assert_outcomes(passed=2)

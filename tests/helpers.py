@@ -4,6 +4,7 @@ launchers of subprocesses (a pytest run of sample test files, ``python -m edenfa
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import math
@@ -245,3 +246,12 @@ def report_sections(output: str) -> dict[str, str]:
             current.append(line)
             found[test or "?"] = "\n".join(current)
     return found
+
+
+def journal_entry(call: Any) -> dict[str, Any]:
+    """What the journal keeps of a call, less what differs between client libraries (their own headers) and
+    between runs (time taken): the same request through any library journals the same entry."""
+    kept = dataclasses.asdict(call)
+    for name in ("headers", "duration"):
+        kept.pop(name, None)
+    return kept

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import importlib.metadata
 import threading
@@ -21,21 +20,13 @@ from aioresponses import aioresponses
 
 import edenfake
 from edenfake import EdenFake, FakeRequest, FakeResponse
-from tests.helpers import AUTH, FROZEN, MASK, png, run_pytest
+from tests.helpers import AUTH, FROZEN, MASK, journal_entry, png, run_pytest
 
 EDEN = "https://api.edenai.run"
 GENERATE = f"{EDEN}/v3/images/generations"
 EDIT = f"{EDEN}/v3/images/edits"
 UPLOAD = f"{EDEN}/v3/upload"
 BODY = {"model": "openai/gpt-image-1", "prompt": "a red fox", "quality": "low"}
-
-
-def journal_entry(call: Any) -> dict[str, Any]:
-    """What the journal keeps of a call, less the client's own headers and the time taken."""
-    kept = dataclasses.asdict(call)
-    for name in ("headers", "duration"):
-        kept.pop(name, None)
-    return kept
 
 
 def edit_form(fields: dict[str, str]) -> aiohttp.FormData:

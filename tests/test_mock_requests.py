@@ -5,7 +5,6 @@ responses used beside it for another host, nested mocks (the fixture: tests/test
 from __future__ import annotations
 
 import base64
-import dataclasses
 import threading
 import time
 from typing import Any
@@ -18,22 +17,13 @@ import responses
 
 import edenfake
 from edenfake import inspect_image
-from tests.helpers import AUTH, FROZEN, MASK, png
+from tests.helpers import AUTH, FROZEN, MASK, journal_entry, png
 
 EDEN = "https://api.edenai.run"
 GENERATE = f"{EDEN}/v3/images/generations"
 EDIT = f"{EDEN}/v3/images/edits"
 UPLOAD = f"{EDEN}/v3/upload"
 BODY = {"model": "openai/gpt-image-1", "prompt": "a red fox", "quality": "low"}
-
-
-def journal_entry(call: Any) -> dict[str, Any]:
-    """What the journal keeps of a call, less what differs between client libraries (their own headers) and
-    between runs (time taken)."""
-    kept = dataclasses.asdict(call)
-    for name in ("headers", "duration"):
-        kept.pop(name, None)
-    return kept
 
 
 def test_module_functions_and_sessions_reach_the_fake() -> None:

@@ -168,8 +168,8 @@ def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 @pytest.fixture
 def edenfake(request: pytest.FixtureRequest) -> Iterator[MockHandle]:
-    """An in-process fake Eden AI image API: httpx and httpx2 requests (the openai SDK's too) to the Eden
-    hosts reach it with no socket. Configure it with ``@pytest.mark.edenfake(...)``."""
+    """An in-process fake Eden AI image API: httpx, httpx2 (the openai SDK's), requests and aiohttp requests to
+    the Eden hosts reach it with no socket. Configure it with ``@pytest.mark.edenfake(...)``."""
     from edenfake._mock import MockHandle
 
     options = _marker_options(request)

@@ -11,7 +11,8 @@ Where things live, lowest layer first (``tests/test_layout.py`` holds every modu
   (file kinds), ``_png``, ``_glyphs`` (label text) and ``_store``;
 - requests and state: ``_wire`` (requests and answers as plain data), ``_request`` and ``_multipart`` (a body
   read once), ``_summaries`` (what the journal keeps of a body), ``images`` (placeholders and their cache),
-  ``journal``, ``faults``; the cassette files: ``cassettes.format``, ``.matching``, ``.scrub``, ``.writing``;
+  ``journal``, ``faults``, ``_sessions`` (``X-Edenfake-Session``: each session's state); the cassette files:
+  ``cassettes.format``, ``.matching``, ``.scrub``, ``.writing``;
 - the core: ``_core`` (state, authentication, credits, stores);
 - answers: ``_answers`` (image answers), ``routes/`` (one module per group of the OpenAPI document's
   operations), ``_guard`` (requests a web page may not make), ``cassettes.replay``;

@@ -24,6 +24,7 @@ no ``session`` query) does not see it, and the query never creates a session.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import functools
 import re
 import threading
@@ -36,6 +37,7 @@ from edenfake import contracts
 from edenfake._redact import clip, one_line
 from edenfake._wire import FakeRequest
 from edenfake.errors import BadRequest, NotFound
+from edenfake.journal import Call
 
 __all__ = ["CURRENT", "HEADER", "PerSession", "Sessions", "State", "check_name", "url_query"]
 
@@ -267,10 +269,13 @@ class RemoteSession:
         return dict(self.admin("POST", "faults", {"fail": what, "times": times, "match": match, **more}))
 
     @property
-    def calls(self) -> list[dict[str, Any]]:
-        """This session's journal, oldest first: the last 1,000 calls, as ``GET /_edenfake/calls`` gives them."""
+    def calls(self) -> list[Call]:
+        """This session's journal, oldest first: its last 1,000 calls (``GET /_edenfake/calls``), as the same
+        :class:`~edenfake.journal.Call` records an in-process journal holds."""
         count = int(self.admin("GET", "calls?limit=1")["count"])
-        return list(self.admin("GET", f"calls?offset={max(count - 1000, 0)}&limit=1000")["calls"])
+        listed = self.admin("GET", f"calls?offset={max(count - 1000, 0)}&limit=1000")["calls"]
+        known = {f.name for f in dataclasses.fields(Call)}
+        return [Call(**{k: v for k, v in c.items() if k in known}) for c in listed]
 
     @property
     def credits(self) -> float | None:

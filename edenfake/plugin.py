@@ -262,6 +262,7 @@ def _in_shared_session(request: pytest.FixtureRequest, options: dict[str, Any]) 
     for name, value in options.items():
         if name in setters:
             setters[name](value)
+    _watch(request, "edenfake_server calls", lambda: _remote_calls(handle))
     try:
         yield handle
     finally:
@@ -271,6 +272,20 @@ def _in_shared_session(request: pytest.FixtureRequest, options: dict[str, Any]) 
         if options.get("assert_all_faults_used", True) and unused and not failed:
             listing = "\n".join(f"  {f['fail']} x{f['times']} match={f['match']!r}" for f in unused)
             pytest.fail(f"{len(unused)} queued fault(s) never answered a request:\n{listing}", pytrace=False)
+
+
+def _remote_calls(handle: RemoteSession) -> str:
+    """As :func:`describe_calls`, for a session of a server elsewhere (its journal redacts tokens already)."""
+    from edenfake._redact import one_line
+
+    try:
+        calls = handle.calls
+    except (RuntimeError, OSError) as exc:
+        return one_line(f"(the session's calls could not be read: {exc})", LINE_CHARS)
+    first = max(0, len(calls) - REPORT_CALLS)
+    shown = enumerate(calls[first:], start=first + 1)
+    lines = [one_line(_BEARER.sub("Bearer ***", f"#{n} {_call_line(call)}"), LINE_CHARS) for n, call in shown]
+    return "\n".join(lines) if lines else "(no call reached the fake)"
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 import edenfake
 from edenfake import EdenFake
 from edenfake.server import LiveServer
-from tests.helpers import CHROMIUM_ARGS, EDENFAKE_PLUGIN, chromium_or_skip, run_pytest
+from tests.helpers import CHROMIUM_ARGS, EDENFAKE_PLUGIN, chromium_or_skip, report_sections, run_pytest
 
 GEN = "/v3/images/generations"
 AUTH = {"Authorization": "Bearer sk-test"}
@@ -199,7 +199,7 @@ def test_handles_say_which_headers_put_a_client_in_their_session() -> None:
         remote.credits = 1.0
         r = httpx.post(remote.base_url + "/images/generations", json=BODY, headers={**AUTH, **remote.session_headers})
         assert r.status_code == 503 and remote.unused_faults() == [] and remote.credits == 1.0
-        assert [c["status"] for c in remote.calls] == [503] and fake.calls.count == 0
+        assert [c.status for c in remote.calls] == [503] and fake.calls.count == 0
         remote.reset()
         assert remote.calls == [] and remote.credits is None
 
@@ -218,7 +218,7 @@ def test_each_worker_sees_only_its_own_fault_and_calls(edenfake_server, i):
     first = httpx.post(url, json={**BODY, "prompt": f"{me}-{i}"}, headers=headers)
     second = httpx.post(url, json={**BODY, "prompt": f"{me}-{i}"}, headers=headers)
     assert (first.status_code, second.status_code) == (503, 200)
-    prompts = [c["json"]["prompt"] for c in edenfake_server.calls]
+    prompts = [c.prompt for c in edenfake_server.calls]
     assert prompts == [f"{me}-{i}"] * 2, prompts
     out = pathlib.Path(os.environ["SEEN"]) / f"{me}-{i}.json"
     out.write_text(__import__("json").dumps({"url": edenfake_server.url, "prompts": prompts}))
@@ -317,3 +317,21 @@ def test_second_finds_a_fresh_session(edenfake_server):
 """
     )
     run_pytest(pytester).assert_outcomes(passed=2)
+
+
+def test_a_failing_test_on_the_shared_server_reports_its_sessions_calls(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_fails="""
+import httpx
+
+def test_fails_live(edenfake_server):
+    headers = {"Authorization": "Bearer sk-secret", **edenfake_server.session_headers}
+    r = httpx.post(edenfake_server.base_url + "/images/generations", json={"prompt": "a"}, headers=headers)
+    assert r.is_success
+"""
+    )
+    result = run_pytest(pytester, "--edenfake-shared-server")
+    result.assert_outcomes(failed=1)
+    assert report_sections(result.stdout.str()) == {
+        "test_fails_live": "#1 POST /v3/images/generations -> 422: body.model: Field required"
+    }

@@ -241,7 +241,7 @@ def routes_reference(tag: str | None) -> str:
             parts = [f"### `{method.upper()} {path}`", operation.get("summary", "")]
             if operation.get("description"):
                 parts.append(operation["description"])
-            params = operation.get("parameters", [])
+            params = _schemas.parameters(operation)
             if params:
                 rows: list[tuple[object, ...]] = [
                     (_code(p["name"]), p["in"], _rule(p.get("schema", {}), "openapi"), p.get("description", ""))

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from edenfake import _schemas
 from edenfake._schemas import CONTRACTS, load_file
 
 __all__ = ["Route", "RouteTable", "contract_name", "route_table"]
@@ -100,7 +101,7 @@ def route_table() -> RouteTable:
             json_ref = content.get("application/json", {}).get("schema", {}).get("$ref")
             form_ref = content.get("multipart/form-data", {}).get("x-fields")
             query = tuple(
-                (p["name"], p.get("schema", {})) for p in operation.get("parameters", []) if p["in"] == "query"
+                (p["name"], p.get("schema", {})) for p in _schemas.parameters(operation) if p["in"] == "query"
             )
             routes.append(
                 Route(

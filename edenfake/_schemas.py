@@ -66,3 +66,15 @@ def resolve(name: str) -> dict[str, Any]:
     if not isinstance(node, dict):
         raise KeyError(f"{name!r} is not a schema")
     return node
+
+
+def parameters(operation: dict[str, Any]) -> list[dict[str, Any]]:
+    """An OpenAPI operation's parameters, each shared one (``#/components/parameters/NAME``, stated once in
+    openapi.json) read from the document's components."""
+    found = []
+    for parameter in operation.get("parameters", ()):
+        ref = parameter.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/parameters/"):
+            parameter = load_file("openapi.json")["components"]["parameters"][ref.rsplit("/", 1)[1]]
+        found.append(parameter)
+    return found

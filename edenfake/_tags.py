@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from edenfake import contracts
+from edenfake import _schemas, contracts
 from edenfake._redact import clip, one_line
 from edenfake.errors import InvalidTags
 
@@ -61,7 +61,7 @@ def rules() -> TagRules:
 @functools.cache
 def _header_parameter(method: str, path: str) -> Mapping[str, Any] | None:
     operation = contracts.load("openapi")["paths"].get(path, {}).get(method.lower(), {})
-    for parameter in operation.get("parameters", ()):
+    for parameter in _schemas.parameters(operation):
         if parameter.get("in") == "header" and parameter.get("name", "").lower() == HEADER:
             found: Mapping[str, Any] = parameter
             return found

@@ -143,8 +143,8 @@ class FakeOptions:
     )
     max_sessions: int = _option(
         256,
-        "named sessions (X-Edenfake-Session) kept at once, each with stores as bounded as the default's; past it "
-        "the least recently used idle one is dropped",
+        "named sessions (X-Edenfake-Session) kept at once, each with stores as bounded as the unnamed "
+        "session's; past it the least recently used idle one is dropped",
         cli="int",
         metavar="SESSIONS",
         minimum=1,

@@ -112,11 +112,13 @@ def request_fields() -> frozenset[str]:
 @functools.cache
 def documented_statuses(method: str, path: str) -> frozenset[int] | None:
     """The statuses the OpenAPI document lists for ``method path`` (a route's own path, not a request's), or
-    None when it has no such operation."""
+    None when it has no such operation. Answers marked ``x-edenfake-only`` (a bad session name: the real
+    service has no sessions) are left out: a fault plays the real service."""
     operation = contracts.load("openapi")["paths"].get(path, {}).get(method.lower())
     if operation is None:
         return None
-    return frozenset(int(s) for s in operation["responses"] if s.isdigit())
+    responses = operation["responses"]
+    return frozenset(int(s) for s in responses if s.isdigit() and not responses[s].get("x-edenfake-only"))
 
 
 @functools.cache

@@ -295,7 +295,7 @@ class Core:
         detail: str | None = None,
         hang: float = 30.0,
     ) -> Fault:
-        """Answer the next ``times`` matching API requests with ``what``: a status (401, 402, 429, 500, 502,
+        """Answer the next ``times`` matching API requests with ``what``: a status (401, 402, 422, 429, 500, 502,
         503, each in the real service's shape), ``"timeout"``, ``"disconnect"`` or ``"content_policy"`` (the
         model's provider refusing the content: a 400 with its own code and message, from the catalog).
 

@@ -23,6 +23,7 @@ from edenfake.errors import (
     InvalidSetting,
     ProviderError,
     RateLimited,
+    RequestValidationError,
     ServiceUnavailable,
     Unauthorized,
     retry_after_headers,
@@ -227,6 +228,9 @@ class Fault:
             exc = Unauthorized(self.detail or "Invalid or missing authentication token")
         elif status == 402:
             exc = InsufficientCredit(required=1.0, available=0.0)
+        elif status == 422:
+            msg = self.detail or "Injected validation error"
+            exc = RequestValidationError([{"loc": ["body"], "msg": msg, "type": "value_error"}])
         elif status == 500:
             exc = InternalError(self.detail or "Internal server error")
         elif status == 502:

@@ -287,3 +287,15 @@ def test_a_non_finite_number_is_refused_in_python_as_json_cannot_carry_it() -> N
             with pytest.raises(InvalidSetting, match="finite") as info:
                 setter(value)
             assert info.value.field == field
+
+
+def test_an_injected_422_is_fastapi_s_validation_answer_and_says_its_detail() -> None:
+    fake = EdenFake(clock=FROZEN)
+    client = TestClient(create_app(fake))
+    fake.fail(422, detail="prompt: too spicy")
+    body = {"model": "openai/gpt-image-1", "prompt": "a fox"}
+    r = client.post("/v3/images/generations", json=body, headers={"Authorization": "Bearer t"})
+    assert r.status_code == 422
+    assert r.json() == {"detail": [{"loc": ["body"], "msg": "prompt: too spicy", "type": "value_error"}]}
+    contracts.validate_exchange("POST", "/v3/images/generations", 422, r.json())
+    assert client.post("/v3/images/generations", json=body, headers={"Authorization": "Bearer t"}).status_code == 200

@@ -92,3 +92,18 @@ def test_kept_alive_requests_answer_in_milliseconds(edenfake_server) -> None:
     median_ms = statistics.median(times[1:]) * 1000
     print(f"median kept-alive request: {median_ms:.2f} ms")
     assert median_ms < 5
+
+
+@pytest.mark.edenfake_failures(exclude=["timeout"])  # in process a timeout raises at once, as a disconnect does
+def test_every_failure_ends_in_pictures_or_an_error_the_app_names(edenfake, edenfake_failure) -> None:
+    """The failure matrix: this test runs once per way the API can fail. The fake fails the first request only,
+    so a failure the SDK retries ends in pictures, and any other reaches the app as an error it can show."""
+    api = openai.OpenAI(api_key="dev-token", base_url=imagegen.EDEN_BASE_URL, max_retries=1)
+    try:
+        got = imagegen.pictures("a red fox", api=api)
+    except (imagegen.OutOfCredits, imagegen.PromptRefused, openai.APIStatusError) as exc:
+        assert not edenfake_failure.retryable, exc
+        if edenfake_failure.openai_error is not None and isinstance(exc, openai.APIStatusError):
+            assert isinstance(exc, edenfake_failure.openai_error)
+    else:
+        assert edenfake_failure.retryable and got[0].png.startswith(b"\x89PNG")

@@ -285,7 +285,10 @@ def _text_rows(
     if box is None:
         return 0, 0, b"", 1, 0
     rows = box[3] - box[1]
-    shown = mask.crop((0, box[1], min(mask.width, width - margin), box[3]))
+    # the inked rows, pasted rather than cropped: Image.crop applies Pillow's global decompression-bomb bound,
+    # which another library in the process may have lowered (MAX_IMAGE_PIXELS), and a label is no bomb
+    shown = Image.new(mask.mode, (min(mask.width, width - margin), rows), 0)
+    shown.paste(mask, (0, -box[1]))
     # The band and the ink are grey (each channel the same byte) and opaque: the scanlines are the mask
     # stretched a channel per byte wide, on a band of the band's byte, after a column of zeros (each row's
     # filter type), with every alpha byte (RGBA) 255: one image of bytes, no pixel conversion.

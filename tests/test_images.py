@@ -424,3 +424,16 @@ def test_an_edits_fingerprint_names_its_first_input_and_a_generations_is_unchang
     # A generation's fingerprint has no edit_of key at all: its bytes are those of before edits were labelled.
     assert "edit_of" not in generation.fingerprint() and inspect_image(render_image(generation)).edit_of is None
     assert set(generation.fingerprint()) == set(edit.fingerprint()) - {"edit_of"}
+
+
+def test_a_lowered_pillow_bomb_bound_does_not_stop_the_labels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another library in the process may lower Pillow's global MAX_IMAGE_PIXELS: the placeholders' labels are
+    drawn all the same (the label rows are built fresh, not taken from the renderer's memo)."""
+    specs = [
+        ImageSpec("openai/gpt-image-1", "a fox on a bound", 1024, 1024),
+        ImageSpec("openai/gpt-image-1", "an edit on a bound", 512, 512, edit_of="64x64", inputs=("abc",)),
+    ]
+    expected = [render_image(s) for s in specs]
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    images._text_rows.cache_clear()
+    assert [render_image(s) for s in specs] == expected

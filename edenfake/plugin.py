@@ -49,6 +49,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "edenfake_server)",
     )
     config.addinivalue_line("markers", _MATRIX_HELP)
+    shares = config.getoption("edenfake_shared_server", False) and not hasattr(config, "workerinput")
+    if shares and hasattr(config.pluginmanager.hook, "pytest_configure_node"):  # xdist is loaded
+        config.pluginmanager.register(_SharedServerHost(), "edenfake-shared-server")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -72,7 +75,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--edenfake-shared-server",
         action="store_true",
         help="edenfake_server: one server for every pytest-xdist worker, each worker in a session of its own "
-        "(X-Edenfake-Session: the worker's id); the first worker starts it, the others connect",
+        "(X-Edenfake-Session: the worker's id); the xdist controller starts it and stops it after the last worker",
     )
     parser.addini(
         "edenfake_failures_exclude",
@@ -224,26 +227,48 @@ def _edenfake_live_server() -> Iterator[LiveServer]:
         server.stop()
 
 
+class _SharedServerHost:
+    """Under pytest-xdist with ``--edenfake-shared-server``: the controller starts one server when the first
+    worker is configured, hands its URL to every worker (``workerinput``) and stops it once every worker has
+    finished, so no worker's early end can take the server from another."""
+
+    KEY = "edenfake_shared_server"
+
+    def __init__(self) -> None:
+        self.server: LiveServer | None = None
+
+    def pytest_configure_node(self, node: Any) -> None:
+        if self.server is None:
+            from edenfake.fake import EdenFake
+            from edenfake.server import LiveServer
+
+            self.server = LiveServer(EdenFake()).start()
+        node.workerinput[self.KEY] = self.server.url
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
 @pytest.fixture(scope="session")
-def _edenfake_shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteSession]:
+def _edenfake_shared_server(request: pytest.FixtureRequest) -> Iterator[RemoteSession]:
     import os
 
-    from edenfake._sessions import RemoteSession, SharedServer
+    from edenfake._sessions import RemoteSession
+
+    url = getattr(request.config, "workerinput", {}).get(_SharedServerHost.KEY)
+    if url is not None:  # a worker of the controller's shared server
+        yield RemoteSession(str(url), os.environ.get("PYTEST_XDIST_WORKER", "main"))
+        return
     from edenfake.fake import EdenFake
     from edenfake.server import LiveServer
 
-    def start() -> tuple[str, Callable[[], None]]:
-        server = LiveServer(EdenFake()).start()
-        return server.url, server.stop
-
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    base = tmp_path_factory.getbasetemp()
-    shared = SharedServer(base.parent if worker else base, start)  # the run's base temp, which workers share
-    url = shared.join()
+    server = LiveServer(EdenFake()).start()  # no workers to share with: a server of this run's own
     try:
-        yield RemoteSession(url, worker or "main")
+        yield RemoteSession(server.url, "main")
     finally:
-        shared.leave()
+        server.stop()
 
 
 def _in_shared_session(request: pytest.FixtureRequest, options: dict[str, Any]) -> Iterator[RemoteSession]:

@@ -9,17 +9,18 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema.validators
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
-
+from edenfake._acceptor import acceptor
 from edenfake._redact import clip, echo, redact_at
 from edenfake._routing import Route, RouteTable, route_table
 from edenfake._schemas import BASE_URI, CONTRACTS, contracts_dir, load, load_file
 from edenfake.errors import ContractError
+
+if TYPE_CHECKING:  # jsonschema is imported when a document does not conform, to find and word why
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+    from referencing import Registry
 
 __all__ = [
     "CONTRACTS",
@@ -44,6 +45,8 @@ __all__ = [
 
 @functools.cache
 def _registry() -> Registry[Any]:
+    from referencing import Registry, Resource
+
     resources = [(BASE_URI + fn, Resource.from_contents(load_file(fn))) for fn in CONTRACTS.values()]
     return Registry().with_resources(resources)
 
@@ -57,19 +60,28 @@ def validator(name: str) -> Draft202012Validator:
     ref = BASE_URI + CONTRACTS[file_part] + (f"#{pointer}" if pointer else "")
     # The same rules with every $ref inlined: validating a request is on the fake's hot path, and
     # resolving references on each call costs more than the checks themselves.
-    cls = _StrictIntegers if load_file(CONTRACTS[file_part]).get("x-strict-integers") else Draft202012Validator
-    return cls(_inline({"$ref": ref}, _registry().resolver()), registry=_registry())
+    strict = bool(load_file(CONTRACTS[file_part]).get("x-strict-integers"))
+    return _validator_class(strict)(_inline({"$ref": ref}, _registry().resolver()), registry=_registry())
 
 
 def _is_strict_integer(checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-#: JSON Schema counts 429.0 as an integer; contracts marked "x-strict-integers" (the admin API's) do not
-_StrictIntegers = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
-)
+@functools.cache
+def _validator_class(strict_integers: bool) -> type[Draft202012Validator]:
+    """Draft 2020-12; JSON Schema counts 429.0 as an integer, contracts marked "x-strict-integers" (the admin
+    API's) do not."""
+    import jsonschema.validators
+    from jsonschema import Draft202012Validator
+
+    if not strict_integers:
+        return Draft202012Validator
+    found: type[Draft202012Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator,
+        type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+    )
+    return found
 
 
 def _inline(node: Any, resolver: Any, depth: int = 0) -> Any:
@@ -117,6 +129,10 @@ class Violation:
 
 def violations(name: str, instance: Any) -> list[Violation]:
     """Every rule of contract ``name`` that ``instance`` breaks, in a stable order (empty when it conforms)."""
+    file_part, _, pointer = name.partition("#")
+    accepts = acceptor(CONTRACTS[file_part], pointer) if file_part in CONTRACTS else None
+    if accepts is not None and accepts(instance):
+        return []
     return _sorted_violations(validator(name), instance)
 
 
@@ -182,7 +198,16 @@ def _operations() -> list[tuple[re.Pattern[str], str, dict[str, Any]]]:
 
 @functools.cache
 def _ref_validator(ref: str) -> Draft202012Validator:
-    return Draft202012Validator({"$ref": BASE_URI + ref}, registry=_registry())
+    return _validator_class(False)({"$ref": BASE_URI + ref}, registry=_registry())
+
+
+def _ref_violations(ref: str, body: Any) -> list[Violation]:
+    """What ``body`` breaks of the schema at ``ref`` (``file#/pointer``, relative to the contracts)."""
+    filename, _, pointer = ref.partition("#")
+    accepts = acceptor(filename, pointer)
+    if accepts is not None and accepts(body):
+        return []
+    return _sorted_violations(_ref_validator(ref), body)
 
 
 def exchange_violations(
@@ -194,9 +219,9 @@ def exchange_violations(
     where = f"{method.upper()} {path}"
     if operation is None:
         if status in (404, 405):  # the router's answers for routes the document does not have
-            return _sorted_violations(_ref_validator("errors.schema.json#/$defs/PlainError"), body)
+            return _ref_violations("errors.schema.json#/$defs/PlainError", body)
         if status == 403:  # the guard's refusal comes before any route is looked for
-            return _sorted_violations(_ref_validator("errors.schema.json#/$defs/Forbidden"), body)
+            return _ref_violations("errors.schema.json#/$defs/Forbidden", body)
         return [Violation((), "$", "undocumented_route", f"{where} is not in the OpenAPI document")]
     response = operation["responses"].get(str(status))
     if response is None:
@@ -216,7 +241,7 @@ def exchange_violations(
     ref = content[media].get("schema", {}).get("$ref")
     if ref is None or not media.endswith("json"):
         return []
-    return _sorted_violations(_ref_validator(ref), body)
+    return _ref_violations(ref, body)
 
 
 def _sorted_violations(v: Draft202012Validator, instance: Any) -> list[Violation]:

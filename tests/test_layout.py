@@ -19,6 +19,7 @@ PACKAGE = Path(edenfake.__file__).parent
 LAYERS: dict[str, set[str]] = {
     "contracts and data": {
         "edenfake._schemas",
+        "edenfake._acceptor",
         "edenfake._routing",
         "edenfake._redact",
         "edenfake._media",

@@ -542,7 +542,9 @@ def test_the_catalog_and_money_per_model(console: Page, server: LiveServer, sdk:
     client = sdk
     client.images.generate(model="openai/gpt-image-1", prompt="a", quality="low")
     client.images.generate(model="openai/gpt-image-1", prompt="b", quality="low", n=3)
-    _until(console, "() => document.querySelectorAll('#per-model tr').length === 1")
+    # a refresh may land between the two calls: wait for the one that has seen both
+    rows = "document.querySelectorAll('#per-model tr')"
+    _until(console, f"() => {rows}.length === 1 && {rows}[0].cells[1].innerText.trim() === '2'")
     assert console.locator("#per-model tr").inner_text().split() == ["openai/gpt-image-1", "2", "4", "$0.044"]
 
 

@@ -7,9 +7,9 @@ its host.
 Where each library is hooked (the step at which it picks how to send a request, so that what it does around
 that step stays its own): httpx and httpx2 ``Client._transport_for_url``; requests ``Session.get_adapter``
 (:mod:`edenfake._mock_requests` says why not ``responses``); aiohttp ``TCPConnector._create_connection``
-(:mod:`edenfake._mock_aiohttp` says why not ``aioresponses``). requests and aiohttp are never imported for
-this: they are patched when a mock starts if they are already imported, or when they are first imported while
-a mock is active. :mod:`edenfake._transports` has the same doors without patching."""
+(:mod:`edenfake._mock_aiohttp` says why not ``aioresponses``). No library is imported for this: each is
+patched when a mock starts if it is already imported, or when it is first imported while a mock is active.
+:mod:`edenfake._transports` has the same doors without patching."""
 
 from __future__ import annotations
 
@@ -197,9 +197,7 @@ class _Active:
 
     _lock = threading.RLock()
     _handles: ClassVar[list[MockHandle]] = []
-    #: httpx's and httpx2's clients' own ``_transport_for_url``, while patched
-    _originals: ClassVar[dict[Any, Any]] = {}
-    #: what puts requests' and aiohttp's hooks back, by library, while patched
+    #: what puts each library's hooks back, by library, while patched
     _restores: ClassVar[dict[str, Callable[[], None]]] = {}
 
     @classmethod
@@ -207,7 +205,6 @@ class _Active:
         with cls._lock:
             cls._handles.append(handle)
             if len(cls._handles) == 1:
-                cls._originals = _patch_clients()
                 for name in _LATER:
                     if _loaded(name):
                         cls.patch_later(name)
@@ -219,9 +216,6 @@ class _Active:
             if handle in cls._handles:
                 cls._handles.remove(handle)
             if not cls._handles:
-                for client_class, original in cls._originals.items():
-                    client_class._transport_for_url = original
-                cls._originals = {}
                 for restore in cls._restores.values():
                     restore()
                 cls._restores = {}
@@ -229,11 +223,14 @@ class _Active:
 
     @classmethod
     def patch_later(cls, name: str) -> None:
-        """Patch ``name`` (requests, aiohttp: imported by now) if mocks are active and it is not patched yet."""
+        """Patch library ``name`` (imported by now) if mocks are active and it is not patched yet."""
         with cls._lock:
             if cls._handles and name not in cls._restores:
-                module = importlib.import_module(_LATER[name])
-                cls._restores[name] = module.patch(cls.handle_for, cls.refuse)
+                patcher = _LATER[name]
+                if patcher is None:
+                    cls._restores[name] = _patch_clients(sys.modules[name])
+                else:
+                    cls._restores[name] = importlib.import_module(patcher).patch(cls.handle_for, cls.refuse)
 
     @classmethod
     def handle_for(cls, url: Any) -> MockHandle | None:
@@ -252,8 +249,14 @@ class _Active:
             )
 
 
-#: the libraries patched only once something imports them, and the module of edenfake that patches each
-_LATER = {"requests": "edenfake._mock_requests", "aiohttp": "edenfake._mock_aiohttp"}
+#: the client libraries, each patched only once something imports it (a test that uses only one pays for that
+#: one), and the module of edenfake that patches it (None: httpx and httpx2, by _patch_clients)
+_LATER: dict[str, str | None] = {
+    "httpx": None,
+    "httpx2": None,
+    "requests": "edenfake._mock_requests",
+    "aiohttp": "edenfake._mock_aiohttp",
+}
 
 
 def _loaded(name: str) -> bool:
@@ -265,8 +268,9 @@ def _loaded(name: str) -> bool:
 
 
 class _ImportWatch:
-    """While mocks are active: when requests or aiohttp is first imported, patch it once it has loaded. Never
-    imports either itself, so that a mock costs nothing for a library the test does not use. (A finder and a
+    """While mocks are active: when a client library (httpx, httpx2, requests, aiohttp) is first imported, patch
+    it once it has loaded. Never imports one itself, so that a mock costs nothing for a library the test does
+    not use (httpx2 alone takes about as long to import as the rest of edenfake). (A finder and a
     loader by their methods alone: importlib.abc would import importlib.resources, tempfile and more.)"""
 
     _installed: ClassVar[_ImportWatch | None] = None
@@ -324,24 +328,23 @@ class _PatchAfter:
 # -- httpx and httpx2: clients ask _transport_for_url which transport to use; the fake's URLs get the fake's ----
 
 
-def _patch_clients() -> dict[Any, Any]:
-    """Patch the clients of httpx and httpx2 (whichever is installed) to ask the active mocks for a transport
-    first, so that clients with a transport of their own (MockTransport, retries, proxies) are routed too; the
-    originals, to restore. Two attribute writes a mock: a fixture starts one per test."""
+def _patch_clients(module: ModuleType) -> Callable[[], None]:
+    """Patch the clients of ``module`` (httpx or httpx2) to ask the active mocks for a transport first, so that
+    clients with a transport of their own (MockTransport, retries, proxies) are routed too; what puts the
+    originals back. Two attribute writes: a fixture starts one mock per test."""
     originals: dict[Any, Any] = {}
-    for name in ("httpx", "httpx2"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        for client_class, transport in (
-            (module.Client, _transports.sync_class(module)),
-            (module.AsyncClient, _transports.async_class(module)),
-        ):
-            original = client_class._transport_for_url
-            originals[client_class] = original
-            client_class._transport_for_url = _patched(original, transport)
-    return originals
+    for client_class, transport in (
+        (module.Client, _transports.sync_class(module)),
+        (module.AsyncClient, _transports.async_class(module)),
+    ):
+        originals[client_class] = client_class._transport_for_url
+        client_class._transport_for_url = _patched(originals[client_class], transport)
+
+    def restore() -> None:
+        for client_class, original in originals.items():
+            client_class._transport_for_url = original
+
+    return restore
 
 
 def _patched(original: Callable[..., Any], transport: type) -> Callable[..., Any]:

@@ -59,7 +59,7 @@ def test_mocks_stopped_in_any_order_leave_the_clients_as_they_were() -> None:
     assert _generate("httpx") == 200 and _generate("httpx2") == 200
     assert len(inner.calls) == 2
     inner.stop()
-    assert _Active._handles == [] and _Active._originals == {}
+    assert _Active._handles == [] and _Active._restores == {}
     assert httpx2.Client._transport_for_url is original
 
 

@@ -132,10 +132,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-#: The plugins a pytest run in a subprocess may load, by the names ``-p`` takes. ``run_pytest`` switches off
-#: the autoloading of every installed plugin (hypothesis, schemathesis, anyio, asyncio, respx, xdist: a run of
-#: one test of the edenfake fixture took 7.3 s of CPU with all of them, 2.8 s with edenfake's alone, on a
-#: busy 2-core machine) and loads only those the run names.
+#: The plugins a nested pytest run may load, by the names ``-p`` takes. ``run_pytest`` switches off the
+#: autoloading of every installed plugin (hypothesis, schemathesis, anyio, asyncio, respx, xdist: a run of one
+#: test of the edenfake fixture took 7.3 s of CPU with all of them, 2.8 s with edenfake's alone, on a busy 2-core
+#: machine) and loads only those the run names.
 EDENFAKE_PLUGIN = "edenfake.plugin"
 XDIST = "xdist.plugin"
 HYPOTHESIS = "_hypothesis_pytestplugin"
@@ -145,15 +145,28 @@ PYTEST_TIMEOUT = 120.0
 #: hypothesis' directory, shared with the runs in subprocesses (their directories are new each time): without
 #: it each run that draws text recomputes hypothesis' table of UTF-8 characters, seconds of CPU
 HYPOTHESIS_HOME = Path(__file__).resolve().parent.parent / ".hypothesis"
+#: the arguments of a run that starts xdist's workers (they are processes of their own)
+_WORKER_ARGS = ("-n", "--numprocesses", "--dist", "--tx")
 
 
-def run_pytest(pytester: pytest.Pytester, *args: str, plugins: Sequence[str] = (EDENFAKE_PLUGIN,)) -> pytest.RunResult:
-    """``pytest -q args`` in a subprocess, in ``pytester``'s directory, with pytest's own plugins and ``plugins``
-    only (no cache) and hypothesis' directory shared; xdist's workers inherit the same switch and ``-p`` options."""
+def run_pytest(
+    pytester: pytest.Pytester, *args: str, plugins: Sequence[str] = (EDENFAKE_PLUGIN,), new_process: bool = False
+) -> pytest.RunResult:
+    """``pytest -q args`` in ``pytester``'s directory, with pytest's own plugins and ``plugins`` only (no cache) and
+    hypothesis' directory shared; xdist's workers inherit the same switch and ``-p`` options.
+
+    The run is in this process (``runpytest_inprocess``: about a second of CPU less than a new interpreter, and the
+    modules it imports are dropped after it), unless it starts xdist's workers, loads hypothesis (whose settings
+    are the process's), or ``new_process`` asks for a fresh interpreter (a test of what a run imports); then it is
+    a subprocess, killed after PYTEST_TIMEOUT."""
     loaded = [arg for name in plugins for arg in ("-p", name)]
+    starts_workers = any(a.split("=")[0] in _WORKER_ARGS or re.fullmatch(r"-n\S+", a) for a in args)
+    in_process = not (new_process or starts_workers or HYPOTHESIS in plugins)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
         env.setenv("HYPOTHESIS_STORAGE_DIRECTORY", os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY", str(HYPOTHESIS_HOME)))
+        if in_process:
+            return pytester.runpytest_inprocess(*loaded, "-p", "no:cacheprovider", "-q", *args)
         return pytester.runpytest_subprocess(*loaded, "-p", "no:cacheprovider", "-q", *args, timeout=PYTEST_TIMEOUT)
 
 

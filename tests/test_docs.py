@@ -160,7 +160,8 @@ def test_every_other_example_together_in_one_pytest_session(pytester: pytest.Pyt
                 for b in found
             ]
         pytester.makepyfile(test_zz_plain_examples="\n\n".join(plain))
-        result = run_pytest(pytester, plugins=plugins_for("\n".join(b.code for b in TESTS)))
+        # a session of its own, as a user's: the examples start servers and mocks, and may load hypothesis
+        result = run_pytest(pytester, plugins=plugins_for("\n".join(b.code for b in TESTS)), new_process=True)
     result.assert_outcomes(passed=sum(count_tests(b.code) for b in TESTS) + len(plain))
 
 

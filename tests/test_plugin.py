@@ -198,7 +198,7 @@ def test_nothing_heavy():
     assert not heavy & set(sys.modules), heavy & set(sys.modules)
 """
     )
-    result = run_pytest(pytester)
+    result = run_pytest(pytester, new_process=True)  # this process has imported them all
     result.assert_outcomes(passed=1)
 
 

@@ -6,12 +6,9 @@ reading."""
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
-
-import anyio
-import anyio.to_thread
-from anyio.lowlevel import RunVar
+from typing import TYPE_CHECKING, Any
 
 from edenfake import contracts
 from edenfake._request import Exchange, read
@@ -30,13 +27,18 @@ LOOP_PIXELS_MAX = 2 * 1024 * 1024
 #: what a request that names no "WxH" size is counted as (the models' defaults are about a megapixel)
 _DEFAULT_PIXELS = 1024 * 1024
 _SIZE = re.compile(r"([1-9][0-9]{0,4})x([1-9][0-9]{0,4})")
-_LIMITER: RunVar[anyio.CapacityLimiter] = RunVar("edenfake_workers")
+
+if TYPE_CHECKING:
+    import anyio
+    from anyio.lowlevel import RunVar
 
 
 async def answer(fake: EdenFake, request: FakeRequest) -> FakeResponse:
     """``fake.answer(request)``, in a worker thread when :func:`is_heavy` says so, else right here."""
     if not is_heavy(read_ahead(fake, request)):
         return fake.answer(request)
+    import anyio.to_thread  # imported only once an answer is heavy: a quick one never needs a thread
+
     return await anyio.to_thread.run_sync(fake.answer, request, limiter=_limiter())
 
 
@@ -68,11 +70,20 @@ def _pixels(fields: dict[str, Any]) -> int:
     return count * (int(found[1]) * int(found[2]) if found is not None else _DEFAULT_PIXELS)
 
 
+@functools.cache
+def _limiters() -> RunVar[anyio.CapacityLimiter]:
+    from anyio.lowlevel import RunVar
+
+    return RunVar("edenfake_workers")
+
+
 def _limiter() -> anyio.CapacityLimiter:
     # One per event loop: a limiter belongs to the loop it was first used on.
+    import anyio
+
     try:
-        return _LIMITER.get()
+        return _limiters().get()
     except LookupError:
         limiter = anyio.CapacityLimiter(WORKERS)
-        _LIMITER.set(limiter)
+        _limiters().set(limiter)
         return limiter

@@ -19,12 +19,13 @@ from edenfake._core import Clock, Core
 from edenfake._ratelimit import Window
 from edenfake._request import Exchange, read
 from edenfake._wire import FakeRequest, FakeResponse, Refusal, compact_json, encode_error
-from edenfake.cassettes.replay import Source, source_for
 from edenfake.errors import ApiError, MethodNotAllowed, NotFound, Unauthorized, shaped
 from edenfake.routes import HANDLERS
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from edenfake.cassettes.replay import Source
 
 __all__ = ["Clock", "EdenFake"]
 
@@ -46,7 +47,11 @@ class EdenFake(Core):
         super().__init__(_options.build(_options.FakeOptions, changes, "EdenFake()", base=options))
         self._routes = contracts.route_table()
         #: where /v3 answers come from before the fake's own rules (a cassette to replay), or None
-        self.replay: Source | None = source_for(self.options.replay, self.options.unmatched)
+        self.replay: Source | None = None
+        if self.options.replay is not None or self.options.unmatched != "fake":
+            from edenfake.cassettes.replay import source_for  # cassettes are read only by a fake that replays
+
+            self.replay = source_for(self.options.replay, self.options.unmatched)
 
     def reset(self) -> None:
         """As :meth:`Core.reset`; a replay starts again from the first of each recorded request."""

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import io
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
-
-from PIL import ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
+from typing import TYPE_CHECKING, Any
 
 from edenfake import _media, _redact, contracts
 from edenfake._answers import image_answer, json_image_refs, plan_json
@@ -24,6 +23,9 @@ from edenfake.catalog import ModelSpec
 from edenfake.errors import RequestValidationError, problem
 from edenfake.journal import MAX_INPUT_IMAGES
 
+if TYPE_CHECKING:
+    from PIL import ImageFile
+
 __all__ = ["HANDLERS", "check_image"]
 
 #: the most pixels an input image may have, checked from its header before its pixels are decoded: about 89
@@ -31,12 +33,20 @@ __all__ = ["HANDLERS", "check_image"]
 #: Pillow's (global, shared with the rest of the process) changes what an edit takes
 MAX_INPUT_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 _IMAGE_PARTS = ("image", "image[]")
-#: the formats an input image may have, and Pillow's reader for each
-_READERS: dict[str, type[ImageFile.ImageFile]] = {
-    "png": PngImagePlugin.PngImageFile,
-    "jpeg": JpegImagePlugin.JpegImageFile,
-    "webp": WebPImagePlugin.WebPImageFile,
-}
+
+
+@functools.cache
+def _readers() -> dict[str, type[ImageFile.ImageFile]]:
+    """The formats an input image may have, and Pillow's reader for each (loaded at the first edit)."""
+    from PIL import JpegImagePlugin, PngImagePlugin, WebPImagePlugin
+
+    return {
+        "png": PngImagePlugin.PngImageFile,
+        "jpeg": JpegImagePlugin.JpegImageFile,
+        "webp": WebPImagePlugin.WebPImageFile,
+    }
+
+
 #: Pillow's own reprs (``<_io.BytesIO object at 0x...>``) differ on every run; a message never shows them
 _REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
 
@@ -94,7 +104,7 @@ def check_image(
         image.load()
         if fmt == "png":
             # Decoding tolerates a PNG cut after its pixel data; verify() walks every chunk to IEND, with CRCs.
-            PngImagePlugin.PngImageFile(io.BytesIO(data)).verify()
+            _readers()["png"](io.BytesIO(data)).verify()
     except Exception as exc:  # Pillow raises many kinds for a broken file; all mean the same here
         reason = _redact.clip(_REPR.sub("<file>", str(exc)) or type(exc).__name__, 200)
         problems.append(problem(loc, "image_invalid", f"{subject} cannot be decoded as {fmt.upper()}: {reason}"))
@@ -106,7 +116,7 @@ def check_image(
 def _format(data: bytes | memoryview) -> tuple[str, type[ImageFile.ImageFile]] | None:
     """The format ``data`` says it is by its first bytes, and Pillow's reader for it; None for any other."""
     kind = _media.sniff(data)
-    reader = _READERS.get(kind.name) if kind is not None else None
+    reader = _readers().get(kind.name) if kind is not None else None
     return (kind.name, reader) if kind is not None and reader is not None else None
 
 

@@ -140,6 +140,16 @@ EDENFAKE_PLUGIN = "edenfake.plugin"
 XDIST = "xdist.plugin"
 HYPOTHESIS = "_hypothesis_pytestplugin"
 
+#: ``EDENFAKE_FUZZ=long`` (CI's second run) draws many more examples of each property and fuzzes longer
+LONG_FUZZ = os.environ.get("EDENFAKE_FUZZ") == "long"
+
+
+def examples(default: int, long: int) -> int:
+    """How many examples a property draws: ``default`` in the default run (enough to catch a broken rule, the
+    suite staying near two minutes), ``long`` under ``EDENFAKE_FUZZ=long``."""
+    return long if LONG_FUZZ else default
+
+
 #: a pytest run in a subprocess that takes longer than this is killed, and its test fails
 PYTEST_TIMEOUT = 120.0
 #: hypothesis' directory, shared with the runs in subprocesses (their directories are new each time): without

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 from edenfake import EdenFake, contracts, create_app
 from edenfake.errors import InvalidSetting
 from edenfake.faults import FAULT_NAMES, FAULT_STATUSES
-from tests.helpers import FROZEN
+from tests.helpers import FROZEN, examples
 
 ADMIN = contracts.load("admin")["$defs"]
 
@@ -208,7 +208,9 @@ def test_python_the_admin_api_and_the_contract_accept_the_same_values(
 ) -> None:
     fake, client = door
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=examples(40, 150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(value=values(control))
     def agree(value: Any) -> None:
         fake.reset()

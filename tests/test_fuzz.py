@@ -9,7 +9,6 @@ JSON (no NaN or Infinity). Each test stands alone: none reads what another one l
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from typing import Any
 
@@ -24,9 +23,9 @@ from schemathesis import GenerationMode  # noqa: E402
 
 from edenfake import EdenFake, create_app  # noqa: E402
 from edenfake.contracts import validate_exchange  # noqa: E402
-from tests.helpers import AUTH, FROZEN, strict_json  # noqa: E402
+from tests.helpers import AUTH, FROZEN, LONG_FUZZ, strict_json  # noqa: E402
 
-LONG = os.environ.get("EDENFAKE_FUZZ") == "long"
+LONG = LONG_FUZZ
 MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 SETTINGS = settings(
     deadline=None,

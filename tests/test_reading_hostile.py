@@ -24,7 +24,7 @@ import edenfake
 from edenfake import EdenFake, FakeRequest
 from edenfake._request import MAX_DEPTH, Part, json_depth, parse_json, parse_multipart
 from edenfake.errors import BadRequest
-from tests.helpers import AUTH, FROZEN, data_url, png, probe_while
+from tests.helpers import AUTH, FROZEN, data_url, examples, png, probe_while
 
 EDEN = "https://api.edenai.run"
 GPT = "openai/gpt-image-1"
@@ -120,7 +120,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100, 300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=json_values, wrap=st.integers(0, 70), ascii_only=st.booleans())
 def test_the_nesting_check_counts_what_json_nests(value: Any, wrap: int, ascii_only: bool) -> None:
     for _ in range(wrap):
@@ -282,7 +282,7 @@ def test_a_content_type_outside_latin_1_is_a_400(fake: EdenFake) -> None:
 FRAGMENTS = [b"--{b}\r\n", b"--{b}--\r\n", b"--{b}", b"\r\n", PART, FILE, b"Content-Type: text/plain\r\n", b"X:\r\n"]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(100, 400), deadline=None)
 @given(
     boundary=st.one_of(st.text(max_size=300), st.sampled_from(["abc", "a" * 70, "a" * 71, "a" * 257, "a b"])),
     quoted=st.booleans(),

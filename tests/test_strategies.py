@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import httpx
@@ -13,13 +12,13 @@ from hypothesis import strategies as st
 
 from edenfake import EdenFake, FakeRequest, contracts
 from edenfake import strategies as S
-from tests.helpers import run_python
+from tests.helpers import LONG_FUZZ, examples, run_python
 
-EXAMPLES = 400 if os.environ.get("EDENFAKE_FUZZ") == "long" else 25
+EXAMPLES = examples(25, 400)
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=os.environ.get("EDENFAKE_FUZZ") != "long",
+    derandomize=not LONG_FUZZ,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 FAKE = EdenFake(clock=1_779_792_103)

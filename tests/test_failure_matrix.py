@@ -136,7 +136,8 @@ def test_the_attributes_say_what_the_client_sees_with_httpx_alone(pytester: pyte
 
 
 OPENAI = """
-import openai, pytest
+import time
+import openai, openai._base_client, pytest
 
 @pytest.mark.edenfake_failures(exclude=["timeout"])
 def test_sdk_raises_the_named_class(edenfake, edenfake_failure):
@@ -146,8 +147,18 @@ def test_sdk_raises_the_named_class(edenfake, edenfake_failure):
     assert type(caught.value) is edenfake_failure.openai_error
     assert isinstance(caught.value, openai.APIStatusError) == (edenfake_failure.status is not None)
 
-@pytest.mark.edenfake_failures(include=["401", "429", "503", "disconnect", "content-policy"])  # each retry waits
-def test_sdk_retries_what_retryable_says(edenfake, edenfake_failure):
+class SdkClock:  # the SDK's clock, its waits between retries noted instead of slept
+    def __init__(self):
+        self.waits = []
+    def sleep(self, seconds):
+        self.waits.append(seconds)
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+@pytest.mark.edenfake_failures(include=["401", "429", "503", "disconnect", "content-policy"])
+def test_sdk_retries_what_retryable_says(edenfake, edenfake_failure, monkeypatch):
+    clock = SdkClock()
+    monkeypatch.setattr(openai._base_client, "time", clock)
     client = openai.OpenAI(api_key="t", base_url="https://api.edenai.run/v3", max_retries=1, timeout=1.0)
     try:
         client.with_options(max_retries=1).images.generate(model="openai/gpt-image-1", prompt="a fox")
@@ -156,6 +167,9 @@ def test_sdk_retries_what_retryable_says(edenfake, edenfake_failure):
         survived = False
     assert survived == edenfake_failure.retryable
     assert len(edenfake.calls) == (2 if edenfake_failure.retryable else 1)
+    assert len(clock.waits) == len(edenfake.calls) - 1
+    if edenfake_failure.retryable and edenfake_failure.retry_after is not None:
+        assert clock.waits == [edenfake_failure.retry_after]  # the SDK waits what Retry-After asks
 """
 
 

@@ -171,14 +171,14 @@ def test_each(edenfake, i):
         assert r.status_code == 200
 """.replace("TOKEN", SECRET_TOKEN)
     )
-    result = _run(pytester, "-n", "3", "--edenfake-record=once", f"--edenfake-upstream={stand_in.base_url}")
+    result = _run(pytester, "-n", "2", "--edenfake-record=once", f"--edenfake-upstream={stand_in.base_url}")
     result.assert_outcomes(passed=6)
     folder = env / "cassettes" / "test_app"
     assert sorted(p.name for p in folder.iterdir()) == [f"test_each_{i}_" for i in range(6)]
     for i in range(6):
         lines = (folder / f"test_each_{i}_" / "exchanges.jsonl").read_text().splitlines()
         assert [json.loads(line)["request"]["json"]["prompt"] for line in lines] == [f"{i}-{n}" for n in range(3)]
-    _run(pytester, "-n", "3").assert_outcomes(passed=6)
+    _run(pytester, "-n", "2").assert_outcomes(passed=6)
 
 
 def test_the_marker_names_cassette_and_refuses_it_with_replay(pytester: pytest.Pytester, env: Path) -> None:

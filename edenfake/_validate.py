@@ -138,13 +138,10 @@ def check(kind: str, document: Any, status: int | None) -> list[contracts.Violat
         method, path, answered, media = _exchange(document)
         return contracts.exchange_violations(method, path, answered, document.get("body"), media_type=media)
     if kind == "error":
-        if status is None:
-            return contracts.violations("errors", document)
         try:
-            definition = contracts.error_definition(status)
+            return contracts.error_violations(document, status=status)
         except KeyError as exc:
             raise Unreadable(exc.args[0]) from None
-        return contracts.violations(f"errors#/$defs/{definition}", document)
     return contracts.violations(_CONTRACTS[kind], document)
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "Violation",
     "contracts_dir",
     "error_definition",
+    "error_violations",
     "load",
     "openapi_document",
     "validate",
@@ -180,9 +181,23 @@ def error_definition(status: int) -> str:
     return kind
 
 
+def error_violations(body: Any, *, status: int | None = None) -> list[Violation]:
+    """What an error body breaks: of any error kind, or with ``status``, of every kind that status may carry
+    (a 429 in the catalog's other error shape conforms too); the most general kind's violations when it is
+    none of them. KeyError when the contract describes no error body for ``status``."""
+    if status is None:
+        return violations("errors", body)
+    error_definition(status)  # the KeyError for a status without an error body
+    found = [violations(f"errors#/$defs/{kind}", body) for kind in error_definitions(status)]
+    return [] if any(not problems for problems in found) else found[0]
+
+
 def validate_error(body: Any, *, status: int | None = None) -> None:
-    """Check an error body, against the kind its ``status`` carries when given."""
-    validate("errors" if status is None else f"errors#/$defs/{error_definition(status)}", body)
+    """Check an error body, against the kinds its ``status`` may carry when given."""
+    found = error_violations(body, status=status)
+    if found:
+        where = "errors" if status is None else f"errors#/$defs/{error_definition(status)}"
+        raise ContractError(where, found)
 
 
 @functools.cache

@@ -56,6 +56,17 @@ def test_status_narrows_the_error_kind(tmp_path: Path) -> None:
     assert main(["validate", "--as", "error", "--status", "401", body]) == 1
 
 
+def test_status_takes_each_shape_the_catalog_may_answer_it_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # error_shapes "error_object": {"error": {"code": 429, "message": ...}} is a 429 the fake may send too
+    other = write(tmp_path, "other.json", {"error": {"code": 429, "message": "Rate limit exceeded"}})
+    assert main(["validate", "--as", "error", "--status", "429", other]) == 0
+    wrong = write(tmp_path, "wrong.json", {"error": {"code": 402, "message": "Rate limit exceeded"}})
+    assert main(["validate", "--as", "error", "--status", "429", wrong]) == 1
+    assert f"{wrong}: $.retry_after: Field required [missing]" in capsys.readouterr().out  # the default shape's
+
+
 def test_unreadable_input_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(tmp_path / "missing.json")]) == 2
     assert main(["validate", write(tmp_path, "x.json", "{not json\n")]) == 2

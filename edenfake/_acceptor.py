@@ -31,6 +31,10 @@ _ANNOTATIONS = frozenset(
 )
 
 
+#: the longest list of objects or arrays whose items uniqueItems compares pair by pair here
+_PAIRWISE_MAX = 64
+
+
 class _Unsupported(Exception):
     """A schema uses a keyword the acceptor does not compile: jsonschema alone judges that contract."""
 
@@ -247,6 +251,11 @@ class _Compiler:
         def check(instance: Any) -> bool:
             if not isinstance(instance, list):
                 return True
+            if all(not isinstance(item, (list, dict)) for item in instance):  # by key: linear, however long
+                keys = {(type(item) is bool, item if type(item) is not bool else int(item)) for item in instance}
+                return len(keys) == len(instance)
+            if len(instance) > _PAIRWISE_MAX:  # containers compared pair by pair: jsonschema decides long lists
+                return False
             return all(not _json_equal(a, b) for i, a in enumerate(instance) for b in instance[i + 1 :])
 
         return check

@@ -178,6 +178,10 @@ def test_it_agrees_with_jsonschema_on_any_json(target: tuple[str, str], doc: Any
         ),
         ("generation-request", "", {"model": "openai/dall-e-2", "prompt": "p", "extra_headers": {"X-Trace": "x"}}),
         ("generation-request", "", {"model": "dall-e-2", "prompt": "p"}),
+        ("catalog", "/properties/answer_extra_fields", ["a", "b", "a"]),  # uniqueItems
+        ("catalog", "/properties/answer_extra_fields", [f"field{i}" for i in range(100)]),
+        ("catalog", "/properties/answer_extra_fields", [1, 1.0]),
+        ("catalog", "/properties/answer_extra_fields", [True, 1]),
     ],
 )
 def test_it_agrees_at_the_edges_json_schema_draws(name: str, pointer: str, doc: Any) -> None:

@@ -28,6 +28,26 @@ SDK_ERRORS = [
 ]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        help="also run the tests marked slow (long fuzz runs a faster test covers; CI's second run has them)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``slow`` is skipped, saying which faster test covers its point, unless ``--run-slow``."""
+    for item in items:
+        marker = item.get_closest_marker("slow")
+        if marker is None:
+            continue
+        if len(marker.args) != 1 or not isinstance(marker.args[0], str):
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.slow takes one reason: the test that covers it")
+        if not config.getoption("--run-slow"):
+            item.add_marker(pytest.mark.skip(reason=f"slow ({marker.args[0]}); --run-slow runs it"))
+
+
 def check_against_contract(response: httpx.Response) -> None:
     """Every answer a test receives must match the OpenAPI document: route, status, media type and body."""
     response.read()

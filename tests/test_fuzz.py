@@ -111,6 +111,7 @@ def check_public_answer(fake: EdenFake, case: Any) -> int:
     return int(response.status_code)
 
 
+@pytest.mark.slow("test_the_fuzz_reached_every_route_and_both_kinds_of_input makes the same checks of each route")
 @PUBLIC.parametrize()
 @SETTINGS
 def test_no_input_breaks_the_fake(case: Any, public_fake: EdenFake) -> None:

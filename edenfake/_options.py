@@ -15,7 +15,7 @@ import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 if TYPE_CHECKING:
     from edenfake.catalog import Catalog
@@ -302,8 +302,35 @@ class ServeKwargs(FakeKwargs, total=False):
 T = TypeVar("T", bound=FakeOptions)
 
 
+#: per options class: its fields' names, its default instance, and whether its defaults agree with another's
+_NAMES: dict[type[FakeOptions], frozenset[str]] = {}
+_DEFAULTS: dict[type[FakeOptions], FakeOptions] = {}
+_AGREE: dict[tuple[type[FakeOptions], type[FakeOptions]], bool] = {}
+
+
 def names(kind: type[FakeOptions]) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(kind))
+    found = _NAMES.get(kind)
+    if found is None:
+        found = _NAMES[kind] = frozenset(f.name for f in dataclasses.fields(kind))
+    return found
+
+
+def _default(kind: type[FakeOptions]) -> FakeOptions:
+    """``kind()``, built and checked once: options are frozen, and most fakes (a fixture's for every test)
+    take the defaults."""
+    found = _DEFAULTS.get(kind)
+    if found is None:
+        found = _DEFAULTS[kind] = kind()
+    return found
+
+
+def _same_defaults(one: type[FakeOptions], other: type[FakeOptions]) -> bool:
+    """Whether the options ``one`` and ``other`` share have the same defaults in both."""
+    found = _AGREE.get((one, other))
+    if found is None:
+        shared = names(one) & names(other)
+        found = _AGREE[one, other] = all(getattr(_default(one), n) == getattr(_default(other), n) for n in shared)
+    return found
 
 
 def unknown_option(name: str, known: Iterable[str]) -> str:
@@ -327,6 +354,8 @@ def check_names(given: Iterable[str], kind: type[FakeOptions], where: str) -> No
 def build(kind: type[T], given: Mapping[str, Any], where: str, *, base: FakeOptions | None = None) -> T:
     """``kind`` from ``given`` keywords (over ``base``'s values where it is one), misspellings named."""
     check_names(given, kind, where)
+    if not given and (base is None or (base is _default(type(base)) and _same_defaults(type(base), kind))):
+        return cast(T, _default(kind))  # every option at its default
     if base is None:
         return kind(**given)
     if not given and type(base) is kind:

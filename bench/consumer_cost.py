@@ -122,9 +122,18 @@ def _command(side: str, profile: str | None = None) -> list[str]:
     return [*head, "-m", "pytest", "-q", *plugin, "-p", "no:cacheprovider", side]
 
 
+def _env() -> dict[str, str]:
+    """The runs' environment: only the plugin each side names, and bytecode caches written and read as a
+    consumer's installed packages have them (a PYTHONDONTWRITEBYTECODE in the caller's environment would make
+    every run compile edenfake's modules from source, which no installed wheel does)."""
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def _run(root: Path, side: str, tests: int) -> tuple[float, float]:
     """Wall and CPU seconds of one whole run (which must pass every test)."""
-    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env = _env()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(_command(side), cwd=root, env=env, capture_output=True, text=True, timeout=600)
@@ -165,8 +174,7 @@ def main() -> None:
                 walls[side].append(wall)
                 cpus[side].append(cpu)
         if args.profile:
-            env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-            subprocess.run(_command("edenfake", args.profile), cwd=root, env=env, capture_output=True, timeout=600)
+            subprocess.run(_command("edenfake", args.profile), cwd=root, env=_env(), capture_output=True, timeout=600)
     name = f"{args.tests} one-call tests, {args.prompts} prompts"
     for side, label in (("edenfake", "edenfake fixture"), ("shared", "one fake reset per test")):
         for clock, values in (("wall", walls), ("cpu", cpus)):

@@ -20,13 +20,17 @@ from tests.helpers import FROZEN, TOKEN, decode_image
 
 EDEN = "https://api.edenai.run/v3"
 
-with warnings.catch_warnings():
-    # langchain-community warns at import that it is being sunset; DallEAPIWrapper is still where it lives
-    warnings.simplefilter("ignore", DeprecationWarning)
-    dalle = pytest.importorskip(
-        "langchain_community.utilities.dalle_image_generator",
-        reason="langchain-community is not installed: pip install -e '.[clients]'",
-    )
+
+def dalle() -> Any:
+    """langchain-community's module of the wrapper, imported when a test first needs it (collecting the suite, in
+    each xdist worker, does not pay for importing langchain and langsmith); without it the test skips."""
+    with warnings.catch_warnings():
+        # langchain-community warns at import that it is being sunset; DallEAPIWrapper is still where it lives
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return pytest.importorskip(
+            "langchain_community.utilities.dalle_image_generator",
+            reason="langchain-community is not installed: pip install -e '.[clients]'",
+        )
 
 
 @pytest.fixture(params=["mock", "server"])
@@ -40,7 +44,7 @@ def door(request: pytest.FixtureRequest) -> Iterator[tuple[Handle, str]]:
 
 
 def wrapper(base_url: str, **options: Any) -> Any:
-    return dalle.DallEAPIWrapper(api_key=TOKEN, base_url=base_url, max_retries=0, **options)
+    return dalle().DallEAPIWrapper(api_key=TOKEN, base_url=base_url, max_retries=0, **options)
 
 
 def fetched_size(url: str) -> tuple[int, int]:

@@ -19,6 +19,7 @@ from edenfake import catalog, contracts
 from edenfake import strategies as es
 from edenfake._acceptor import acceptor
 from edenfake._schemas import CONTRACTS, load_file
+from tests.helpers import examples
 
 
 def _targets() -> list[tuple[str, str]]:
@@ -148,7 +149,7 @@ def test_every_contract_and_definition_has_an_acceptor() -> None:
     assert not missing
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150, 2000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_it_agrees_with_jsonschema_near_valid_documents(data: st.DataObject) -> None:
     name, seed = data.draw(SEEDS)
@@ -156,7 +157,7 @@ def test_it_agrees_with_jsonschema_near_valid_documents(data: st.DataObject) -> 
     _agree(name, "", data.draw(_mutated(seed)))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150, 2000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(TARGETS), json_values)
 def test_it_agrees_with_jsonschema_on_any_json(target: tuple[str, str], doc: Any) -> None:
     _agree(*target, doc)

@@ -72,6 +72,7 @@ def image_answer(
     revised = compact_json(revise_prompt(prompt) if plan.revised_prompt else None).encode()
     items: list[bytes] = []
     journal_items: list[bytes] = []
+    images, urls = core.images, core.urls  # this session's stores, looked up once
     for index in range(plan.n):
         spec = ImageSpec(
             model=plan.model,
@@ -86,21 +87,21 @@ def image_answer(
             background=plan.background,
             edit_of=edit_of,
         )
-        data = core.images.get(spec)
+        data = images.get(spec)
         media = (MEDIA_TYPES[spec.format],)
         if url_base is not None:
             name = f"{spec.key[:32]}.{EXTENSIONS[spec.format]}"
-            core.urls.put(name, data, media)  # each answer hands its URLs out afresh, with a fresh expiry
+            urls.put(name, data, media)  # each answer hands its URLs out afresh, with a fresh expiry
             url = f"{url_base}{IMAGE_PREFIX}{name}{_sessions.url_query()}"  # a session's images carry it
             item = b'{"url":' + compact_json(url).encode() + b',"b64_json":null'
             journal_item = item
         else:
             sha256 = hashlib.sha256(data).hexdigest()
             name = f"{sha256}.{EXTENSIONS[spec.format]}"
-            if core.urls.get(name) is None:  # within the store's byte bound, like URLs
-                core.urls.put(name, data, media)
+            if urls.get(name) is None:  # within the store's byte bound, like URLs
+                urls.put(name, data, media)
             # Base64 needs no JSON escaping and runs to megabytes: put in as it is, never scanned by an encoder.
-            item = b'{"url":null,"b64_json":"' + core.images.get_b64(spec) + b'"'
+            item = b'{"url":null,"b64_json":"' + images.get_b64(spec) + b'"'
             digest = {"sha256": sha256, "bytes": len(data), "format": spec.format, "width": spec.width}
             journal_item = b'{"url":null,"b64_json":' + compact_json({**digest, "height": spec.height}).encode()
         items.append(item + b',"revised_prompt":' + revised + b"}")

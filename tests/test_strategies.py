@@ -162,3 +162,11 @@ def test_without_hypothesis_the_import_says_which_extra_to_install() -> None:
     result = run_python("-c", code)
     assert result.returncode != 0
     assert "pip install 'edenfake[hypothesis]'" in result.stderr
+
+
+def test_error_bodies_keep_to_every_length_bound_of_the_contract() -> None:
+    # a 451's region is at most 20 characters: a strategy that drew up to 30 gave bodies the contract refuses
+    from hypothesis.errors import NoSuchExample
+
+    with pytest.raises(NoSuchExample):
+        find(S.error_bodies(status=451), lambda pair: len(pair[1]["region"]) > 20, settings=settings(max_examples=300))

@@ -65,7 +65,11 @@ def _from_schema(schema: JSON | bool, base: str, *, extra_fields: bool = True) -
             )
         if schema.get("contentEncoding") == "base64":
             return st.binary(max_size=48).map(lambda b: base64.b64encode(b).decode())
-        return st.text(alphabet=st.characters(codec="utf-8"), min_size=schema.get("minLength", 0), max_size=30)
+        if "pattern" in schema:
+            raise ValueError(f"no strategy for the string pattern {schema['pattern']!r}")
+        shortest = schema.get("minLength", 0)
+        longest = max(shortest, min(schema.get("maxLength", 30), 30))
+        return st.text(alphabet=st.characters(codec="utf-8"), min_size=shortest, max_size=longest)
     if kinds == "array":
         items = _from_schema(schema.get("items", {}), base, extra_fields=extra_fields)
         return st.lists(items, min_size=schema.get("minItems", 0), max_size=min(schema.get("maxItems", 4), 4))

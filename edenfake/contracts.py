@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -131,10 +132,18 @@ class Violation:
 def violations(name: str, instance: Any) -> list[Violation]:
     """Every rule of contract ``name`` that ``instance`` breaks, in a stable order (empty when it conforms)."""
     file_part, _, pointer = name.partition("#")
-    accepts = acceptor(CONTRACTS[file_part], pointer) if file_part in CONTRACTS else None
+    if file_part not in CONTRACTS:
+        validator(name)  # the KeyError that names the known contracts
+    return _judged(CONTRACTS[file_part], pointer, instance, lambda: validator(name))
+
+
+def _judged(filename: str, pointer: str, instance: Any, checker: Callable[[], Draft202012Validator]) -> list[Violation]:
+    """Nothing when the acceptor compiled from the schema at ``filename#pointer`` takes ``instance``, else what
+    jsonschema (``checker``'s validator, built and imported only then) finds broken."""
+    accepts = acceptor(filename, pointer)
     if accepts is not None and accepts(instance):
         return []
-    return _sorted_violations(validator(name), instance)
+    return _sorted_violations(checker(), instance)
 
 
 def validate(name: str, instance: Any) -> None:
@@ -219,10 +228,7 @@ def _ref_validator(ref: str) -> Draft202012Validator:
 def _ref_violations(ref: str, body: Any) -> list[Violation]:
     """What ``body`` breaks of the schema at ``ref`` (``file#/pointer``, relative to the contracts)."""
     filename, _, pointer = ref.partition("#")
-    accepts = acceptor(filename, pointer)
-    if accepts is not None and accepts(body):
-        return []
-    return _sorted_violations(_ref_validator(ref), body)
+    return _judged(filename, pointer, body, lambda: _ref_validator(ref))
 
 
 def exchange_violations(

@@ -46,6 +46,12 @@ def heavy_generation(run: int) -> dict[str, Any]:
     return {"json": {**body, "output_format": "webp", "quality": "low"}}
 
 
+#: a bound on a wait relative to the heavy answer's own time is checked up to this many times: an answer worked
+#: out on the event loop misses it every time alike, while a busy machine (other processes on both cores)
+#: can stretch one quick request once
+ATTEMPTS = 3
+
+
 @pytest.mark.parametrize("kind", ["edit", "generation"])
 def test_healthz_answers_while_the_server_works_out_a_heavy_answer(kind: str, large_png: bytes) -> None:
     path = EDIT if kind == "edit" else GENERATE
@@ -53,25 +59,30 @@ def test_healthz_answers_while_the_server_works_out_a_heavy_answer(kind: str, la
     def request(run: int) -> dict[str, Any]:
         return heavy_edit(large_png, run) if kind == "edit" else heavy_generation(run)
 
+    seen: list[str] = []
     with edenfake.serve(clock=FROZEN) as server, httpx.Client(base_url=server.url, headers=AUTH, timeout=120) as http:
-        started = time.perf_counter()
-        assert http.post(path, **request(0)).status_code == 200
-        alone = time.perf_counter() - started
-        answers: list[int] = []
+        for attempt in range(ATTEMPTS):
+            started = time.perf_counter()
+            assert http.post(path, **request(2 * attempt)).status_code == 200
+            alone = time.perf_counter() - started
+            answers: list[int] = []
 
-        def heavy() -> None:
-            with httpx.Client(base_url=server.url, headers=AUTH, timeout=120) as other:
-                answers.append(other.post(path, **request(1)).status_code)
+            def heavy(run: int = 2 * attempt + 1, answers: list[int] = answers) -> None:
+                with httpx.Client(base_url=server.url, headers=AUTH, timeout=120) as other:
+                    answers.append(other.post(path, **request(run)).status_code)
 
-        def quick() -> None:
-            assert http.get("/healthz").status_code == 200
-            small = http.post(GENERATE, json={"model": GPT, "prompt": "a fox", "quality": "low"})
-            assert small.status_code == 200
+            def quick() -> None:
+                assert http.get("/healthz").status_code == 200
+                small = http.post(GENERATE, json={"model": GPT, "prompt": "a fox", "quality": "low"})
+                assert small.status_code == 200
 
-        waits = probe_while(heavy, quick)
-    assert answers == [200]
-    assert len(waits) >= 3, "the heavy answer came before anything else could be asked"
-    assert max(waits) < alone / 4, f"a quick request waited {max(waits):.2f} s; the heavy one takes {alone:.2f} s"
+            waits = probe_while(heavy, quick)
+            assert answers == [200]
+            assert len(waits) >= 3, "the heavy answer came before anything else could be asked"
+            if max(waits) < alone / 4:
+                return
+            seen.append(f"a quick request waited {max(waits):.2f} s; the heavy one takes {alone:.2f} s")
+    pytest.fail("; ".join(seen))
 
 
 async def longest_pause(work: Callable[[], Awaitable[Any]]) -> tuple[Any, float]:
@@ -100,13 +111,19 @@ async def longest_pause(work: Callable[[], Awaitable[Any]]) -> tuple[Any, float]
 @pytest.mark.parametrize("library", [httpx, httpx2], ids=["httpx", "httpx2"])
 async def test_an_async_consumer_keeps_running_during_a_heavy_mocked_answer(library: Any, large_png: bytes) -> None:
     client = library.AsyncClient(base_url="https://api.edenai.run", headers=AUTH, timeout=120)
+    seen: list[str] = []
     async with edenfake.mock(clock=FROZEN), client as http:
-        started = time.perf_counter()
-        assert (await http.post(EDIT, **heavy_edit(large_png, 0))).status_code == 200
-        alone = time.perf_counter() - started
-        answer, pause = await longest_pause(lambda: http.post(EDIT, **heavy_edit(large_png, 1)))
-    assert answer.status_code == 200
-    assert pause < alone / 4, f"the event loop stood still {pause:.2f} s; the answer takes {alone:.2f} s"
+        for attempt in range(ATTEMPTS):
+            started = time.perf_counter()
+            assert (await http.post(EDIT, **heavy_edit(large_png, 2 * attempt))).status_code == 200
+            alone = time.perf_counter() - started
+            run = 2 * attempt + 1
+            answer, pause = await longest_pause(lambda run=run: http.post(EDIT, **heavy_edit(large_png, run)))
+            assert answer.status_code == 200
+            if pause < alone / 4:
+                return
+            seen.append(f"the event loop stood still {pause:.2f} s; the answer takes {alone:.2f} s")
+    pytest.fail("; ".join(seen))
 
 
 def weigh(method: str, path: str, body: bytes = b"", content_type: str = "application/json") -> bool:

@@ -261,14 +261,8 @@ def _edenfake_shared_server(request: pytest.FixtureRequest) -> Iterator[RemoteSe
     if url is not None:  # a worker of the controller's shared server
         yield RemoteSession(str(url), os.environ.get("PYTEST_XDIST_WORKER", "main"))
         return
-    from edenfake.fake import EdenFake
-    from edenfake.server import LiveServer
-
-    server = LiveServer(EdenFake()).start()  # no workers to share with: a server of this run's own
-    try:
-        yield RemoteSession(server.url, "main")
-    finally:
-        server.stop()
+    server: LiveServer = request.getfixturevalue("_edenfake_live_server")  # no workers: this run's own server
+    yield RemoteSession(server.url, "main")
 
 
 def _in_shared_session(request: pytest.FixtureRequest, options: dict[str, Any]) -> Iterator[RemoteSession]:

@@ -79,6 +79,26 @@ def strict_json(text: str | bytes) -> Any:
     return json.loads(text, parse_constant=_refuse, parse_float=_finite)
 
 
+@contextmanager
+def chromium_context(args: Sequence[str] = (), **options: Any) -> Iterator[Any]:
+    """A headless Chromium (Debian's) with a profile of its own, as playwright's persistent context: the
+    CHROMIUM_ARGS and ``args``; ``options`` go to ``launch_persistent_context`` (a viewport, say). A skip,
+    saying what to install, where Chromium or playwright is missing."""
+    import tempfile
+
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=chromium, headless=True, args=[*CHROMIUM_ARGS, *args], **options
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
 def chromium_or_skip() -> str:
     """The path of Debian's Chromium, or a skip saying what to install (it, or playwright's Python package)."""
     import shutil

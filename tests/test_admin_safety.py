@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ import edenfake
 from edenfake import EdenFake, FakeRequest, FakeResponse
 from edenfake.server import LiveServer
 from tests.conftest import check_against_contract
-from tests.helpers import AUTH, CHROMIUM_ARGS, FROZEN, chromium_or_skip, cli_running, run_python
+from tests.helpers import AUTH, FROZEN, chromium_context, cli_running, run_python
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
@@ -415,25 +414,15 @@ REBOUND = "rebound.test"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserContext]:
-    chromium = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
     args = [
-        *CHROMIUM_ARGS,
         f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1",
         # Recent Chromium may itself hold back a public page's requests to this machine; other browsers do
         # not, and what is tested here is the fake's own refusal, so let them through.
         "--disable-features=BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights,"
         "PrivateNetworkAccessRespectPreflightResults,LocalNetworkAccessChecks",
     ]
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=chromium, headless=True, args=args
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium_context(args) as context:
+        yield context
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -33,7 +32,7 @@ from edenfake import EdenFake, contracts, create_app, inspect_image
 from edenfake.faults import FAULT_NAMES, FAULT_STATUSES
 from edenfake.journal import MAX_INPUT_IMAGES
 from edenfake.routes.console import page
-from tests.helpers import CHROMIUM_ARGS, chromium_or_skip, data_url, png
+from tests.helpers import chromium_context, data_url, png
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -227,21 +226,8 @@ FAST = "poll=150"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserContext]:
-    chromium = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=chromium,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1440, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium_context(viewport={"width": 1440, "height": 900}) as context:
+        yield context
 
 
 @pytest.fixture(scope="module")

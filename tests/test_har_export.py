@@ -6,7 +6,6 @@ headless Chromium, by a tiny HAR viewer page and by playwright's own ``route_fro
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,7 @@ import pytest
 
 import edenfake
 from edenfake import EdenFake
-from tests.helpers import CHROMIUM_ARGS, FROZEN, chromium_or_skip, data_url, png, strict_json
+from tests.helpers import FROZEN, chromium_context, data_url, png, strict_json
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
@@ -255,17 +254,8 @@ def test_an_admin_token_guards_the_export() -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserContext]:
-    chromium = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=chromium, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium_context() as context:
+        yield context
 
 
 def test_a_har_viewer_in_chromium_lists_the_live_export(

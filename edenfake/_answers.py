@@ -9,7 +9,6 @@ journal can show them.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from edenfake import _sessions
@@ -33,7 +32,7 @@ def plan_json(core: Core, exchange: Exchange, contract: str, *, edits: bool = Fa
         exchange.model = body["model"]
     core.check_region(body.get("model"), exchange.request, edits=edits)  # Eden's gate: before the body's checks
     core.check_contract(contract, body)
-    model = core.model_for(body["model"], edits=edits, request=exchange.request)
+    model = core.model_for(body["model"], edits=edits)
     plan = model.plan(body, edit=edits)
     if core.catalog.blocks(body["prompt"]):  # the marker: a content-policy refusal needing no control
         raise model.content_policy_error()
@@ -69,9 +68,10 @@ def image_answer(
     exchange.provider = plan.provider
     exchange.model = plan.model
     url_base = exchange.request.base_url if plan.response_format == "url" else None
-    revised = compact_json(revise_prompt(prompt) if plan.revised_prompt else None).encode()
-    items: list[bytes] = []
-    journal_items: list[bytes] = []
+    revised = b',"revised_prompt":' + compact_json(revise_prompt(prompt) if plan.revised_prompt else None).encode()
+    # The answer is written as pieces joined once: base64 runs to megabytes, and needs no escaping.
+    answer: list[bytes] = [b'{"data":[']
+    journal: list[bytes] = [b'{"data":[']
     images, urls = core.images, core.urls  # this session's stores, looked up once
     for index in range(plan.n):
         spec = ImageSpec(
@@ -87,25 +87,24 @@ def image_answer(
             background=plan.background,
             edit_of=edit_of,
         )
-        data = images.get(spec)
+        data, sha256, key = images.entry(spec)
         media = (MEDIA_TYPES[spec.format],)
+        separator = b"," if index else b""
         if url_base is not None:
-            name = f"{spec.key[:32]}.{EXTENSIONS[spec.format]}"
+            name = f"{key[:32]}.{EXTENSIONS[spec.format]}"
             urls.put(name, data, media)  # each answer hands its URLs out afresh, with a fresh expiry
             url = f"{url_base}{IMAGE_PREFIX}{name}{_sessions.url_query()}"  # a session's images carry it
-            item = b'{"url":' + compact_json(url).encode() + b',"b64_json":null'
-            journal_item = item
+            item = separator + b'{"url":' + compact_json(url).encode() + b',"b64_json":null' + revised + b"}"
+            answer.append(item)
+            journal.append(item)
         else:
-            sha256 = hashlib.sha256(data).hexdigest()
             name = f"{sha256}.{EXTENSIONS[spec.format]}"
             if urls.get(name) is None:  # within the store's byte bound, like URLs
                 urls.put(name, data, media)
-            # Base64 needs no JSON escaping and runs to megabytes: put in as it is, never scanned by an encoder.
-            item = b'{"url":null,"b64_json":"' + images.get_b64(spec) + b'"'
+            answer += (separator, b'{"url":null,"b64_json":"', images.get_b64(spec), b'"', revised, b"}")
             digest = {"sha256": sha256, "bytes": len(data), "format": spec.format, "width": spec.width}
-            journal_item = b'{"url":null,"b64_json":' + compact_json({**digest, "height": spec.height}).encode()
-        items.append(item + b',"revised_prompt":' + revised + b"}")
-        journal_items.append(journal_item + b',"revised_prompt":' + revised + b"}")
+            journal += (separator, b'{"url":null,"b64_json":', compact_json({**digest, "height": spec.height}).encode())
+            journal += (revised, b"}")
     rest: dict[str, Any] = {
         "created": int(core.clock.now()),
         "usage": model.usage(plan, prompt, image_tokens=image_tokens),
@@ -121,6 +120,6 @@ def image_answer(
     for name in model.rule("report_fields"):
         rest[name] = reported[name]
     # {"data": [...], then the rest's fields}: the items are JSON already
-    tail = b"," + compact_json(rest).encode()[1:]
-    exchange.journal_answer = b'{"data":[' + b",".join(journal_items) + b"]" + tail
-    return FakeResponse(200, {"content-type": JSON_MEDIA}, b'{"data":[' + b",".join(items) + b"]" + tail)
+    tail = b"]," + compact_json(rest).encode()[1:]
+    exchange.journal_answer = b"".join((*journal, tail))
+    return FakeResponse(200, {"content-type": JSON_MEDIA}, b"".join((*answer, tail)))

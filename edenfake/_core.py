@@ -391,11 +391,10 @@ class Core:
             host = request.base_url.partition("://")[2].partition("/")[0]
         return self.catalog.regions.of_host(host)
 
-    def model_for(self, model_id: str, *, edits: bool = False, request: FakeRequest | None = None) -> ModelSpec:
+    def model_for(self, model_id: str, *, edits: bool = False) -> ModelSpec:
         """The catalog's model for ``model_id``: InvalidModel (400) when it lacks it or the model cannot serve
-        the route; RegionNotAllowed (451) when the request pins a region the model is not served in, by its
-        host (``request``) or by a ``@CODE`` suffix. ``model@CODE`` of a model served there is the model itself:
-        answered and priced as it (the journal keeps the request as it was sent)."""
+        the route. ``model@CODE`` is the model itself: answered and priced as it (the journal keeps the request
+        as it was sent); whether the region may serve it is :meth:`check_region`'s, which the routes call first."""
         model = self.catalog.get(self.catalog.regions.split(model_id)[0])
         route = "image editing" if edits else "image generation"
         if model is None or (edits and not model.edits):
@@ -403,8 +402,6 @@ class Core:
             raise InvalidModel(
                 f"Model '{_redact.clip(model_id, 100)}' is not available for {route}. Available models: {known}"
             )
-        if request is not None:
-            self.check_region(model_id, request, edits=edits)
         return model
 
     def check_region(self, model_id: object, request: FakeRequest, *, edits: bool = False) -> None:

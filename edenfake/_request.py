@@ -259,6 +259,10 @@ def _float(text: str) -> float:
     return value
 
 
+#: the strict decoder, built once (json.loads with hooks builds a decoder per call)
+_STRICT = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
+
+
 def json_depth(text: str) -> int:
     """How deeply ``text`` nests arrays and objects outside its strings, counted up to the first depth past
     MAX_DEPTH; 0 when it has too few brackets to nest past MAX_DEPTH.
@@ -307,7 +311,7 @@ def parse_json(body: bytes) -> Any:
     if json_depth(text) > MAX_DEPTH:
         raise BadRequest(f"Invalid JSON body: nested too deeply (more than {MAX_DEPTH} levels of arrays and objects)")
     try:
-        return json.loads(text, parse_constant=_constant, parse_float=_float)
+        return _STRICT.decode(text)
     except _NonFinite as exc:
         raise BadRequest(
             f"Invalid JSON body: {_redact.clip(str(exc), 40)} is not a finite number "

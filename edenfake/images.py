@@ -90,6 +90,24 @@ class ImageSpec:
         }
 
     @functools.cached_property
+    def identity(self) -> tuple[object, ...]:
+        """What the spec is, the prompt as its digest: the cache's key. Cheaper than :attr:`key` (no canonical
+        JSON), and as unique: the fingerprint holds these fields and nothing else."""
+        return (
+            self.model,
+            prompt_digest(self.prompt),
+            self.width,
+            self.height,
+            self.format,
+            self.quality,
+            self.index,
+            self.seed,
+            self.inputs,
+            self.background,
+            self.edit_of,
+        )
+
+    @functools.cached_property
     def key(self) -> str:
         """sha256 hex of the canonical fingerprint: the cache key, and the source of the image's colours."""
         # cached_property writes to the instance dict directly, which a frozen dataclass allows; a hit in a
@@ -370,11 +388,12 @@ def _parse(raw: object) -> dict[str, object] | None:
 
 
 class ImageCache:
-    """Rendered images, and their base64 once asked for, in one byte-bounded store (bytes only). ``hits`` counts
-    the calls answered from the store, ``misses`` the renders."""
+    """Rendered images, and their base64 once asked for, in one byte-bounded store (bytes only, each image with
+    its sha256 and its spec's key beside it). ``hits`` counts the calls answered from the store, ``misses`` the
+    renders."""
 
     def __init__(self, *, max_bytes: int = 64 * 1024 * 1024) -> None:
-        self._store: ByteStore[tuple[str, bool]] = ByteStore(max_bytes=max_bytes)
+        self._store: ByteStore[tuple[tuple[object, ...], bool]] = ByteStore(max_bytes=max_bytes)
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -388,23 +407,30 @@ class ImageCache:
 
     def get(self, spec: ImageSpec) -> bytes:
         """The image for ``spec``: rendered on a miss, stored when it fits."""
-        found = self._store.get((spec.key, False))
+        return self.entry(spec)[0]
+
+    def entry(self, spec: ImageSpec) -> tuple[bytes, str, str]:
+        """The image for ``spec``, its sha256 (hex) and ``spec.key``: rendered on a miss, stored when it fits.
+        A hit needs neither hash again."""
+        found = self._store.get((spec.identity, False))
         self._count(found is not None)
         if found is not None:
-            return found[0]
+            data, (sha256, key) = found
+            return data, str(sha256), str(key)
         # Rendered outside any lock: two threads missing the same spec at once both render it, to the same bytes.
         data = render_image(spec)
-        self._store.put((spec.key, False), data)
-        return data
+        sha256 = hashlib.sha256(data).hexdigest()
+        self._store.put((spec.identity, False), data, (sha256, spec.key))
+        return data, sha256, spec.key
 
     def get_b64(self, spec: ImageSpec) -> bytes:
         """The image for ``spec`` as base64 (ASCII bytes), encoded once while it stays cached."""
-        found = self._store.get((spec.key, True))
+        found = self._store.get((spec.identity, True))
         if found is not None:
             self._count(True)
             return found[0]
         b64 = base64.b64encode(self.get(spec))
-        self._store.put((spec.key, True), b64)
+        self._store.put((spec.identity, True), b64)
         return b64
 
     def clear(self) -> None:

@@ -296,12 +296,16 @@ def test_impossible_specs_are_refused() -> None:
         render_image(dataclasses.replace(SPEC, format="gif"))  # type: ignore[arg-type]
 
 
+#: what the cache keeps beside each image: its sha256 and its spec's key (hex, 64 characters each)
+BESIDE = 2 * 64
+
+
 def test_the_cache_counts_hits_and_misses() -> None:
     cache = ImageCache()
     assert cache.get(SPEC) == render_image(SPEC)
     assert cache.get(dataclasses.replace(SPEC)) == render_image(SPEC)  # an equal spec is a hit
     assert (cache.hits, cache.misses, len(cache)) == (1, 1, 1)
-    assert cache.size_bytes == len(render_image(SPEC)) + ENTRY_OVERHEAD
+    assert cache.size_bytes == len(render_image(SPEC)) + ENTRY_OVERHEAD + BESIDE
     cache.clear()
     assert (len(cache), cache.size_bytes) == (0, 0)
     cache.get(SPEC)
@@ -312,13 +316,13 @@ def test_the_cache_evicts_the_least_recently_used_within_its_byte_cap() -> None:
     specs = [dataclasses.replace(SPEC, index=i) for i in range(3)]
     sizes = [len(render_image(s)) for s in specs]
     # room for two, not three
-    cache = ImageCache(max_bytes=sizes[0] + sizes[1] + 2 * ENTRY_OVERHEAD + min(sizes) // 2)
+    cache = ImageCache(max_bytes=sizes[0] + sizes[1] + 2 * (ENTRY_OVERHEAD + BESIDE) + min(sizes) // 2)
     cache.get(specs[0])
     cache.get(specs[1])
     cache.get(specs[0])  # now specs[1] is the least recently used
     cache.get(specs[2])
     assert len(cache) == 2 and cache.size_bytes <= cache.max_bytes
-    assert cache.size_bytes == sizes[0] + sizes[2] + 2 * ENTRY_OVERHEAD
+    assert cache.size_bytes == sizes[0] + sizes[2] + 2 * (ENTRY_OVERHEAD + BESIDE)
     misses = cache.misses
     cache.get(specs[0])
     assert cache.misses == misses  # kept
@@ -338,12 +342,12 @@ def test_base64_is_encoded_once_counted_and_matches_the_bytes() -> None:
     first = cache.get_b64(SPEC)
     assert first is cache.get_b64(SPEC)
     assert base64.b64decode(first) == render_image(SPEC)
-    assert cache.size_bytes == len(render_image(SPEC)) + len(first) + 2 * ENTRY_OVERHEAD
+    assert cache.size_bytes == len(render_image(SPEC)) + BESIDE + len(first) + 2 * ENTRY_OVERHEAD
     # Room for the image but not its base64 as well: the image is kept, the text is not.
     data = render_image(SPEC)
-    small = ImageCache(max_bytes=len(data) + ENTRY_OVERHEAD + 10)
+    small = ImageCache(max_bytes=len(data) + BESIDE + ENTRY_OVERHEAD + 10)
     assert base64.b64decode(small.get_b64(SPEC)) == data
-    assert (len(small), small.size_bytes) == (1, len(data) + ENTRY_OVERHEAD)
+    assert (len(small), small.size_bytes) == (1, len(data) + BESIDE + ENTRY_OVERHEAD)
 
 
 def test_the_cache_is_thread_safe() -> None:
@@ -351,7 +355,7 @@ def test_the_cache_is_thread_safe() -> None:
     expected = {s.key: render_image(s) for s in specs}
     one = len(next(iter(expected.values())))
     # fewer than the specs: eviction runs under contention too
-    cache = ImageCache(max_bytes=(one + ENTRY_OVERHEAD) * 5)
+    cache = ImageCache(max_bytes=(one + BESIDE + ENTRY_OVERHEAD) * 5)
     errors: list[str] = []
     barrier = threading.Barrier(8)
 

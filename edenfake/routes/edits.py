@@ -262,7 +262,7 @@ def _from_multipart(core: Core, exchange: Exchange) -> tuple[ModelSpec, Any, str
         problems.append(problem(("mask",), "too_many_masks", "send at most one mask"))
     if problems:
         raise RequestValidationError(problems)
-    model = core.model_for(fields["model"], edits=True, request=exchange.request)
+    model = core.model_for(fields["model"], edits=True)
     plan = model.plan(fields, edit=True)
     if core.catalog.blocks(fields["prompt"]):  # the marker: a content-policy refusal needing no control
         raise model.content_policy_error()

@@ -101,10 +101,18 @@ def _is_json(value: Any, depth: int = 0) -> bool:
         return math.isfinite(value)
     if depth > 64:
         return False
+    # loops rather than all(generator), here and in the checks below: about 2.5x faster, and every request's body
+    # goes through them
     if isinstance(value, list):
-        return all(_is_json(v, depth + 1) for v in value)
+        for item in value:  # noqa: SIM110
+            if not _is_json(item, depth + 1):
+                return False
+        return True
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_json(v, depth + 1) for k, v in value.items())
+        for key, item in value.items():  # noqa: SIM110
+            if not (isinstance(key, str) and _is_json(item, depth + 1)):
+                return False
+        return True
     return False
 
 
@@ -154,7 +162,14 @@ class _Compiler:
         if len(checks) == 1:
             return checks[0]
         every = tuple(checks)
-        return lambda instance: all(check(instance) for check in every)
+
+        def each(instance: Any) -> bool:
+            for check in every:  # noqa: SIM110
+                if not check(instance):
+                    return False
+            return True
+
+        return each
 
     def keyword(self, keyword: str, value: Any, node: dict[str, Any], document: str) -> Acceptor:
         compile_ = getattr(self, "k_" + keyword.lstrip("$"), None)
@@ -173,6 +188,8 @@ class _Compiler:
     def k_type(self, value: Any, node: dict[str, Any], document: str) -> Acceptor:
         names = [value] if isinstance(value, str) else list(value)
         tests = tuple(_type_check(n, self.strict_integers) for n in names)
+        if len(tests) == 1:
+            return tests[0]
         return lambda instance: any(t(instance) for t in tests)
 
     def k_properties(self, value: dict[str, Any], node: dict[str, Any], document: str) -> Acceptor:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["font", "line_mask", "printable"]
+__all__ = ["Placed", "font", "layout", "line_mask", "mask", "mask_core", "printable"]
 
 
 @functools.lru_cache(maxsize=16)
@@ -67,20 +68,61 @@ def _drawable(size: int, char: str) -> str:
     return "?" if _glyph_signature(size, char) == _missing_glyph(size) else char
 
 
-@functools.lru_cache(maxsize=64)  # a mask of a long line at 48 px is about 100 KB
-def line_mask(size: int, text: str) -> Image.Image:
-    """A line of text as an "L" mask one font line high. Cached: the n images of an answer share two lines."""
+#: a glyph placed on a line: (left, top) within the line's box, the character, and the part of its mask
+#: inside the box (left, top, right, bottom, in the mask)
+Placed = tuple[int, int, str, tuple[int, int, int, int]]
+
+
+@functools.lru_cache(maxsize=64)
+def layout(size: int, text: str) -> tuple[tuple[int, int], tuple[Placed, ...]]:
+    """A line of text: its box (width, height: one font line high, as wide as the text and one font size
+    more), and where each inked glyph goes in it. Cached: the n images of an answer share two lines. Every
+    format draws a line the same way: each glyph's mask (:func:`mask`) pasted over the ink, in turn."""
     ascent, descent = font(size).getmetrics()
-    glyphs = [_glyph(size, c) for c in text]
-    width = max(1, math.ceil(sum(g[3] for g in glyphs)) + size)
-    line = Image.new("L", (width, ascent + descent), 0)
-    core = line.im  # Pillow's C image: its paste skips Image.paste's checks, most of the cost of a glyph
+    glyphs = [(c, _glyph(size, c)) for c in text]
+    width, height = max(1, math.ceil(sum(g[3] for _, g in glyphs)) + size), ascent + descent
+    placed: list[Placed] = []
     x = 0.0
-    for mask, dx, dy, advance in glyphs:
-        if mask is not None:
+    for char, (glyph, dx, dy, advance) in glyphs:
+        if glyph is not None:
             left = round(x) + dx
-            core.paste(255, (left, dy, left + mask.width, dy + mask.height), mask.im)
+            w, h = glyph.size
+            box = (-left if left < 0 else 0, -dy if dy < 0 else 0, min(w, width - left), min(h, height - dy))
+            if box[0] < box[2] and box[1] < box[3]:
+                placed.append((left + box[0], dy + box[1], char, box))
         x += advance
+    return (width, height), tuple(placed)
+
+
+@functools.lru_cache(maxsize=4096)
+def mask(size: int, char: str, box: tuple[int, int, int, int], times: int = 1) -> Image.Image:
+    """The part ``box`` of a glyph's mask, ``times`` as wide (each pixel repeated): the mask of its bytes in a
+    row of pixels whose ``times`` channels are the same byte (the label's grey band and white ink).
+
+    Cut by pasting rather than cropping: Image.crop applies Pillow's global decompression-bomb bound, which
+    another library in the process may have lowered (MAX_IMAGE_PIXELS), and a glyph is no bomb."""
+    glyph = _glyph(size, char)[0]
+    assert glyph is not None  # layout places inked glyphs only
+    part = glyph
+    if box != (0, 0, glyph.width, glyph.height):
+        part = Image.new("L", (box[2] - box[0], box[3] - box[1]), 0)
+        part.paste(glyph, (-box[0], -box[1]))
+    return part if times == 1 else part.resize((times * part.width, part.height), Image.Resampling.NEAREST)
+
+
+@functools.lru_cache(maxsize=4096)
+def mask_core(size: int, char: str, box: tuple[int, int, int, int], times: int) -> Any:
+    """:func:`mask`'s Pillow C image (its ``im``), for a caller pasting many glyphs through ``ImagingCore.paste``:
+    a label pastes some 150, and Image.paste's checks (and even reading ``Image.im``) cost more than the paste."""
+    return mask(size, char, box, times).im
+
+
+def line_mask(size: int, text: str) -> Image.Image:
+    """A line of text as an "L" mask of its box (ink 255): the glyphs of :func:`layout` pasted in turn."""
+    (width, height), placed = layout(size, text)
+    line = Image.new("L", (width, height), 0)
+    for left, top, char, box in placed:
+        line.paste(255, (left, top), mask(size, char, box))
     return line
 
 

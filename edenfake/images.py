@@ -264,7 +264,8 @@ def _picture(spec: ImageSpec, mode: str, background: _Colour, band: _Colour, ink
     if label is not None:
         image.paste(band, (0, label.top, spec.width, label.top + label.height))
         for y, text in label.lines:
-            image.paste(ink, (label.margin, label.top + y), _glyphs.line_mask(label.size, text))
+            for left, top, char, box in _glyphs.layout(label.size, text)[1]:
+                image.paste(ink, (label.margin + left, label.top + y + top), _glyphs.mask(label.size, char, box))
     return image
 
 
@@ -298,27 +299,28 @@ def _text_rows(
 ) -> tuple[int, int, bytes, int, int]:
     """The scanlines of one line of the label that have ink, compressed: (first row within the line, rows,
     compressed, adler32, raw length). The first and third lines are the same for every image of an answer."""
-    mask = _glyphs.line_mask(size, text)
-    box = mask.getbbox()
-    if box is None:
-        return 0, 0, b"", 1, 0
-    rows = box[3] - box[1]
-    # the inked rows, pasted rather than cropped: Image.crop applies Pillow's global decompression-bomb bound,
-    # which another library in the process may have lowered (MAX_IMAGE_PIXELS), and a label is no bomb
-    shown = Image.new(mask.mode, (min(mask.width, width - margin), rows), 0)
-    shown.paste(mask, (0, -box[1]))
-    # The band and the ink are grey (each channel the same byte) and opaque: the scanlines are the mask
-    # stretched a channel per byte wide, on a band of the band's byte, after a column of zeros (each row's
-    # filter type), with every alpha byte (RGBA) 255: one image of bytes, no pixel conversion.
     bpp = len(mode)
+    placed = [glyph for glyph in _glyphs.layout(size, text)[1] if margin + glyph[0] < width]
+    if not placed:
+        return 0, 0, b"", 1, 0
+    first = min([top for _, top, _, _ in placed])
+    rows = max([top + box[3] - box[1] for _, top, _, box in placed]) - first
+    # The band and the ink are grey (each channel the same byte) and opaque: the scanlines are a band of the
+    # band's byte with each glyph's mask, stretched a channel per byte wide, pasted over the ink's byte, after
+    # a column of zeros (each row's filter type), with every alpha byte (RGBA) 255: one image of bytes, no
+    # pixel conversion. Pillow clips what passes the right edge.
     scanlines = Image.new("L", (1 + bpp * width, rows), band[0])
-    scanlines.paste(ink[0], (1 + bpp * margin, 0), shown.resize((bpp * shown.width, rows), Image.Resampling.NEAREST))
+    core = scanlines.im  # Pillow's C image: its paste skips Image.paste's checks, most of the cost of a glyph
+    shade, mask = ink[0], _glyphs.mask_core
+    for left, top, char, box in placed:
+        x, y = 1 + bpp * (margin + left), top - first
+        core.paste(shade, (x, y, x + bpp * (box[2] - box[0]), y + box[3] - box[1]), mask(size, char, box, bpp))
     if bpp == 4:
         alpha = Image.frombytes("L", (4 * width, rows), b"\x00\x00\x00\xff" * (width * rows))
         scanlines.paste(255, (1, 0), alpha)
     scanlines.paste(0, (0, 0, 1, rows))
     raw = scanlines.tobytes()
-    return box[1], rows, deflate_segment(raw), zlib.adler32(raw), len(raw)
+    return first, rows, deflate_segment(raw), zlib.adler32(raw), len(raw)
 
 
 def _png(spec: ImageSpec, mode: str, colours: tuple[_Colour, _Colour, _Colour], metadata: str) -> bytes:

@@ -305,13 +305,11 @@ def _text_rows(
         return 0, 0, b"", 1, 0
     first = min([top for _, top, _, _ in placed])
     rows = max([top + box[3] - box[1] for _, top, _, box in placed]) - first
-    # The band and the ink are grey (each channel the same byte) and opaque: the scanlines are a band of the
-    # band's byte with each glyph's mask, stretched a channel per byte wide, pasted over the ink's byte, after
-    # a column of zeros (each row's filter type), with every alpha byte (RGBA) 255: one image of bytes, no
-    # pixel conversion. Pillow clips what passes the right edge.
+    # Band and ink are grey (each channel one byte) and opaque: the scanlines are the band's byte with each
+    # glyph's mask, a channel per byte wide, pasted over the ink's byte (Pillow clips at the right edge), after a
+    # column of zeros (each row's filter type), every alpha byte (RGBA) 255: bytes, no pixel conversion.
     scanlines = Image.new("L", (1 + bpp * width, rows), band[0])
-    core = scanlines.im  # Pillow's C image: its paste skips Image.paste's checks, most of the cost of a glyph
-    shade, mask = ink[0], _glyphs.mask_core
+    core, shade, mask = scanlines.im, ink[0], _glyphs.mask_core  # C-level paste: Image.paste's checks cost more
     for left, top, char, box in placed:
         x, y = 1 + bpp * (margin + left), top - first
         core.paste(shade, (x, y, x + bpp * (box[2] - box[0]), y + box[3] - box[1]), mask(size, char, box, bpp))

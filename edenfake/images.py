@@ -93,25 +93,13 @@ class ImageSpec:
     def identity(self) -> tuple[object, ...]:
         """What the spec is, the prompt as its digest: the cache's key. Cheaper than :attr:`key` (no canonical
         JSON), and as unique: the fingerprint holds these fields and nothing else."""
-        return (
-            self.model,
-            prompt_digest(self.prompt),
-            self.width,
-            self.height,
-            self.format,
-            self.quality,
-            self.index,
-            self.seed,
-            self.inputs,
-            self.background,
-            self.edit_of,
-        )
+        kept = (self.width, self.height, self.format, self.quality, self.index, self.seed, self.inputs)
+        return (self.model, prompt_digest(self.prompt), *kept, self.background, self.edit_of)
 
     @functools.cached_property
     def key(self) -> str:
-        """sha256 hex of the canonical fingerprint: the cache key, and the source of the image's colours."""
-        # cached_property writes to the instance dict directly, which a frozen dataclass allows; a hit in a
-        # cache would otherwise hash the prompt again on every lookup.
+        """sha256 hex of the canonical fingerprint: the source of the image's colours and hosted names."""
+        # cached_property writes to the instance dict directly, which a frozen dataclass allows.
         return hashlib.sha256(self.metadata.encode("ascii")).hexdigest()
 
     @functools.cached_property

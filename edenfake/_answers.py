@@ -68,7 +68,7 @@ def image_answer(
     exchange.provider = plan.provider
     exchange.model = plan.model
     url_base = exchange.request.base_url if plan.response_format == "url" else None
-    revised = b',"revised_prompt":' + compact_json(revise_prompt(prompt) if plan.revised_prompt else None).encode()
+    revised = b',"revised_prompt":' + (compact_json(revise_prompt(prompt)).encode() if plan.revised_prompt else b"null")
     # The answer is written as pieces joined once: base64 runs to megabytes, and needs no escaping.
     answer: list[bytes] = [b'{"data":[']
     journal: list[bytes] = [b'{"data":[']
@@ -102,9 +102,10 @@ def image_answer(
             if urls.get(name) is None:  # within the store's byte bound, like URLs
                 urls.put(name, data, media)
             answer += (separator, b'{"url":null,"b64_json":"', images.get_b64(spec), b'"', revised, b"}")
-            digest = {"sha256": sha256, "bytes": len(data), "format": spec.format, "width": spec.width}
-            journal += (separator, b'{"url":null,"b64_json":', compact_json({**digest, "height": spec.height}).encode())
-            journal += (revised, b"}")
+            # the journal's copy: the image's digest and size (a hex digest, numbers, a format name: nothing to escape)
+            digest = f'{{"sha256":"{sha256}","bytes":{len(data)},"format":"{spec.format}","width":{spec.width},'
+            digest += f'"height":{spec.height}}}'
+            journal += (separator, b'{"url":null,"b64_json":', digest.encode(), revised, b"}")
     rest: dict[str, Any] = {
         "created": int(core.clock.now()),
         "usage": model.usage(plan, prompt, image_tokens=image_tokens),

@@ -39,6 +39,7 @@ class Exchange:
         "journal_inputs",
         "kind",
         "model",
+        "outside",
         "problem",
         "provider",
         "rate_window",
@@ -69,6 +70,9 @@ class Exchange:
         self.journal_inputs = b"[]"
         #: the answer came from a cassette
         self.replayed = False
+        #: the answer came from outside the fake (a cassette, or an upstream through the recorder): the journal
+        #: checks that what it keeps of it is strict JSON; the fake's own answers are strict by construction
+        self.outside = False
         #: the call's tags once worked out (or their refusal), see tags()
         self._tags: dict[str, str] | InvalidTags | None = None
         #: the rate limiter's window after counting this request (an edenfake._ratelimit.Window), if it did

@@ -167,6 +167,7 @@ class EdenFake(Core):
         if found is None:
             return None
         exchange.journal_answer = found.journal
+        exchange.outside = True
         exchange.model = found.model
         exchange.replayed = found.replayed
         return found.response
@@ -190,13 +191,18 @@ class EdenFake(Core):
                 files=files,
                 inputs=exchange.journal_inputs,
                 fault=exchange.fault,
-                tags=compact_json(exchange.valid_tags()).encode(),
+                tags=_tags_json(exchange.valid_tags()),
                 at=self.clock.now(),
                 duration=elapsed,
                 replayed=exchange.replayed,
+                own_answer=not exchange.outside,
             )
         except Exception:  # pragma: no cover - a bug; the answer still goes out
             log.exception("edenfake: could not journal %s %s", exchange.request.method, escaped(exchange.request.path))
+
+
+def _tags_json(tags: dict[str, str]) -> bytes:
+    return compact_json(tags).encode() if tags else b"{}"  # most calls carry none
 
 
 def _for_method(request: FakeRequest, response: FakeResponse) -> FakeResponse:

@@ -204,12 +204,15 @@ class Journal:
         replayed: bool = False,
         inputs: bytes = b"[]",
         tags: bytes = b"{}",
+        own_answer: bool = False,
     ) -> None:
         """Record a call: its request ``body``, ``answer``, multipart ``form`` and ``files`` and an edit's
-        ``inputs`` as JSON bytes (each kept as :func:`strict` gives it back). Credentials are redacted when a
-        call is read."""
+        ``inputs`` as JSON bytes (each kept as :func:`strict` gives it back; ``own_answer``: the answer is the
+        fake's own encoding, strict JSON already, and not parsed again). Credentials are redacted when a call
+        is read."""
         kept = tuple(headers)
-        body, answer, form = strict(body), strict(answer), strict(form)
+        body, form = strict(body), strict(form)
+        answer = (answer or None) if own_answer else strict(answer)
         if files != b"[]" and strict(files) is not files:
             files = b"[]"
         if inputs != b"[]" and strict(inputs) is not inputs:

@@ -7,7 +7,9 @@ runs loads edenfake's and xdist's plugins only). A block that talks to ``http://
 ``edenfake serve`` listens, talks to a fake this test serves on a free port instead. ```python test blocks are
 test files: they all pass in one pytest session, beside the Python blocks of the pages without shell blocks
 (users mix the fixtures with ``edenfake.mock()`` in one session); the pages with shell blocks run in this
-process. Each block runs once. A block after ``<!-- not run: why -->`` is shown, not run: keep them rare.
+process, and the pages of shell blocks alone run two at a time, each in a directory of its own (their time is
+spent in the processes they start). Each block runs once. A block after ``<!-- not run: why -->`` is shown, not
+run: keep them rare.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +82,10 @@ TESTS = [block for page in PAGES for block in blocks(page, "python test")]
 #: pages with shell blocks run here, in order; the others' Python blocks run in the pytest session (each block
 #: runs once: a page with test files runs its blocks before the session, which may import what they wrote)
 SHELL = [(page, found) for page, found in RUN if any(b.info == "sh" for b in found)]
+#: of those, the pages of shell blocks alone: they need no working directory of this process's, so they run
+#: side by side
+SHELL_ONLY = [(page, found) for page, found in SHELL if all(b.info == "sh" for b in found)]
+MIXED = [(page, found) for page, found in SHELL if (page, found) not in SHELL_ONLY]
 SETUP = [(page, found) for page, found in RUN if (page, found) not in SHELL and any(b.page == page for b in TESTS)]
 IN_SESSION = [(page, found) for page, found in RUN if (page, found) not in SHELL + SETUP]
 
@@ -92,7 +99,9 @@ def served() -> Iterator[Callable[[str], str]]:
         yield lambda code: code.replace(SERVE_URL, server.url)
 
 
-def run_block(block: Block, code: str) -> None:
+def run_block(block: Block, code: str, cwd: Path | None = None) -> None:
+    """Run one block: a Python block here (in this process's working directory), a shell block in bash (in
+    ``cwd``, by default this process's working directory)."""
     if block.info == "python":
         exec(compile(code, block.where, "exec"), {"__name__": "docs_example"})
         return
@@ -101,6 +110,7 @@ def run_block(block: Block, code: str) -> None:
         capture_output=True,
         text=True,
         env={**os.environ, **NESTED_PYTEST},
+        cwd=cwd,
         timeout=SHELL_TIMEOUT,
         check=False,
     )
@@ -118,8 +128,8 @@ def run_page(found: list[Block], here: Callable[[str], str]) -> None:
         run_block(block, here(block.code))
 
 
-@pytest.mark.parametrize(("page", "found"), SHELL, ids=[page_id(page) for page, _ in SHELL])
-def test_each_page_with_shell_examples_runs_in_order(
+@pytest.mark.parametrize(("page", "found"), MIXED, ids=[page_id(page) for page, _ in MIXED])
+def test_each_page_with_shell_and_python_examples_runs_in_order(
     page: Path, found: list[Block], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -128,6 +138,23 @@ def test_each_page_with_shell_examples_runs_in_order(
             run_page(found, here)
     else:
         run_page(found, str)
+
+
+def run_shell_page(found: list[Block], folder: Path) -> None:
+    """The shell blocks of one page, in order, in ``folder`` (and beside a fake of their own if they name one)."""
+    folder.mkdir()
+    with served() if any(SERVE_URL in b.code for b in found) else contextlib.nullcontext(str) as here:
+        for block in found:
+            run_block(block, here(block.code), cwd=folder)
+
+
+def test_each_page_of_shell_examples_alone_runs_in_order(tmp_path: Path, subtests: pytest.Subtests) -> None:
+    """Two pages at a time, each in a directory of its own; each page is a subtest of its own."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        running = [(page, pool.submit(run_shell_page, found, tmp_path / slug(page))) for page, found in SHELL_ONLY]
+        for page, done in running:
+            with subtests.test(page=page_id(page)):
+                done.result()
 
 
 def plugins_for(code: str) -> tuple[str, ...]:
@@ -167,6 +194,7 @@ def test_every_other_example_together_in_one_pytest_session(pytester: pytest.Pyt
 
 def test_every_example_runs_somewhere() -> None:
     assert len(SHELL) + len(SETUP) + len(IN_SESSION) == len(RUN)
+    assert len(SHELL_ONLY) + len(MIXED) == len(SHELL)
     assert {page for page, _ in SHELL + SETUP + IN_SESSION} == {page for page, _ in RUN}
 
 

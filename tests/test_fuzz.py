@@ -66,7 +66,7 @@ def admin_fake() -> EdenFake:
 
 @pytest.fixture(scope="module")
 def admin_schema(admin_fake: EdenFake) -> Any:
-    return _schema(admin_fake, 200 if LONG else 10)
+    return _schema(admin_fake, 200 if LONG else 5)
 
 
 # (the operations' filters are the lazy schema's: it replaces those of the schema its fixture returns)

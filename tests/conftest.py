@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import openai
@@ -57,6 +58,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.slow takes one reason: the test that covers it")
         if not config.getoption("--run-slow"):
             item.add_marker(pytest.mark.skip(reason=f"slow ({marker.args[0]}); --run-slow runs it"))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """In a run without xdist workers, a test module's ``prestart(config, names)`` (for the names of its tests that
+    were selected) starts its slow subprocess work now, so that the machine's other core does it while the tests
+    before the module run. Under xdist each worker runs only some tests, so nothing starts early."""
+    config = session.config
+    if config.option.collectonly or hasattr(config, "workerinput") or config.getoption("numprocesses", None):
+        return
+    selected: dict[Any, set[str]] = {}
+    for item in session.items:
+        module = getattr(item, "module", None)
+        if module is not None and callable(getattr(module, "prestart", None)):
+            selected.setdefault(module, set()).add(getattr(item, "originalname", item.name))
+    for module, names in selected.items():
+        module.prestart(config, names)
 
 
 def check_against_contract(response: httpx.Response) -> None:

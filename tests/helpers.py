@@ -1,5 +1,6 @@
-"""What the tests share: the token and frozen clock they use, image and data-URL builders, strict JSON, and the
-launchers of subprocesses (a pytest run of sample test files, ``python -m edenfake``)."""
+"""What the tests share: the token and frozen clock they use, image and data-URL builders, strict JSON, the
+launchers of subprocesses (a pytest run of sample test files, ``python -m edenfake``), and a backlog of slow jobs
+that a run without xdist workers starts early."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -298,3 +300,43 @@ def journal_entry(call: Any) -> dict[str, Any]:
     for name in ("headers", "duration"):
         kept.pop(name, None)
     return kept
+
+
+class Backlog:
+    """Named jobs (each a function of no argument) that any thread may work through, each run once: a test module's
+    ``prestart`` (called by conftest as the collection ends, in a run without xdist workers) starts one thread on
+    them, so that the other core runs them while the tests before the module run; the test that needs their
+    results works through what is left beside it, and reads each job's outcome from ``done``."""
+
+    def __init__(self, jobs: dict[str, Callable[[], object]]) -> None:
+        self._pending = list(jobs.items())
+        self._lock = threading.Lock()
+        self._stopped = False
+        self.done: dict[str, Future[object]] = {name: Future() for name in jobs}
+
+    def work(self) -> None:
+        """Run pending jobs, one after another, until none is left (or ``stop`` was called)."""
+        while True:
+            with self._lock:
+                if self._stopped or not self._pending:
+                    return
+                name, job = self._pending.pop(0)
+            future = self.done[name]
+            try:
+                future.set_result(job())
+            except BaseException as exc:  # the test that reads it fails with it
+                future.set_exception(exc)
+
+    def start(self) -> threading.Thread:
+        """One thread working through the jobs (a daemon: it never keeps the process alive)."""
+        thread = threading.Thread(target=self.work, name="backlog", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        """No job starts after this (each pending one is cancelled); a job under way runs to its end."""
+        with self._lock:
+            self._stopped = True
+            pending, self._pending = self._pending, []
+        for name, _ in pending:
+            self.done[name].cancel()

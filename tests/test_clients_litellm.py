@@ -3,7 +3,9 @@ server and through the in-process mock.
 
 Importing litellm costs about 8 s of CPU, so every scenario runs in one subprocess (this file run as a script),
 which prints one JSON line of results; the tests read those results and the live server's journal. Each scenario
-sends its own name as the prompt, so the journal tells its requests apart."""
+sends its own name as the prompt, so the journal tells its requests apart. The subprocess imports litellm before it
+reads the server's URL from its input, so a run without xdist workers starts it as the collection ends
+(``prestart``): the other core imports litellm while the tests before this file run."""
 
 from __future__ import annotations
 
@@ -51,7 +53,6 @@ def _failure(call: Callable[[], object]) -> dict[str, Any]:
 
 def run_scenarios(base_url: str, files: Path) -> dict[str, Any]:
     """Every scenario against the server at ``base_url``, and two against the mock; what each returned."""
-    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # litellm would fetch its price list at import otherwise
     import httpx
     import litellm
 
@@ -97,6 +98,32 @@ def run_scenarios(base_url: str, files: Path) -> dict[str, Any]:
 # -- the tests ---------------------------------------------------------------------------------------------
 
 
+def start_scenarios() -> subprocess.Popen[str]:
+    """This file as a script: it imports litellm, then runs the scenarios against the server its input names."""
+    # litellm would fetch its price list at import otherwise
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    return subprocess.Popen(
+        [sys.executable, __file__],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+#: the subprocess ``prestart`` started, until the fixture takes it
+STARTED: list[subprocess.Popen[str]] = []
+
+
+def prestart(config: pytest.Config, names: set[str]) -> None:
+    """Start the subprocess now (it imports litellm meanwhile); killed at the end of the run if no test took it."""
+    if importlib.util.find_spec("litellm") is not None:
+        STARTED.append(start_scenarios())
+        config.add_cleanup(lambda: [proc.kill() for proc in STARTED])
+
+
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], LiveServer]:
     """Every scenario run once, in a subprocess, against one live server: the results and the server."""
@@ -106,19 +133,16 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], LiveS
     (files / "fox.png").write_bytes(png())
     (files / "fox.jpg").write_bytes(encoded("JPEG"))
     (files / "mask.png").write_bytes(MASK)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    proc = STARTED.pop() if STARTED else start_scenarios()
     with edenfake.serve(clock=FROZEN, tokens=[TOKEN]) as server:
-        done = subprocess.run(
-            [sys.executable, __file__, server.base_url, str(files)],
-            capture_output=True,
-            text=True,
-            timeout=SCENARIOS_TIMEOUT,
-            env=env,
-            cwd=ROOT,
-            check=False,
-        )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1]), server
+        try:
+            out, err = proc.communicate(f"{server.base_url}\n{files}\n", timeout=SCENARIOS_TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1]), server
 
 
 def calls_for(server: LiveServer, prompt: str) -> list[Call]:
@@ -195,4 +219,7 @@ def test_through_the_mock(ran: tuple[dict[str, Any], LiveServer]) -> None:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run_scenarios(sys.argv[1], Path(sys.argv[2]))))
+    import litellm  # noqa: F401  (first: the slow part, done before the server is known)
+
+    base_url, folder = sys.stdin.readline().strip(), sys.stdin.readline().strip()
+    print(json.dumps(run_scenarios(base_url, Path(folder))))

@@ -15,20 +15,22 @@ run: keep them rare.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from edenfake import Catalog
-from tests.helpers import EDENFAKE_PLUGIN, HYPOTHESIS, run_pytest
+from tests.helpers import EDENFAKE_PLUGIN, HYPOTHESIS, Backlog, run_pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -42,6 +44,13 @@ NESTED_PYTEST = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": "-p ed
 CATALOG_KEYS = set(json.loads((ROOT / "contracts" / "catalog.schema.json").read_text(encoding="utf-8"))["properties"])
 #: a shell example that takes longer than this fails
 SHELL_TIMEOUT = 120
+#: what a shell example runs with: this venv's commands first on PATH, as an activated venv has them (``edenfake``,
+#: ``pytest``), in the environment the run started with (read before any test could set a variable of its own)
+SHELL_ENV = {
+    **os.environ,
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    **NESTED_PYTEST,
+}
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,7 @@ def run_block(block: Block, code: str, cwd: Path | None = None) -> None:
         ["bash", "-e", "-o", "pipefail", "-c", code],
         capture_output=True,
         text=True,
-        env={**os.environ, **NESTED_PYTEST},
+        env=SHELL_ENV,
         cwd=cwd,
         timeout=SHELL_TIMEOUT,
         check=False,
@@ -143,18 +152,58 @@ def test_each_page_with_shell_and_python_examples_runs_in_order(
 def run_shell_page(found: list[Block], folder: Path) -> None:
     """The shell blocks of one page, in order, in ``folder`` (and beside a fake of their own if they name one)."""
     folder.mkdir()
-    with served() if any(SERVE_URL in b.code for b in found) else contextlib.nullcontext(str) as here:
+    with served() if serves(found) else contextlib.nullcontext(str) as here:
         for block in found:
             run_block(block, here(block.code), cwd=folder)
 
 
+def serves(found: list[Block]) -> bool:
+    """Whether a page's examples talk to ``edenfake serve``'s address (a fake this process serves instead)."""
+    return any(SERVE_URL in b.code for b in found)
+
+
+def shell_pages(root: Path, pages: list[tuple[Path, list[Block]]]) -> Backlog:
+    """A job a page of shell blocks alone, each in a directory of its own under ``root``."""
+    return Backlog(
+        {page_id(page): functools.partial(run_shell_page, found, root / slug(page)) for page, found in pages}
+    )
+
+
+#: the pages of shell blocks alone that ``prestart`` started as the collection ended
+STARTED: list[Backlog] = []
+
+
+def prestart(config: pytest.Config, names: set[str]) -> None:
+    """Start the pages of shell blocks alone now, on a thread of their own, if their test is to run: only those
+    that run nothing but processes of their own (a fake served here meanwhile would see the other tests' patches
+    of this process: a class's method, Pillow's pixel bound)."""
+    if "test_each_page_of_shell_examples_alone_runs_in_order" in names:
+        root = Path(tempfile.mkdtemp(prefix="edenfake-docs-"))
+        backlog = shell_pages(root, [(page, found) for page, found in SHELL_ONLY if not serves(found)])
+        STARTED.append(backlog)
+        thread = backlog.start()
+        config.add_cleanup(lambda: shutil.rmtree(root, ignore_errors=True))
+        config.add_cleanup(lambda: thread.join(SHELL_TIMEOUT))
+        config.add_cleanup(backlog.stop)
+
+
 def test_each_page_of_shell_examples_alone_runs_in_order(tmp_path: Path, subtests: pytest.Subtests) -> None:
-    """Two pages at a time, each in a directory of its own; each page is a subtest of its own."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        running = [(page, pool.submit(run_shell_page, found, tmp_path / slug(page))) for page, found in SHELL_ONLY]
-        for page, done in running:
-            with subtests.test(page=page_id(page)):
-                done.result()
+    """Each page in a directory of its own, one subtest a page, two pages at a time: those ``prestart`` started go
+    on beside this test, which runs the others; without them, a thread and this test share every page."""
+    early = STARTED.pop() if STARTED else None
+    rest = shell_pages(
+        tmp_path, [(p, found) for p, found in SHELL_ONLY if early is None or page_id(p) not in early.done]
+    )
+    if early is None:
+        rest.start()
+    rest.work()
+    outcomes = dict(rest.done)
+    if early is not None:
+        early.work()
+        outcomes.update(early.done)
+    for page, _ in SHELL_ONLY:
+        with subtests.test(page=page_id(page)):
+            outcomes[page_id(page)].result()
 
 
 def plugins_for(code: str) -> tuple[str, ...]:

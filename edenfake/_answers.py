@@ -87,7 +87,7 @@ def image_answer(
             background=plan.background,
             edit_of=edit_of,
         )
-        data, sha256, key = images.entry(spec)
+        data, sha256, key, b64 = images.entry_b64(spec) if url_base is None else (*images.entry(spec), b"")
         media = (MEDIA_TYPES[spec.format],)
         separator = b"," if index else b""
         if url_base is not None:
@@ -101,7 +101,7 @@ def image_answer(
             name = f"{sha256}.{EXTENSIONS[spec.format]}"
             if urls.get(name) is None:  # within the store's byte bound, like URLs
                 urls.put(name, data, media)
-            answer += (separator, b'{"url":null,"b64_json":"', images.get_b64(spec), b'"', revised, b"}")
+            answer += (separator, b'{"url":null,"b64_json":"', b64, b'"', revised, b"}")
             # the journal's copy: the image's digest and size (a hex digest, numbers, a format name: nothing to escape)
             digest = f'{{"sha256":"{sha256}","bytes":{len(data)},"format":"{spec.format}","width":{spec.width},'
             digest += f'"height":{spec.height}}}'

@@ -439,6 +439,8 @@ class Core:
 
     def charge(self, cost: float) -> None:
         """Take ``cost`` from the credits; InsufficientCredit when they do not cover it."""
+        if self.credits is None:  # unlimited (the usual case): nothing to take, no lock to wait for
+            return
         with self._credits_lock:
             if self.credits is None:
                 return

@@ -163,6 +163,8 @@ class Exchange:
         reads = _tags.reads_header(route.method, route.path)
         header = [v for k, v in self.request.headers if k == _tags.HEADER] if reads else None
         body = self.fields().get("tags") if self.kind == "json" and _tags.reads_body(route.json_contract) else None
+        if not header and body is None:
+            return {}  # most calls carry none
         try:
             return _tags.merged(header, body, limit=_tags.header_limit(route.method, route.path))
         except InvalidTags as exc:

@@ -413,13 +413,17 @@ class ImageCache:
 
     def get_b64(self, spec: ImageSpec) -> bytes:
         """The image for ``spec`` as base64 (ASCII bytes), encoded once while it stays cached."""
+        return self.entry_b64(spec)[3]
+
+    def entry_b64(self, spec: ImageSpec) -> tuple[bytes, str, str, bytes]:
+        """:meth:`entry` and the image's base64 (encoded once while it stays cached), counted as one call."""
+        data, sha256, key = self.entry(spec)
         found = self._store.get((spec.identity, True))
         if found is not None:
-            self._count(True)
-            return found[0]
-        b64 = base64.b64encode(self.get(spec))
+            return data, sha256, key, found[0]
+        b64 = base64.b64encode(data)
         self._store.put((spec.identity, True), b64)
-        return b64
+        return data, sha256, key, b64
 
     def clear(self) -> None:
         """Forget every image (the hit and miss counts stay)."""

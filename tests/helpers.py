@@ -10,6 +10,7 @@ import io
 import json
 import math
 import os
+import queue
 import re
 import signal
 import subprocess
@@ -304,9 +305,10 @@ def journal_entry(call: Any) -> dict[str, Any]:
 
 class Backlog:
     """Named jobs (each a function of no argument) that any thread may work through, each run once: a test module's
-    ``prestart`` (called by conftest as the collection ends, in a run without xdist workers) starts one thread on
-    them, so that the other core runs them while the tests before the module run; the test that needs their
-    results works through what is left beside it, and reads each job's outcome from ``done``."""
+    ``prestart`` (called by conftest as the collection ends, in a run without xdist workers) queues them on the
+    run's background thread, so that the core the tests leave free runs them while the tests before the module
+    run; the test that needs their results works through what is left beside it, and reads each job's outcome from
+    ``done``."""
 
     def __init__(self, jobs: dict[str, Callable[[], object]]) -> None:
         self._pending = list(jobs.items())
@@ -327,11 +329,15 @@ class Backlog:
             except BaseException as exc:  # the test that reads it fails with it
                 future.set_exception(exc)
 
-    def start(self) -> threading.Thread:
-        """One thread working through the jobs (a daemon: it never keeps the process alive)."""
-        thread = threading.Thread(target=self.work, name="backlog", daemon=True)
-        thread.start()
-        return thread
+    def start(self) -> None:
+        """Queue ``work`` on the background thread: one thread for the whole run, so that the early work of several
+        modules runs one job at a time (a daemon: it never keeps the process alive)."""
+        global _BACKGROUND
+        with _BACKGROUND_LOCK:
+            if _BACKGROUND is None:
+                _BACKGROUND = queue.SimpleQueue()
+                threading.Thread(target=_run_background, args=(_BACKGROUND,), name="backlog", daemon=True).start()
+            _BACKGROUND.put(self.work)
 
     def stop(self) -> None:
         """No job starts after this (each pending one is cancelled); a job under way runs to its end."""
@@ -340,3 +346,12 @@ class Backlog:
             pending, self._pending = self._pending, []
         for name, _ in pending:
             self.done[name].cancel()
+
+
+_BACKGROUND: queue.SimpleQueue[Callable[[], None]] | None = None
+_BACKGROUND_LOCK = threading.Lock()
+
+
+def _run_background(work: queue.SimpleQueue[Callable[[], None]]) -> None:
+    while True:
+        work.get()()

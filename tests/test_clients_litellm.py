@@ -24,7 +24,7 @@ import pytest
 
 import edenfake
 from edenfake import Call, LiveServer
-from tests.helpers import FROZEN, MASK, TOKEN, encoded, png
+from tests.helpers import FROZEN, MASK, TOKEN, Backlog, encoded, png
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the base URL a user gives litellm when the mock intercepts it (the real service's)
@@ -99,10 +99,11 @@ def run_scenarios(base_url: str, files: Path) -> dict[str, Any]:
 
 
 def start_scenarios() -> subprocess.Popen[str]:
-    """This file as a script: it imports litellm, then runs the scenarios against the server its input names."""
+    """This file as a script, once it has imported litellm: it then runs the scenarios against the server whose
+    URL it reads from its input."""
     # litellm would fetch its price list at import otherwise
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, __file__],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -111,17 +112,35 @@ def start_scenarios() -> subprocess.Popen[str]:
         env=env,
         cwd=ROOT,
     )
+    assert proc.stdout is not None
+    ready = proc.stdout.readline()  # "" if it died: the fixture reports its stderr
+    assert ready in ("imported\n", ""), ready[:500]
+    return proc
 
 
-#: the subprocess ``prestart`` started, until the fixture takes it
-STARTED: list[subprocess.Popen[str]] = []
+#: the subprocess that ``prestart`` queued on the run's background thread, until the fixture takes it
+STARTED: list[Backlog] = []
 
 
 def prestart(config: pytest.Config, names: set[str]) -> None:
-    """Start the subprocess now (it imports litellm meanwhile); killed at the end of the run if no test took it."""
+    """Start the subprocess on the run's background thread (it imports litellm meanwhile); killed at the end of
+    the run if no test took it."""
     if importlib.util.find_spec("litellm") is not None:
-        STARTED.append(start_scenarios())
-        config.add_cleanup(lambda: [proc.kill() for proc in STARTED])
+        backlog = Backlog({"scenarios": start_scenarios})
+        STARTED.append(backlog)
+        backlog.start()
+        config.add_cleanup(lambda: kill_unused(backlog))
+
+
+def kill_unused(backlog: Backlog) -> None:
+    backlog.stop()
+    started = backlog.done["scenarios"]
+    if started.done() and not started.cancelled() and started.exception() is None:
+        proc = started.result()
+        assert isinstance(proc, subprocess.Popen)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +152,13 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], LiveS
     (files / "fox.png").write_bytes(png())
     (files / "fox.jpg").write_bytes(encoded("JPEG"))
     (files / "mask.png").write_bytes(MASK)
-    proc = STARTED.pop() if STARTED else start_scenarios()
+    if STARTED:  # taken, or started here if the background thread has not started it yet
+        backlog = STARTED.pop()
+        backlog.work()
+        proc = backlog.done["scenarios"].result()
+        assert isinstance(proc, subprocess.Popen)
+    else:
+        proc = start_scenarios()
     with edenfake.serve(clock=FROZEN, tokens=[TOKEN]) as server:
         try:
             out, err = proc.communicate(f"{server.base_url}\n{files}\n", timeout=SCENARIOS_TIMEOUT)
@@ -221,5 +246,6 @@ def test_through_the_mock(ran: tuple[dict[str, Any], LiveServer]) -> None:
 if __name__ == "__main__":
     import litellm  # noqa: F401  (first: the slow part, done before the server is known)
 
+    print("imported", flush=True)
     base_url, folder = sys.stdin.readline().strip(), sys.stdin.readline().strip()
     print(json.dumps(run_scenarios(base_url, Path(folder))))

@@ -181,9 +181,8 @@ def prestart(config: pytest.Config, names: set[str]) -> None:
         root = Path(tempfile.mkdtemp(prefix="edenfake-docs-"))
         backlog = shell_pages(root, [(page, found) for page, found in SHELL_ONLY if not serves(found)])
         STARTED.append(backlog)
-        thread = backlog.start()
+        backlog.start()
         config.add_cleanup(lambda: shutil.rmtree(root, ignore_errors=True))
-        config.add_cleanup(lambda: thread.join(SHELL_TIMEOUT))
         config.add_cleanup(backlog.stop)
 
 

@@ -48,6 +48,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under xdist, the default scheduling (``load``) becomes ``loadfile``: each file's tests go to one worker, so
+    that the module-scoped fixtures that cost seconds (a Chromium, litellm's import, a server process, a subprocess
+    pytest run, schemathesis' schemas) are paid once, not once a worker. (``loadgroup``, for chosen files only,
+    groups nothing under pytest 9.2: xdist marks a test's group in an attribute pytest no longer reads.)"""
+    if config.getoption("numprocesses", None) and config.getoption("dist", None) == "load":
+        config.option.dist = "loadfile"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test marked ``slow`` is skipped, saying which faster test covers its point, unless ``--run-slow``."""
     for item in items:

@@ -98,18 +98,21 @@ def run_scenarios(base_url: str, files: Path) -> dict[str, Any]:
 # -- the tests ---------------------------------------------------------------------------------------------
 
 
+#: the subprocess's environment, as the run of this suite started (read before any test could set a variable: it
+#: may start on the background thread while other tests run); litellm would fetch its price list at import otherwise
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
+
 def start_scenarios() -> subprocess.Popen[str]:
     """This file as a script, once it has imported litellm: it then runs the scenarios against the server whose
     URL it reads from its input."""
-    # litellm would fetch its price list at import otherwise
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     proc = subprocess.Popen(
         [sys.executable, __file__],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=ENV,
         cwd=ROOT,
     )
     assert proc.stdout is not None

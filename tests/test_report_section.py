@@ -4,13 +4,17 @@ answered, with the fake's own detail of every error; a passing test gets none. D
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from tests.helpers import EDENFAKE_PLUGIN, HYPOTHESIS_HOME, PYTEST_TIMEOUT, report_sections
+from tests.helpers import EDENFAKE_PLUGIN, HYPOTHESIS_HOME, PYTEST_TIMEOUT, Backlog, report_sections
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -66,13 +70,14 @@ def test_unused_fault_on_the_live_server(edenfake_server):
 """
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The output of one ``pytest -rA`` run of SAMPLES (a run in a subprocess costs seconds of CPU: the module's
-    tests share it), with the plugins run_pytest loads."""
-    where = tmp_path_factory.mktemp("samples")
+#: the environment of the run, as the run of this suite started (read before any test could set a variable: the run
+#: may start on the background thread while other tests run)
+ENV = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "HYPOTHESIS_STORAGE_DIRECTORY": str(HYPOTHESIS_HOME)}
+
+
+def run_samples(where: Path) -> str:
+    """The output of one ``pytest -rA`` run of SAMPLES in ``where``, with the plugins run_pytest loads."""
     (where / "test_samples.py").write_text(HEADER + SAMPLES)
-    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "HYPOTHESIS_STORAGE_DIRECTORY": str(HYPOTHESIS_HOME)}
     done = subprocess.run(
         [
             sys.executable,
@@ -87,7 +92,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> str:
             "test_samples.py",
         ],
         cwd=where,
-        env=env,
+        env=ENV,
         capture_output=True,
         text=True,
         timeout=PYTEST_TIMEOUT,
@@ -95,6 +100,33 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> str:
     )
     assert "2 passed" in done.stdout and "6 failed" in done.stdout and "1 error" in done.stdout, done.stdout[-3000:]
     return done.stdout
+
+
+#: the run ``prestart`` queued on the run's background thread, until the fixture takes it
+STARTED: list[Backlog] = []
+
+
+def prestart(config: pytest.Config, names: set[str]) -> None:
+    """Queue the run of SAMPLES on the background thread (it runs nothing in this process)."""
+    where = Path(tempfile.mkdtemp(prefix="edenfake-report-"))
+    backlog = Backlog({"report": functools.partial(run_samples, where)})
+    STARTED.append(backlog)
+    backlog.start()
+    config.add_cleanup(lambda: shutil.rmtree(where, ignore_errors=True))
+    config.add_cleanup(backlog.stop)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The output of the run of SAMPLES (a run in a subprocess costs seconds of CPU: the module's tests share it):
+    the one ``prestart`` queued (run here if the background thread has not started it), else one run here."""
+    if not STARTED:
+        return run_samples(tmp_path_factory.mktemp("samples"))
+    backlog = STARTED.pop()
+    backlog.work()
+    output = backlog.done["report"].result()
+    assert isinstance(output, str)
+    return output
 
 
 def test_a_failing_test_lists_its_calls_and_the_fakes_detail_of_each_error(report: str) -> None:

@@ -223,12 +223,13 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 
 
-def start_cli(*args: str) -> tuple[subprocess.Popen[str], str]:
-    """``python -m edenfake args`` (``serve`` or ``record`` on ``--port 0``) and the URL its banner names.
+def start_cli(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    """``python -m edenfake args`` (``serve`` or ``record`` on ``--port 0``) and the URL its banner names; ``env``
+    is its environment (by default this process's).
 
     A command that prints no banner within START_TIMEOUT is killed, and the error shows the end of its stderr."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edenfake", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "edenfake", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     assert proc.stdout is not None
     watchdog = threading.Timer(START_TIMEOUT, proc.kill)
@@ -259,9 +260,9 @@ def stop_cli(proc: subprocess.Popen[str], sig: int = signal.SIGINT) -> tuple[str
 
 
 @contextmanager
-def cli_running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """``start_cli(*args)``; on the way out the command is killed if the test left it running."""
-    proc, url = start_cli(*args)
+def cli_running(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``start_cli(*args, env=env)``; on the way out the command is killed if the test left it running."""
+    proc, url = start_cli(*args, env=env)
     try:
         yield proc, url
     finally:

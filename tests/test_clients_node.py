@@ -1,21 +1,26 @@
 """Node clients against ``edenfake serve``: the openai Node SDK and the Vercel AI SDK (``ai`` with
 ``@ai-sdk/openai-compatible``), run by the scripts in ``tests/node/`` (``npm ci --prefix tests/node`` installs
-them). Each script runs one scenario and prints one JSON line; the test reads it and the server's journal."""
+them). Each script runs the scenarios it is given and prints one JSON line. Every run of a script is made once,
+in RUNS' order, against one server emptied before each run, and keeps its results and the journal of its own
+requests; the tests read those. In a run without xdist workers they are queued on the run's background thread as
+the collection ends (``prestart``), since they run nothing in this process (the server is ``edenfake serve``)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+import tempfile
+import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.helpers import FROZEN, MASK, PYTHON_TIMEOUT, TOKEN, cli_running, encoded, png, stop_cli
+from tests.helpers import FROZEN, MASK, PYTHON_TIMEOUT, TOKEN, Backlog, cli_running, encoded, png, stop_cli
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 NODE = shutil.which("node")
@@ -23,6 +28,9 @@ NODE = shutil.which("node")
 JSON = {"Content-Type": "application/json"}
 #: the oldest Node the pinned majors support (openai 6 says Node 20 LTS or later)
 MIN_NODE = 20
+#: the scripts' environment, as the run of this suite started (the runs may be made on the background thread while
+#: other tests set variables of their own)
+ENV = dict(os.environ)
 
 pytestmark = [
     pytest.mark.skipif(NODE is None, reason="no node on PATH: apt-get install nodejs npm"),
@@ -33,27 +41,82 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """``edenfake serve`` on a free loopback port, accepting only TOKEN: its URL, and a folder of input images."""
+def node_or_skip() -> None:
+    """A skip unless this machine's Node takes tests/node's packages."""
     assert NODE is not None
     version = subprocess.run([NODE, "--version"], capture_output=True, text=True, check=True).stdout.strip()
     if int(version.lstrip("v").split(".")[0]) < MIN_NODE:
         pytest.skip(f"node {version} is older than {MIN_NODE}, the oldest tests/node's packages take")
-    files = tmp_path_factory.mktemp("node-images")
+
+
+#: each run of a script: its scenarios, whether it is given the input images, and whether a 503 is queued first
+RUNS: dict[str, tuple[str, list[str], bool, bool]] = {
+    "openai-generate": ("openai.mjs", ["generate"], False, False),
+    "openai-edit": ("openai.mjs", ["edit-one", "edit-several-masked"], True, False),
+    "openai-models": ("openai.mjs", ["models"], False, False),
+    "openai-errors": ("openai.mjs", ["error-model", "error-auth", "error-unavailable"], False, True),
+    "ai-generate": ("ai-sdk.mjs", ["generate", "generate-dall-e-3"], False, False),
+    "ai-edit": ("ai-sdk.mjs", ["edit-one", "edit-several-masked"], True, False),
+    "ai-errors": ("ai-sdk.mjs", ["error-model", "error-unavailable"], False, True),
+}
+#: what the tests read: each run's results by scenario, and the journal of its requests
+Ran = dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]
+
+
+def run_all(files: Path) -> Ran:
+    """Every run of RUNS against one ``edenfake serve`` on a free loopback port that accepts only TOKEN (emptied
+    before each run), then the two runs against a fake of Eden's other error shape (``error-object``: its
+    journal is not kept)."""
     (files / "fox.png").write_bytes(png())
     (files / "fox.jpg").write_bytes(encoded("JPEG"))
     (files / "mask.png").write_bytes(MASK)
-    with cli_running("serve", "--port", "0", "--clock", str(FROZEN), "--token", TOKEN, "--quiet") as (proc, url):
-        yield url, files
+    images, mask = [files / "fox.png", files / "fox.jpg"], files / "mask.png"
+    ran: Ran = {}
+    serve = ("serve", "--port", "0", "--quiet", "--token", TOKEN)
+    with cli_running(*serve, "--clock", str(FROZEN), env=ENV) as (proc, url):
+        for name, (script, scenarios, with_files, then_503) in RUNS.items():
+            admin(url, "/reset", {})
+            if then_503:
+                queue_503(url)
+            given = {"images": images, "mask": mask} if with_files else {}
+            ran[name] = node(script, scenarios, url, **given), calls(url)  # type: ignore[arg-type]
         stop_cli(proc)
+    catalog = files / "catalog.json"
+    catalog.write_text(json.dumps({"error_shapes": "error_object"}))
+    with cli_running(*serve, "--catalog", str(catalog), env=ENV) as (proc, url):
+        admin(url, "/faults", {"fail": 429, "retry_after": 0, "times": 2, "match": {"prompt": "rate-limited"}})
+        sdk = node("openai.mjs", ["error-rate-limited"], url)["error-rate-limited"]
+        ai = node("ai-sdk.mjs", ["error-rate-limited"], url)["error-rate-limited"]
+        ran["error-object"] = {"openai": sdk, "ai-sdk": ai}, []
+        stop_cli(proc)
+    return ran
 
 
-@pytest.fixture
-def url(server: tuple[str, Path]) -> str:
-    """The server's URL, its journal and faults emptied for this test."""
-    httpx.post(server[0] + "/_edenfake/reset", headers=JSON).raise_for_status()
-    return server[0]
+#: the runs ``prestart`` queued on the run's background thread, until the fixture takes them
+STARTED: list[Backlog] = []
+
+
+def prestart(config: pytest.Config, names: set[str]) -> None:
+    """Queue every run on the background thread, where Node and its packages are there to run them."""
+    if NODE is not None and (NODE_DIR / "node_modules").is_dir():
+        files = Path(tempfile.mkdtemp(prefix="edenfake-node-"))
+        backlog = Backlog({"runs": functools.partial(run_all, files)})
+        STARTED.append(backlog)
+        backlog.start()
+        config.add_cleanup(lambda: shutil.rmtree(files, ignore_errors=True))
+        config.add_cleanup(backlog.stop)
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> Ran:
+    """Every run's results and journal: those ``prestart`` queued (made here if the background thread has not
+    started them), else made here."""
+    node_or_skip()
+    if not STARTED:
+        return run_all(tmp_path_factory.mktemp("node-images"))
+    backlog = STARTED.pop()
+    backlog.work()
+    return backlog.done["runs"].result()  # type: ignore[return-value]
 
 
 def node(
@@ -62,7 +125,7 @@ def node(
     """``node tests/node/SCRIPT SCENARIO...`` against the server at ``url``: each scenario's result, by name."""
     assert NODE is not None
     env = {
-        **os.environ,
+        **ENV,
         "EDENFAKE_BASE_URL": url + "/v3",
         "EDENFAKE_TOKEN": TOKEN,
         "EDENFAKE_IMAGES": ",".join(str(p) for p in images),
@@ -81,9 +144,17 @@ def node(
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def admin(url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """A call of the server's admin API (a POST of ``body``, else a GET): its JSON answer. Through urllib, which
+    the mock a test may have started meanwhile on another thread does not route."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url + "/_edenfake" + path, data=data, headers=JSON)
+    with urllib.request.urlopen(request, timeout=PYTHON_TIMEOUT) as answer:
+        return json.loads(answer.read())
+
+
 def calls(url: str) -> list[dict[str, Any]]:
-    body = httpx.get(url + "/_edenfake/calls").json()
-    return body["calls"]  # type: ignore[no-any-return]
+    return admin(url, "/calls")["calls"]  # type: ignore[no-any-return]
 
 
 def parts(call: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
@@ -93,21 +164,20 @@ def parts(call: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
 # -- the openai Node SDK -----------------------------------------------------------------------------------
 
 
-def test_openai_generate_sends_json(url: str) -> None:
-    result = node("openai.mjs", ["generate"], url)["generate"]
+def test_openai_generate_sends_json(ran: Ran) -> None:
+    results, answered = ran["openai-generate"]
+    result = results["generate"]
     assert result == {"count": 2, "sizes": [[1024, 1024]] * 2, "size": "1024x1024", "provider": "openai", "cost": 0.084}
-    (call,) = calls(url)
+    (call,) = answered
     assert call["json"] == {"model": "openai/gpt-image-1", "prompt": "a red fox", "n": 2, "size": "1024x1024"}
     assert call["headers"]["user-agent"].startswith("OpenAI/JS 6.")
 
 
-def test_openai_edit_sends_one_image_as_image_and_several_as_image_brackets(url: str, server: tuple[str, Path]) -> None:
-    files = server[1]
-    images, mask = [files / "fox.png", files / "fox.jpg"], files / "mask.png"
-    results = node("openai.mjs", ["edit-one", "edit-several-masked"], url, images=images, mask=mask)
+def test_openai_edit_sends_one_image_as_image_and_several_as_image_brackets(ran: Ran) -> None:
+    results, answered = ran["openai-edit"]
     assert results["edit-one"]["sizes"] == [[1024, 1024]]
     assert results["edit-several-masked"]["sizes"] == [[1024, 1024]] * 2
-    first, second = calls(url)
+    first, second = answered
     assert parts(first) == [("image", "image-0.png", "image/png")]
     assert parts(second) == [
         ("image[]", "image-0.png", "image/png"),
@@ -117,45 +187,43 @@ def test_openai_edit_sends_one_image_as_image_and_several_as_image_brackets(url:
     assert second["form"] == {"model": "openai/gpt-image-1", "prompt": "merge them", "n": 2}
 
 
-def test_openai_models_list_pages_through_the_catalog(url: str) -> None:
-    ids = node("openai.mjs", ["models"], url)["models"]["ids"]
+def test_openai_models_list_pages_through_the_catalog(ran: Ran) -> None:
+    results, answered = ran["openai-models"]
+    ids = results["models"]["ids"]
     assert "openai/gpt-image-1" in ids and "openai/dall-e-3" in ids and len(ids) == len(set(ids))
-    (call,) = calls(url)
+    (call,) = answered
     assert call["path"] == "/v3/models" and call["status"] == 200
     assert {m["id"] for m in call["response"]["data"]} == set(ids)
 
 
-def test_openai_errors_are_the_sdk_s_classes_without_eden_s_body(url: str) -> None:
+def test_openai_errors_are_the_sdk_s_classes_without_eden_s_body(ran: Ran) -> None:
     """The SDK takes an error's message and ``error`` from the body's ``error`` object; Eden's bodies are
     ``{"detail", "error_code"}``, so the SDK shows only the status ("400 status code (no body)")."""
-    queue_503(url)
-    results = node("openai.mjs", ["error-model", "error-auth", "error-unavailable"], url)
+    results, answered = ran["openai-errors"]  # a 503 queued for the prompt "unavailable"
     assert [(r["class"], r["status"], r["isAPIError"]) for r in results.values()] == [
         ("BadRequestError", 400, True),
         ("AuthenticationError", 401, True),
         ("InternalServerError", 503, True),
     ]
     assert results["error-model"]["message"] == "400 status code (no body)" and results["error-model"]["error"] is None
-    answered = calls(url)
     assert [c["status"] for c in answered] == [400, 401, 503]  # maxRetries: 0, no retry
     assert [c["response"]["error_code"] for c in answered] == ["INVALID_MODEL", "UNAUTHORIZED", "SERVICE_UNAVAILABLE"]
 
 
 def queue_503(url: str) -> None:
     """A 503 for the next request whose prompt is "unavailable", with a Retry-After of 1 ms."""
-    fault = {"fail": 503, "retry_after": 0, "match": {"prompt": "unavailable"}}
-    httpx.post(url + "/_edenfake/faults", json=fault, headers=JSON).raise_for_status()
+    admin(url, "/faults", {"fail": 503, "retry_after": 0, "match": {"prompt": "unavailable"}})
 
 
 # -- the Vercel AI SDK ---------------------------------------------------------------------------------------
 
 
-def test_ai_sdk_generate_always_asks_for_b64_json(url: str) -> None:
-    results = node("ai-sdk.mjs", ["generate", "generate-dall-e-3"], url)
+def test_ai_sdk_generate_always_asks_for_b64_json(ran: Ran) -> None:
+    results, answered = ran["ai-generate"]
     gpt, dalle = results["generate"], results["generate-dall-e-3"]
     assert gpt["sizes"] == [[1024, 1024]] * 2 and gpt["mediaTypes"] == ["image/png"] * 2
     assert dalle["sizes"] == [[1024, 1024]] and gpt["warnings"] == dalle["warnings"] == []
-    sent = [c["json"] for c in calls(url)]
+    sent = [c["json"] for c in answered]
     assert sent == [
         {
             "model": "openai/gpt-image-1",
@@ -168,13 +236,11 @@ def test_ai_sdk_generate_always_asks_for_b64_json(url: str) -> None:
     ]
 
 
-def test_ai_sdk_edits_send_blobs_named_blob(url: str, server: tuple[str, Path]) -> None:
+def test_ai_sdk_edits_send_blobs_named_blob(ran: Ran) -> None:
     """Its edit path sends multipart with Blobs: every file part is named ``blob``, and ``n`` is always sent."""
-    files = server[1]
-    images, mask = [files / "fox.png", files / "fox.jpg"], files / "mask.png"
-    results = node("ai-sdk.mjs", ["edit-one", "edit-several-masked"], url, images=images, mask=mask)
+    results, answered = ran["ai-edit"]
     assert results["edit-one"]["sizes"] == results["edit-several-masked"]["sizes"] == [[1024, 1024]]
-    first, second = calls(url)
+    first, second = answered
     assert parts(first) == [("image", "blob", "image/png")]
     assert parts(second) == [
         ("image[]", "blob", "image/png"),
@@ -184,11 +250,10 @@ def test_ai_sdk_edits_send_blobs_named_blob(url: str, server: tuple[str, Path]) 
     assert second["form"] == {"model": "openai/gpt-image-1", "prompt": "merge them", "n": 1}
 
 
-def test_ai_sdk_errors_are_api_call_errors_with_the_status_text_and_the_body(url: str) -> None:
+def test_ai_sdk_errors_are_api_call_errors_with_the_status_text_and_the_body(ran: Ran) -> None:
     """It reads an error's message only from ``{"error": {"message"}}``: for Eden's bodies it shows the status
     text, and keeps the body in ``responseBody``."""
-    queue_503(url)
-    results = node("ai-sdk.mjs", ["error-model", "error-unavailable"], url)
+    results, _ = ran["ai-errors"]  # a 503 queued for the prompt "unavailable"
     model, unavailable = results["error-model"], results["error-unavailable"]
     assert (model["class"], model["status"], model["message"], model["isRetryable"]) == (
         "APICallError",
@@ -207,17 +272,11 @@ def test_ai_sdk_errors_are_api_call_errors_with_the_status_text_and_the_body(url
 # -- Eden's other error shape ------------------------------------------------------------------------------
 
 
-def test_the_error_object_shape_gives_both_sdks_a_429_s_message(tmp_path: Path) -> None:
+def test_the_error_object_shape_gives_both_sdks_a_429_s_message(ran: Ran) -> None:
     """With the catalog's ``error_shapes: "error_object"`` a 429 is ``{"error": {"code", "message"}}``, as some of
     Eden's pages give it: the shape both SDKs read their message from."""
-    catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps({"error_shapes": "error_object"}))
-    with cli_running("serve", "--port", "0", "--catalog", str(catalog), "--token", TOKEN, "--quiet") as (proc, url):
-        fault = {"fail": 429, "retry_after": 0, "times": 2, "match": {"prompt": "rate-limited"}}
-        httpx.post(url + "/_edenfake/faults", json=fault, headers=JSON).raise_for_status()
-        sdk = node("openai.mjs", ["error-rate-limited"], url)["error-rate-limited"]
-        ai = node("ai-sdk.mjs", ["error-rate-limited"], url)["error-rate-limited"]
-        stop_cli(proc)
+    shapes, _ = ran["error-object"]  # a catalog of {"error_shapes": "error_object"}, a 429 queued twice
+    sdk, ai = shapes["openai"], shapes["ai-sdk"]
     assert (sdk["class"], sdk["status"], sdk["message"]) == ("RateLimitError", 429, "429 Rate limit exceeded")
     assert sdk["error"] == {"code": 429, "message": "Rate limit exceeded"}
     assert (ai["status"], ai["message"], ai["isRetryable"]) == (429, "Rate limit exceeded", True)

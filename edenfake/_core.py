@@ -250,7 +250,7 @@ class Core:
         self.images = ImageCache(max_bytes=options.image_cache_bytes)
         self._credits_lock = threading.Lock()
         #: the named sessions; the default session's State is the fake's own
-        self.sessions = Sessions(options.max_sessions, lambda _: self._build_state(), self.clock.now)
+        self.sessions = Sessions(options.max_sessions, self._build_state, self.clock.now)
         self._default_state = State("", self.sessions)
         self._build_state()
 

@@ -26,9 +26,11 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import functools
+import inspect
 import re
 import threading
 import urllib.parse
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
@@ -132,9 +134,12 @@ def url_query() -> str:
 class Sessions:
     """The named sessions of one fake, at most ``limit``, least recently used first. Thread-safe."""
 
-    def __init__(self, limit: int, build: Callable[[State], None], now: Callable[[], float]) -> None:
+    def __init__(self, limit: int, build: Callable[[], None], now: Callable[[], float]) -> None:
         self.limit = limit
-        self._build = build
+        #: fills in the State of the session being opened (it is CURRENT meanwhile): a fake's method, held weakly,
+        #: since the fake holds its registry (a cycle would keep each fake a test drops, journal and stores and
+        #: all, until the garbage collector's next full pass)
+        self._build = weakref.WeakMethod(build) if inspect.ismethod(build) else lambda: build
         self._now = now
         self._by_name: OrderedDict[str, State] = OrderedDict()
         self._lock = threading.Lock()
@@ -175,9 +180,12 @@ class Sessions:
                 self._by_name.move_to_end(name)
             else:
                 state = State(name, self)
+                build = self._build()
+                if build is None:
+                    raise RuntimeError("the fake these sessions belong to is gone")
                 token = CURRENT.set(state)
                 try:
-                    self._build(state)
+                    build()
                 finally:
                     CURRENT.reset(token)
                 self._by_name[name] = state

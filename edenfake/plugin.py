@@ -94,6 +94,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             item.stash[_reported_key] = True
             for title, describe in item.stash.get(_calls_key, []):
                 report.sections.append((title, describe()))
+    if call.when == "teardown" and _calls_key in item.stash:
+        # The teardown's report was the last to list the calls: the test's fakes go with the test, not with the
+        # session (an item lives until the run ends; a fake per test kept by each would hold every journal).
+        del item.stash[_calls_key]
     return report
 
 

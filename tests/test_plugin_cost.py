@@ -1,0 +1,91 @@
+"""What the fixture leaves behind and what it builds: a test's fake goes with the test (its journal, its stores),
+freed as soon as nothing holds it, not when the garbage collector next runs or the session ends; the parts a
+fake builds cheaply or lazily behave as before, under sessions and after a reset."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+import edenfake
+from tests.helpers import AUTH, run_pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+URL = "https://api.edenai.run/v3/images/generations"
+BODY = {"model": "openai/dall-e-2", "prompt": "a fox", "size": "256x256"}
+
+
+@pytest.fixture
+def no_collector() -> Iterator[None]:
+    """The garbage collector off: what is freed meanwhile was freed by its last reference going."""
+    was = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+@pytest.mark.usefixtures("no_collector")
+def test_a_mock_dropped_after_requests_and_sessions_is_freed_at_once() -> None:
+    with edenfake.mock() as eden:
+        assert httpx.post(URL, json=BODY, headers=AUTH).status_code == 200
+        named = httpx.post(URL, json=BODY, headers={**AUTH, "X-Edenfake-Session": "worker-1"})
+        assert named.status_code == 200
+        eden.fail(500, times=1)
+        assert httpx.post(URL, json=BODY, headers=AUTH).status_code == 500
+        assert len(eden.fake.sessions) == 1 and eden.calls.count == 2
+    fake = weakref.ref(eden.fake)
+    del eden
+    assert fake() is None, "a dropped fake stays until the garbage collector runs: something makes a cycle"
+
+
+def test_a_session_opened_after_reset_is_built_from_the_options() -> None:
+    with edenfake.mock(credits=1.0) as eden:
+        eden.reset()
+        assert httpx.post(URL, json=BODY, headers={**AUTH, "X-Edenfake-Session": "a"}).status_code == 200
+        assert httpx.post(URL, json=BODY, headers={**AUTH, "X-Edenfake-Session": "b"}).status_code == 200
+        # each named session has its own credits, from the options, and the default session's are untouched
+        assert eden.credits == 1.0
+        assert {s["name"] for s in eden.fake.sessions.listing()} == {"a", "b"}
+
+
+def test_the_fixture_frees_each_tests_fake_when_the_test_ends(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+import gc, weakref
+import httpx, pytest
+
+FAKES = []
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_collector():
+    gc.collect()
+    gc.disable()
+    yield
+    gc.enable()
+
+@pytest.mark.parametrize("n", range(3))
+def test_call(edenfake, n):
+    FAKES.append(weakref.ref(edenfake.fake))
+    answer = httpx.post("https://api.edenai.run/v3/images/generations",
+                        json={"model": "openai/dall-e-2", "prompt": f"fox {n}", "size": "256x256"},
+                        headers={"Authorization": "Bearer t"})
+    assert answer.status_code == 200
+    assert [ref() is None for ref in FAKES[:-1]] == [True] * n  # the earlier tests' fakes are gone
+
+def test_a_failing_test_still_lists_its_calls(edenfake):
+    httpx.post("https://api.edenai.run/v3/images/generations", json={}, headers={"Authorization": "Bearer t"})
+    assert False, "fails on purpose"
+"""
+    )
+    result = run_pytest(pytester)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*edenfake calls*", "#1 POST /v3/images/generations -> 422*"])

@@ -553,6 +553,38 @@ def test_with_an_admin_token_the_page_reads_it_from_the_fragment(browser: Browse
             tab.close()
 
 
+def test_the_console_picks_a_session_and_shows_its_calls_and_images(browser: BrowserContext) -> None:
+    """The session picker (``X-Edenfake-Session``, tests/test_sessions.py): the page shows the chosen session's
+    calls and hosted images, and its reset empties that session alone."""
+
+    def under(name: str) -> dict[str, str]:
+        return {"X-Edenfake-Session": name}
+
+    body = {"model": "openai/dall-e-2", "prompt": "a red fox", "size": "256x256", "response_format": "url"}
+    rows = "() => [...document.querySelectorAll('#calls tr')].map(r => r.cells[3] && r.cells[3].innerText.trim())"
+    loaded = "() => [...document.querySelectorAll('#calls img')].every(i => i.complete && i.naturalWidth > 0)"
+    generate = "/v3/images/generations"
+    with edenfake.serve() as served, httpx.Client(base_url=served.url, headers={"Authorization": "Bearer t"}) as http:
+        http.post(generate, json={**body, "prompt": "in default"})
+        http.post(generate, json={**body, "prompt": "in a"}, headers=under("a"))
+        http.post(generate, json={**body, "prompt": "in b"}, headers=under("b"))
+        tab = browser.new_page()
+        try:
+            tab.goto(f"{served.url}/_edenfake/#{FAST}")
+            _until(tab, f"() => JSON.stringify(({rows})()) === '[\"in default\"]'", timeout=10)
+            _until(tab, "() => document.querySelectorAll('#session-select option').length === 3", timeout=10)
+            tab.select_option("#session-select", "b")
+            _until(tab, f"() => JSON.stringify(({rows})()) === '[\"in b\"]'", timeout=10)
+            _until(tab, f"() => document.querySelectorAll('#calls img').length > 0 && ({loaded})()", timeout=10)
+            assert "?session=b" in tab.evaluate("() => document.querySelector('#calls img').src")
+            tab.click("text=Reset the fake")
+            _until(tab, "() => document.querySelectorAll('#calls tr').length === 0", timeout=10)
+        finally:
+            tab.close()
+        counts = {n: http.get("/_edenfake/state", headers=under(n)).json()["calls"] for n in ("a", "b")}
+        assert counts == {"a": 1, "b": 0} and http.get("/_edenfake/state").json()["calls"] == 1
+
+
 #: an edit's input: a 512x512 PNG of one colour
 FOX = png(512, 512, mode="RGBA", colour=(200, 90, 30, 255))
 LONG_PROMPT = "a lighthouse on a cliff at dusk, waves breaking below, gulls overhead, painted in thick oils"

@@ -1,12 +1,12 @@
 """Sessions: ``X-Edenfake-Session: NAME`` gives a name its own state on one fake, through the HTTP door and the
-in-process mock; the bound, the listing, bad names, the guard, and one server shared by pytest-xdist workers."""
+in-process mock; the bound, the listing, bad names, the guard, and one server shared by pytest-xdist workers. (The
+console's session picker is tested with the console's other browser tests, in tests/test_console.py.)"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +14,7 @@ import pytest
 import edenfake
 from edenfake import EdenFake
 from edenfake.server import LiveServer
-from tests.helpers import CHROMIUM_ARGS, EDENFAKE_PLUGIN, chromium_or_skip, report_sections, run_pytest
+from tests.helpers import EDENFAKE_PLUGIN, report_sections, run_pytest
 
 GEN = "/v3/images/generations"
 AUTH = {"Authorization": "Bearer sk-test"}
@@ -241,42 +241,6 @@ def test_xdist_workers_share_one_server_each_in_its_own_session(pytester: pytest
     prompts = [p for f in found for p in f["prompts"]]
     assert {p.split("-")[0] for p in prompts} == {"gw0", "gw1"}
     assert len(prompts) == 16 and all(prompts.count(p) == 2 for p in prompts)  # disjoint journals
-
-
-def test_the_console_picks_a_session_and_shows_its_calls_and_images() -> None:
-    chromium = chromium_or_skip()
-    import time
-
-    from playwright.sync_api import sync_playwright
-
-    def until(tab: Any, predicate: str) -> Any:  # the page's CSP forbids playwright's string evaluation
-        deadline = time.monotonic() + 10
-        while not (value := tab.evaluate(predicate)):
-            assert time.monotonic() < deadline, predicate
-            time.sleep(0.05)
-        return value
-
-    rows = "() => [...document.querySelectorAll('#calls tr')].map(r => r.cells[3] && r.cells[3].innerText.trim())"
-    loaded = "() => [...document.querySelectorAll('#calls img')].every(i => i.complete && i.naturalWidth > 0)"
-    with edenfake.serve() as served, httpx.Client(base_url=served.url, headers=AUTH) as http:
-        http.post(GEN, json={**BODY, "prompt": "in default"})
-        http.post(GEN, json={**BODY, "prompt": "in a"}, headers=under("a"))
-        http.post(GEN, json={**BODY, "prompt": "in b"}, headers=under("b"))
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-            tab = browser.new_page()
-            tab.goto(f"{served.url}/_edenfake/#poll=150")
-            until(tab, f"() => JSON.stringify(({rows})()) === '[\"in default\"]'")
-            until(tab, "() => document.querySelectorAll('#session-select option').length === 3")
-            tab.select_option("#session-select", "b")
-            until(tab, f"() => JSON.stringify(({rows})()) === '[\"in b\"]'")
-            until(tab, f"() => document.querySelectorAll('#calls img').length > 0 && ({loaded})()")
-            assert "?session=b" in tab.evaluate("() => document.querySelector('#calls img').src")
-            tab.click("text=Reset the fake")
-            until(tab, "() => document.querySelectorAll('#calls tr').length === 0")
-            browser.close()
-        counts = {n: http.get("/_edenfake/state", headers=under(n)).json()["calls"] for n in ("a", "b")}
-        assert counts == {"a": 1, "b": 0} and http.get("/_edenfake/state").json()["calls"] == 1
 
 
 def test_each_session_replays_a_cassette_from_its_own_position(tmp_path: Path) -> None:

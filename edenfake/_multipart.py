@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
-
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from typing import TYPE_CHECKING, Any
 
 from edenfake import _redact
 from edenfake.errors import BadRequest
+
+if TYPE_CHECKING:  # python-multipart is imported by the first multipart body: a JSON request never needs it
+    from python_multipart.exceptions import MultipartParseError
+    from python_multipart.multipart import MultipartParser
 
 __all__ = ["MAX_PARTS", "MULTIPART", "Part", "parse_multipart"]
 
@@ -48,6 +49,8 @@ def _invalid(rule: str) -> BadRequest:
 
 def _boundary(content_type: str) -> bytes:
     """The boundary ``content_type`` names (quoted or not), checked against RFC 2046; BadRequest otherwise."""
+    from python_multipart.multipart import parse_options_header
+
     try:
         _, params = parse_options_header(content_type)
     except ValueError:  # UnicodeEncodeError: the parser reads header values as Latin-1
@@ -69,6 +72,9 @@ def _boundary(content_type: str) -> bytes:
 def parse_multipart(content_type: str, body: bytes, *, max_parts: int = MAX_PARTS) -> list[Part]:
     """The parts of a multipart/form-data body; BadRequest (400 INVALID_BODY) naming the rule it breaks
     otherwise: the boundary, a part's headers, the closing boundary, the number of parts."""
+    from python_multipart.exceptions import MultipartParseError
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
     boundary = _boundary(content_type)
     parts: list[Part] = []
     ended: list[bool] = []  # the closing boundary came

@@ -5,6 +5,7 @@ fake builds cheaply or lazily behave as before, under sessions and after a reset
 from __future__ import annotations
 
 import gc
+import json
 import weakref
 from collections.abc import Iterator
 
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 import edenfake
-from tests.helpers import AUTH, run_pytest
+from tests.helpers import AUTH, run_pytest, run_python
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -89,3 +90,29 @@ def test_a_failing_test_still_lists_its_calls(edenfake):
     result = run_pytest(pytester)
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*edenfake calls*", "#1 POST /v3/images/generations -> 422*"])
+
+
+LAZY = """
+import json, sys
+import httpx
+import edenfake
+with edenfake.mock() as eden:
+    answer = httpx.post("https://api.edenai.run/v3/images/generations", headers={"Authorization": "Bearer t"},
+                        json={"model": "openai/dall-e-2", "prompt": "a fox", "size": "256x256"})
+    report = {"status": answer.status_code,
+              "imported": sorted(m for m in ("python_multipart", "edenfake._offload") if m in sys.modules)}
+    png = eden.fake.images.get(edenfake.ImageSpec(model="openai/dall-e-2", prompt="x", width=256, height=256))
+    edit = httpx.post("https://api.edenai.run/v3/images/edits", headers={"Authorization": "Bearer t"},
+                      data={"model": "openai/dall-e-2", "prompt": "a hat", "size": "256x256"},
+                      files={"image": ("fox.png", png, "image/png")})
+    report["edit"] = edit.status_code
+print(json.dumps(report))
+"""
+
+
+def test_a_one_call_test_imports_neither_the_multipart_parser_nor_the_async_door() -> None:
+    found = run_python("-c", LAZY)
+    assert found.returncode == 0, found.stderr[-2000:]
+    report = json.loads(found.stdout)
+    assert report["status"] == 200 and report["imported"] == []
+    assert report["edit"] == 200  # a multipart body later in the same process is read as before

@@ -11,7 +11,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["Placed", "font", "layout", "line_mask", "mask", "mask_core", "printable"]
+__all__ = ["CRISP", "Placed", "font", "layout", "line_mask", "mask", "mask_core", "printable"]
 
 
 @functools.lru_cache(maxsize=16)
@@ -24,7 +24,7 @@ def font(size: int) -> ImageFont.FreeTypeFont:
 
 
 #: the smallest font drawn without antialiasing (smaller text needs it to be legible)
-_CRISP = 16
+CRISP = 16
 
 
 @functools.lru_cache(maxsize=4096)
@@ -32,7 +32,7 @@ def _glyph(size: int, char: str) -> tuple[Image.Image | None, int, int, float]:
     """One character's mask, its offset from the pen position, and its advance.
 
     FreeType renders each glyph of a string again on every call; rendering each character once and pasting
-    it makes the label several times cheaper. From ``_CRISP`` pixels up glyphs are one-bit (not antialiased):
+    it makes the label several times cheaper. From ``CRISP`` pixels up glyphs are one-bit (not antialiased):
     as legible at that size, and their rows compress in half the time."""
     face = font(size)
     left, top, right, bottom = (int(v) for v in face.getbbox(char))
@@ -41,7 +41,7 @@ def _glyph(size: int, char: str) -> tuple[Image.Image | None, int, int, float]:
         return None, 0, 0, advance
     mask = Image.new("L", (right - left, bottom - top), 0)
     draw = ImageDraw.Draw(mask)
-    draw.fontmode = "1" if size >= _CRISP else "L"
+    draw.fontmode = "1" if size >= CRISP else "L"
     draw.text((-left, -top), char, fill=255, font=face)
     return mask, left, top, advance
 

@@ -306,7 +306,7 @@ def _text_rows(
         scanlines.paste(255, (1, 0), alpha)
     scanlines.paste(0, (0, 0, 1, rows))
     raw = scanlines.tobytes()
-    return first, rows, deflate_segment(raw), zlib.adler32(raw), len(raw)
+    return first, rows, deflate_segment(raw, runs=size >= _glyphs.CRISP), zlib.adler32(raw), len(raw)
 
 
 def _png(spec: ImageSpec, mode: str, colours: tuple[_Colour, _Colour, _Colour], metadata: str) -> bytes:

@@ -12,16 +12,19 @@ import math
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pytest
 from PIL import Image
@@ -356,3 +359,56 @@ _BACKGROUND_LOCK = threading.Lock()
 def _run_background(work: queue.SimpleQueue[Callable[[], None]]) -> None:
     while True:
         work.get()()
+
+
+T = TypeVar("T")
+
+
+class Early(Generic[T]):
+    """One slow job of a test module, a function of a new directory: the module's ``prestart`` may ``queue`` it on
+    the background thread (for a job that runs only processes of its own, in the environment the run started
+    with); ``result`` takes the queued one's outcome (running it here if the background thread has not started
+    it), else runs it here, in ``where``."""
+
+    def __init__(self, job: Callable[[Path], T]) -> None:
+        self.job = job
+        self._queued: Backlog | None = None
+
+    def queue(self, config: pytest.Config) -> None:
+        where = Path(tempfile.mkdtemp(prefix="edenfake-early-"))
+        self._queued = Backlog({"job": partial(self.job, where)})
+        self._queued.start()
+        config.add_cleanup(lambda: shutil.rmtree(where, ignore_errors=True))
+        config.add_cleanup(self._queued.stop)
+
+    def result(self, where: Path) -> T:
+        queued, self._queued = self._queued, None
+        if queued is None:
+            return self.job(where)
+        queued.work()
+        return queued.done["job"].result()  # type: ignore[return-value]
+
+
+#: the environment the run started with (read as the suite is collected, before any test could set a variable),
+#: for processes started on the background thread while other tests run
+START_ENV = dict(os.environ)
+
+
+def pytest_run(
+    where: Path, *args: str, plugins: Sequence[str] = (EDENFAKE_PLUGIN,), env: dict[str, str]
+) -> pytest.RunResult:
+    """``pytest -q args`` in a subprocess in ``where``, as ``run_pytest`` runs one there (pytest's own plugins and
+    ``plugins`` only, no cache, hypothesis' directory shared) and as pytester sets it up (HOME in ``where``, no
+    PYTEST_ADDOPTS, no colour, a base temporary directory of its own), without pytester: for a run made on the
+    background thread. Its ``pytest.RunResult``."""
+    env = {**env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "HOME": str(where), "PY_COLORS": "0"}
+    env.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(HYPOTHESIS_HOME))
+    env.pop("PYTEST_ADDOPTS", None)
+    loaded = [arg for name in plugins for arg in ("-p", name)]
+    command = [sys.executable, "-m", "pytest", f"--basetemp={where / 'basetemp'}", *loaded, "-p", "no:cacheprovider"]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*command, "-q", *args], cwd=where, env=env, capture_output=True, text=True, timeout=PYTEST_TIMEOUT, check=False
+    )
+    took = time.perf_counter() - started
+    return pytest.RunResult(done.returncode, done.stdout.splitlines(), done.stderr.splitlines(), took)

@@ -5,13 +5,15 @@ the run ends with a table of the modes each test survived. Driven through real p
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from pathlib import Path
 
 import pytest
 
 from edenfake import _failures
 from edenfake.faults import FAULT_NAMES, FAULT_STATUSES
-from tests.helpers import EDENFAKE_PLUGIN, XDIST, run_pytest
+from tests.helpers import EDENFAKE_PLUGIN, START_ENV, XDIST, Early, pytest_run, run_pytest
 
 #: a small consumer: it retries 429, 5xx and a timeout, and turns any other 4xx into a message for the user.
 #: Its planted bug: a dropped connection is not retried.
@@ -274,9 +276,24 @@ def test_server(edenfake_server, edenfake_failure):
 """
 
 
-def test_the_matrix_runs_on_the_live_server_under_xdist(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_server=SERVER, app=APP, test_app=TESTS)
-    result = run_pytest(pytester, "-n", "2", "-p", "no:randomly", plugins=(EDENFAKE_PLUGIN, XDIST))
+def under_xdist_run(where: Path) -> pytest.RunResult:
+    """SERVER, APP and TESTS on two xdist workers, without pytester."""
+    for name, source in {"test_server": SERVER, "app": APP, "test_app": TESTS}.items():
+        (where / f"{name}.py").write_text(source)
+    return pytest_run(where, "-n", "2", "-p", "no:randomly", plugins=(EDENFAKE_PLUGIN, XDIST), env=START_ENV)
+
+
+#: the xdist run: it runs only processes of its own, so ``prestart`` queues it on the background thread
+UNDER_XDIST_RUN = Early(under_xdist_run)
+
+
+def prestart(config: pytest.Config, names: set[str]) -> None:
+    if "test_the_matrix_runs_on_the_live_server_under_xdist" in names and importlib.util.find_spec("xdist"):
+        UNDER_XDIST_RUN.queue(config)
+
+
+def test_the_matrix_runs_on_the_live_server_under_xdist(tmp_path: Path) -> None:
+    result = UNDER_XDIST_RUN.result(tmp_path)
     result.assert_outcomes(passed=2 * len(ALL) - 1, failed=1)
     out = result.stdout.str()
     assert "FAILED test_app.py::test_picture[disconnect]" in out

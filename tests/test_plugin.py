@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
-from tests.helpers import EDENFAKE_PLUGIN, XDIST, report_sections, run_pytest
+from tests.helpers import EDENFAKE_PLUGIN, START_ENV, XDIST, Early, pytest_run, report_sections, run_pytest
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -230,11 +233,8 @@ def test_server_forgot(edenfake_server):
     )
 
 
-def test_both_fixtures_and_the_mock_function_under_xdist(pytester: pytest.Pytester) -> None:
-    pytest.importorskip("xdist")
-    result = run(
-        pytester,
-        """
+#: under xdist: both fixtures and the mock function, each worker's own server, failures' calls sections
+UNDER_XDIST = """
 import os
 import edenfake
 
@@ -264,12 +264,27 @@ def test_fails_with_its_calls(edenfake, model):
 def test_fails_live(edenfake_server):
     r = httpx.post(edenfake_server.base_url + "/images/generations", json={"prompt": "a"}, headers=AUTH)
     assert r.is_success
-""",
-        "-n",
-        "2",
-        "-s",
-        plugins=(EDENFAKE_PLUGIN, XDIST),
-    )
+"""
+
+
+def under_xdist_run(where: Path) -> pytest.RunResult:
+    """UNDER_XDIST on two xdist workers (``-s``), as ``run`` runs a source, without pytester."""
+    (where / "test_under_xdist.py").write_text(HEADER + UNDER_XDIST)
+    return pytest_run(where, "-n", "2", "-s", plugins=(EDENFAKE_PLUGIN, XDIST), env=START_ENV)
+
+
+#: the xdist run: it runs only processes of its own, so ``prestart`` queues it on the background thread
+UNDER_XDIST_RUN = Early(under_xdist_run)
+
+
+def prestart(config: pytest.Config, names: set[str]) -> None:
+    if "test_both_fixtures_and_the_mock_function_under_xdist" in names and importlib.util.find_spec("xdist"):
+        UNDER_XDIST_RUN.queue(config)
+
+
+def test_both_fixtures_and_the_mock_function_under_xdist(tmp_path: Path) -> None:
+    pytest.importorskip("xdist")
+    result = UNDER_XDIST_RUN.result(tmp_path)
     result.assert_outcomes(passed=8, failed=3)
     # the failing tests' "edenfake calls" sections travel from the workers with their reports
     sections = report_sections(result.stdout.str())

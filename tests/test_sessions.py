@@ -4,9 +4,11 @@ console's session picker is tested with the console's other browser tests, in te
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,8 +16,9 @@ import pytest
 import edenfake
 from edenfake import EdenFake
 from edenfake.server import LiveServer
-from tests.helpers import EDENFAKE_PLUGIN, report_sections, run_pytest
+from tests.helpers import EDENFAKE_PLUGIN, START_ENV, Early, pytest_run, report_sections, run_pytest
 
+XDIST_INSTALLED = importlib.util.find_spec("xdist") is not None
 GEN = "/v3/images/generations"
 AUTH = {"Authorization": "Bearer sk-test"}
 JSON = {"Content-Type": "application/json"}
@@ -225,18 +228,29 @@ def test_each_worker_sees_only_its_own_fault_and_calls(edenfake_server, i):
 """
 
 
-def test_xdist_workers_share_one_server_each_in_its_own_session(pytester: pytest.Pytester) -> None:
-    pytest.importorskip("xdist")
-    pytester.makepyfile(test_consumer=CONSUMER)
-    seen = pytester.path / "seen"
+def shared_server_run(where: Path) -> tuple[pytest.RunResult, list[dict[str, Any]]]:
+    """CONSUMER on two xdist workers sharing one server: the run, and what each test saw."""
+    (where / "test_consumer.py").write_text(CONSUMER)
+    seen = where / "seen"
     seen.mkdir()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("SEEN", str(seen))
-        result = run_pytest(
-            pytester, "-n", "2", "--dist", "each", "--edenfake-shared-server", plugins=(EDENFAKE_PLUGIN, "xdist.plugin")
-        )
+    args = ("-n", "2", "--dist", "each", "--edenfake-shared-server")
+    result = pytest_run(where, *args, plugins=(EDENFAKE_PLUGIN, "xdist.plugin"), env={**START_ENV, "SEEN": str(seen)})
+    return result, [json.loads(p.read_text()) for p in sorted(seen.iterdir())]
+
+
+#: the xdist run: it runs only processes of its own, so ``prestart`` queues it on the background thread
+SHARED_SERVER_RUN = Early(shared_server_run)
+
+
+def prestart(config: pytest.Config, names: set[str]) -> None:
+    if "test_xdist_workers_share_one_server_each_in_its_own_session" in names and XDIST_INSTALLED:
+        SHARED_SERVER_RUN.queue(config)
+
+
+def test_xdist_workers_share_one_server_each_in_its_own_session(tmp_path: Path) -> None:
+    pytest.importorskip("xdist")
+    result, found = SHARED_SERVER_RUN.result(tmp_path)
     result.assert_outcomes(passed=8)
-    found = [json.loads(p.read_text()) for p in sorted(seen.iterdir())]
     assert len(found) == 8 and len({f["url"] for f in found}) == 1  # one server
     prompts = [p for f in found for p in f["prompts"]]
     assert {p.split("-")[0] for p in prompts} == {"gw0", "gw1"}

@@ -196,6 +196,15 @@ def test_every_field_changes_the_bytes(fmt: ImageFormat, change: dict[str, objec
     changed = dataclasses.replace(base, **change)  # type: ignore[arg-type]
     assert changed.key != base.key
     assert render_image(changed) != render_image(base)
+    # The cache keys an image by the spec's fields (the prompt by its digest): a changed field is a miss, never
+    # the other spec's image, and the digest and key kept beside an image are its own.
+    cache = ImageCache()
+    cache.get(base)
+    data, sha256, key = cache.entry(changed)
+    assert (cache.misses, data, key) == (2, render_image(changed), changed.key)
+    assert sha256 == hashlib.sha256(data).hexdigest()
+    assert cache.entry_b64(base)[:3] == (render_image(base), hashlib.sha256(render_image(base)).hexdigest(), base.key)
+    assert (cache.hits, cache.misses) == (1, 2)
 
 
 def test_format_changes_the_bytes_and_n_images_differ_in_colour() -> None:

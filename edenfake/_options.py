@@ -15,10 +15,17 @@ import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar, cast
 
 if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+
     from edenfake.catalog import Catalog
+else:
+
+    def dataclass_transform(**_: Any) -> Any:  # for type checkers alone (typing has it from Python 3.11)
+        return lambda decorator: decorator
+
 
 __all__ = [
     "FakeKwargs",
@@ -74,10 +81,61 @@ def _option(
     return field(default=default, metadata=metadata)
 
 
-@dataclass(frozen=True, kw_only=True)
+C = TypeVar("C", bound=type)
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True)
+def _options_class(cls: C) -> C:
+    """A frozen, keyword-only dataclass whose ``__init__``, ``__repr__``, ``__eq__``, ``__hash__`` and frozen
+    ``__setattr__`` are :class:`FakeOptions`' own, written once for every options class: dataclasses would
+    generate and compile them for each class (about 2 ms a class, paid by every process that loads the
+    plugin). They behave as a ``@dataclass(frozen=True, kw_only=True)``'s do."""
+    made: Any = dataclass(kw_only=True, init=False, repr=False, eq=False)(cls)
+    made._defaults = tuple((f.name, f.default) for f in dataclasses.fields(made))
+    return cast(C, made)
+
+
+@_options_class
 class FakeOptions:
     """What one fake is built from. Checked on construction: a wrong type or value is a TypeError or
     ValueError naming the option and the rule."""
+
+    #: (name, default) of each field, in order
+    _defaults: ClassVar[tuple[tuple[str, Any], ...]] = ()
+    if TYPE_CHECKING:  # mypy sees a dataclass's own signature, field by field, and what fields() asks of one
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+    else:
+
+        def __init__(self, **given: Any) -> None:
+            kind = type(self)
+            for name in given:
+                if name not in names(kind):
+                    raise TypeError(f"{kind.__name__}(): {unknown_option(name, names(kind))}")
+            for name, default in kind._defaults:
+                object.__setattr__(self, name, given.get(name, default))
+            self.__post_init__()
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name, _ in self._defaults)
+        return f"{type(self).__qualname__}({shown})"
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name, _ in self._defaults)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, FakeOptions)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
 
     catalog: Catalog | str | os.PathLike[str] | None = _option(
         None, "catalog JSON file merged over the built-in one", cli="str", metavar="FILE"
@@ -228,7 +286,7 @@ def _faults_used() -> Any:
     return _option(True, "leaving with a queued fault that never answered is an error", live=True)
 
 
-@dataclass(frozen=True, kw_only=True)
+@_options_class
 class MockOptions(FakeOptions):
     """``edenfake.mock()`` and the ``edenfake`` fixture: a fake's options and the interception's."""
 
@@ -237,7 +295,7 @@ class MockOptions(FakeOptions):
     assert_all_faults_used: bool = _faults_used()
 
 
-@dataclass(frozen=True, kw_only=True)
+@_options_class
 class MarkerOptions(MockOptions):
     """``@pytest.mark.edenfake(...)``: the mock's options and the test's cassette."""
 
@@ -248,7 +306,7 @@ class MarkerOptions(MockOptions):
     )
 
 
-@dataclass(frozen=True, kw_only=True)
+@_options_class
 class ServeOptions(FakeOptions):
     """``edenfake.serve()`` and ``edenfake serve``: a fake's options and where it listens."""
 

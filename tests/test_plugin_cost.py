@@ -4,6 +4,7 @@ fake builds cheaply or lazily behave as before, under sessions and after a reset
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import weakref
@@ -116,3 +117,22 @@ def test_a_one_call_test_imports_neither_the_multipart_parser_nor_the_async_door
     report = json.loads(found.stdout)
     assert report["status"] == 200 and report["imported"] == []
     assert report["edit"] == 200  # a multipart body later in the same process is read as before
+
+
+def test_the_options_classes_behave_as_frozen_keyword_only_dataclasses() -> None:
+    from edenfake._options import FakeOptions, MarkerOptions, MockOptions, ServeOptions
+
+    one = MockOptions(credits=1.0, tokens=["t"])  # type: ignore[arg-type]  # a list is taken, as a tuple
+    assert one == MockOptions(credits=1.0, tokens=("t",)) and hash(one) == hash(MockOptions(credits=1.0, tokens=("t",)))
+    assert one != MockOptions() and FakeOptions() != MockOptions()  # another class is never equal
+    assert repr(FakeOptions()).startswith("FakeOptions(catalog=None, seed=0, clock=None, url_ttl=3600.0,")
+    assert [f.name for f in dataclasses.fields(MarkerOptions)][-1] == "cassette"
+    assert dataclasses.replace(ServeOptions(port=8080), host="0.0.0.0") == ServeOptions(host="0.0.0.0", port=8080)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        one.credits = 2.0  # type: ignore[misc]
+    with pytest.raises(TypeError, match="did you mean 'credits'"):
+        MockOptions(credit=1.0)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        FakeOptions(0)  # type: ignore[call-arg, arg-type]
+    with pytest.raises(ValueError, match="port must be 0-65535"):
+        dataclasses.replace(ServeOptions(), port=70000)

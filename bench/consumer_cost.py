@@ -5,9 +5,12 @@ pytest-httpx answering a constant body (a real answer of the fake), as whole pyt
     python bench/consumer_cost.py --tests 100 --pairs 3
     python bench/consumer_cost.py --prompts same    # every test sends the same request
     python bench/consumer_cost.py --profile /tmp/fixture.prof   # and cProfile one edenfake run
+    python bench/consumer_cost.py --old /tmp/old-rev            # and the fixture of another checkout
 
 A third side, one ``edenfake.mock()`` for the whole session reset before each test, shows what building a
-fake for every test costs.
+fake for every test costs. ``--old DIR`` adds a fourth: the same fixture tests with edenfake imported from
+another checkout (``git worktree add /tmp/old-rev REV``), in the same A B A B run, so that a change is
+measured against what it changed while the machine is as busy for both.
 
 Each side loads only its own plugin (PYTEST_DISABLE_PLUGIN_AUTOLOAD=1, then -p edenfake.plugin or
 -p pytest_httpx), so other installed plugins weigh on neither. A run's time is its wall time from start to
@@ -116,24 +119,32 @@ def _suite(root: Path, tests: int, same: bool) -> None:
         (root / name / f"test_{name}.py").write_text(template.format(**fields))
 
 
+#: the side that runs the fixture tests with edenfake from another checkout (--old)
+OLD = "edenfake_old"
+
+
 def _command(side: str, profile: str | None = None) -> list[str]:
-    plugin = {"edenfake": ["-p", "edenfake.plugin"], "pytest_httpx": ["-p", "pytest_httpx"], "shared": []}[side]
+    plugin = {"edenfake": ["-p", "edenfake.plugin"], "pytest_httpx": ["-p", "pytest_httpx"], "shared": []}
+    plugin[OLD] = plugin["edenfake"]
     head = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
-    return [*head, "-m", "pytest", "-q", *plugin, "-p", "no:cacheprovider", side]
+    return [*head, "-m", "pytest", "-q", *plugin[side], "-p", "no:cacheprovider", "edenfake" if side == OLD else side]
 
 
-def _env() -> dict[str, str]:
+def _env(old: Path | None = None) -> dict[str, str]:
     """The runs' environment: only the plugin each side names, and bytecode caches written and read as a
     consumer's installed packages have them (a PYTHONDONTWRITEBYTECODE in the caller's environment would make
-    every run compile edenfake's modules from source, which no installed wheel does)."""
+    every run compile edenfake's modules from source, which no installed wheel does); ``old``: edenfake is
+    imported from that checkout."""
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if old is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(old), *filter(None, [os.environ.get("PYTHONPATH")])])
     return env
 
 
-def _run(root: Path, side: str, tests: int) -> tuple[float, float]:
+def _run(root: Path, side: str, tests: int, old: Path | None = None) -> tuple[float, float]:
     """Wall and CPU seconds of one whole run (which must pass every test)."""
-    env = _env()
+    env = _env(old if side == OLD else None)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(_command(side), cwd=root, env=env, capture_output=True, text=True, timeout=600)
@@ -153,9 +164,13 @@ def main() -> None:
     parser.add_argument("--prompts", choices=("distinct", "same"), default="distinct", help="a prompt per test")
     parser.add_argument("--profile", metavar="FILE", help="also write a cProfile of one edenfake run to FILE")
     parser.add_argument("--tag", default="consumer_cost", help="name of the results file")
+    parser.add_argument("--old", metavar="DIR", type=Path, help="also run the fixture from this checkout of edenfake")
     args = parser.parse_args()
     if not 1 <= args.tests <= 5000 or not 1 <= args.pairs <= 50:
         parser.error("--tests must be 1..5000 and --pairs 1..50")
+    if args.old is not None and not (args.old / "edenfake" / "plugin.py").is_file():
+        parser.error(f"--old: {args.old} is not a checkout of edenfake (no edenfake/plugin.py in it)")
+    sides = (*SIDES, OLD) if args.old is not None else SIDES
     try:
         import pytest_httpx  # noqa: F401
     except ImportError:
@@ -163,20 +178,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         _suite(root, args.tests, args.prompts == "same")
-        for side in SIDES:  # warm-up: bytecode compiled, files in the page cache
-            _run(root, side, args.tests)
-        walls: dict[str, list[float]] = {side: [] for side in SIDES}
-        cpus: dict[str, list[float]] = {side: [] for side in SIDES}
+        for side in sides:  # warm-up: bytecode compiled, files in the page cache
+            _run(root, side, args.tests, args.old)
+        walls: dict[str, list[float]] = {side: [] for side in sides}
+        cpus: dict[str, list[float]] = {side: [] for side in sides}
         for index in range(args.pairs):
-            order = SIDES if index % 2 == 0 else SIDES[::-1]
+            order = sides if index % 2 == 0 else sides[::-1]
             for side in order:
-                wall, cpu = _run(root, side, args.tests)
+                wall, cpu = _run(root, side, args.tests, args.old)
                 walls[side].append(wall)
                 cpus[side].append(cpu)
         if args.profile:
             subprocess.run(_command("edenfake", args.profile), cwd=root, env=_env(), capture_output=True, timeout=600)
     name = f"{args.tests} one-call tests, {args.prompts} prompts"
-    for side, label in (("edenfake", "edenfake fixture"), ("shared", "one fake reset per test")):
+    labels = [("edenfake", "edenfake fixture"), ("shared", "one fake reset per test")]
+    if args.old is not None:
+        labels.append((OLD, f"edenfake fixture of {args.old}"))
+    for side, label in labels:
         for clock, values in (("wall", walls), ("cpu", cpus)):
             mine, base = values[side], values["pytest_httpx"]
             # The figure is the median of the pairs' ratios (each pair ran back to back), not a ratio of medians.
@@ -198,9 +216,15 @@ def main() -> None:
                 baseline_is="the same tests through pytest-httpx answering a real answer's bytes",
             )
             record("consumer", f"{name}: {label}, added per test, {clock}", statistics.median(added), "ms", None)
-    out = write_results(args.tag, tests=args.tests, pairs=args.pairs, prompts=args.prompts)
+    if args.old is not None:
+        for clock, values in (("wall", walls), ("cpu", cpus)):
+            ratios = [a / b for a, b in zip(values["edenfake"], values[OLD], strict=True)]
+            record("consumer", f"{name}: edenfake fixture / the old checkout's, {clock}", statistics.median(ratios),
+                   "x", None, ratio_per_pair=spread(ratios), old=str(args.old))  # fmt: skip
+    out = write_results(args.tag, tests=args.tests, pairs=args.pairs, prompts=args.prompts, old=str(args.old or ""))
     print(f"# written {out}", flush=True)
-    print(json.dumps({"ratio": spread(ratios)}))
+    fixture = [a / b for a, b in zip(walls["edenfake"], walls["pytest_httpx"], strict=True)]
+    print(json.dumps({"edenfake fixture / pytest-httpx, wall": spread(fixture)}))
 
 
 if __name__ == "__main__":

@@ -390,8 +390,9 @@ class Early(Generic[T]):
 
 
 #: the environment the run started with (read as the suite is collected, before any test could set a variable),
-#: for processes started on the background thread while other tests run
-START_ENV = dict(os.environ)
+#: for processes started on the background thread while other tests run; bytecode caches written and read, as
+#: conftest has it
+START_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
 def pytest_run(

@@ -46,6 +46,14 @@ def _glyph(size: int, char: str) -> tuple[Image.Image | None, int, int, float]:
     return mask, left, top, advance
 
 
+@functools.lru_cache(maxsize=4096)
+def _metrics(size: int, char: str) -> tuple[int, int, int, int, float]:
+    """A glyph's mask width and height (0 and 0: no ink), its offset from the pen position and its advance."""
+    mask, dx, dy, advance = _glyph(size, char)
+    w, h = mask.size if mask is not None else (0, 0)
+    return w, h, dx, dy, advance
+
+
 @functools.lru_cache(maxsize=16)
 def _missing_glyph(size: int) -> tuple[float, tuple[int, int], bytes]:
     return _glyph_signature(size, "\ue000")  # a private-use character: no font draws it
@@ -79,15 +87,20 @@ def layout(size: int, text: str) -> tuple[tuple[int, int], tuple[Placed, ...]]:
     more), and where each inked glyph goes in it. Cached: the n images of an answer share two lines. Every
     format draws a line the same way: each glyph's mask (:func:`mask`) pasted over the ink, in turn."""
     ascent, descent = font(size).getmetrics()
-    glyphs = [(c, _glyph(size, c)) for c in text]
-    width, height = max(1, math.ceil(sum(g[3] for _, g in glyphs)) + size), ascent + descent
+    glyphs = [_metrics(size, c) for c in text]
+    width, height = max(1, math.ceil(sum([g[4] for g in glyphs])) + size), ascent + descent
     placed: list[Placed] = []
     x = 0.0
-    for char, (glyph, dx, dy, advance) in glyphs:
-        if glyph is not None:
+    for char, (w, h, dx, dy, advance) in zip(text, glyphs, strict=True):
+        if w:  # plain comparisons rather than min() and max(): a label places some 150 glyphs
             left = round(x) + dx
-            w, h = glyph.size
-            box = (-left if left < 0 else 0, -dy if dy < 0 else 0, min(w, width - left), min(h, height - dy))
+            right, bottom = width - left, height - dy
+            box = (
+                -left if left < 0 else 0,
+                -dy if dy < 0 else 0,
+                w if w < right else right,
+                h if h < bottom else bottom,
+            )
             if box[0] < box[2] and box[1] < box[3]:
                 placed.append((left + box[0], dy + box[1], char, box))
         x += advance

@@ -68,7 +68,8 @@ class Clock:
         self._frozen: float | None = None
         #: set and advance change the time under it, so that two advances never lose one
         self._lock = threading.Lock()
-        self.set(at)
+        if at is not None:  # real time needs no check (a fixture builds a clock per test)
+            self.set(at)
 
     def now(self) -> float:
         frozen = self._frozen  # one read: another thread may set it meanwhile

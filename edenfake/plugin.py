@@ -355,6 +355,8 @@ def edenfake_server(request: pytest.FixtureRequest) -> Iterator[LiveServer | Rem
 
 
 def _fail_on_unused(unused: list[Any]) -> None:
+    if not unused:  # most tests: nothing to say, nothing to import
+        return
     from edenfake._handle import unused_faults_message
 
     message = unused_faults_message(unused, "mark the test @pytest.mark.edenfake(assert_all_faults_used=False)")
@@ -415,6 +417,8 @@ def edenfake_failure(request: pytest.FixtureRequest) -> Failure:
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> None:
     """Note the outcome of each phase of a matrix run, for the summary (the controller sees xdist's reports)."""
     marks = getattr(report, "user_properties", ())  # a collection report has none
+    if not marks:  # every test outside the failure matrix
+        return
     mode = next((value for name, value in marks if name == _MODE_PROPERTY), None)
     if not isinstance(mode, str) or (report.when != "call" and report.passed):
         return

@@ -20,7 +20,6 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
@@ -42,12 +41,17 @@ DEFAULT_BASE_URLS = _options.EDEN_BASE_URLS
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass(frozen=True)
 class _Target:
-    host: str
-    port: int | None
-    #: a path the user's base URL puts before /v3 (a gateway); stripped before the core sees the path
-    prefix: str
+    """A base URL the mock routes: its host, its port (None: any) and its gateway prefix. (A plain class: a
+    dataclass's generated methods took the import of this module about a millisecond.)"""
+
+    __slots__ = ("host", "port", "prefix")
+
+    def __init__(self, host: str, port: int | None, prefix: str) -> None:
+        self.host = host
+        self.port = port
+        #: a path the user's base URL puts before /v3 (a gateway); stripped before the core sees the path
+        self.prefix = prefix
 
     @classmethod
     @functools.lru_cache(maxsize=256)

@@ -6,9 +6,11 @@ commands first on PATH and must exit 0, or the status a ``<!-- exits N -->`` lin
 runs loads edenfake's and xdist's plugins only). A block that talks to ``http://127.0.0.1:8000``, where
 ``edenfake serve`` listens, talks to a fake this test serves on a free port instead. ```python test blocks are
 test files: they all pass in one pytest session, beside the Python blocks of the pages without shell blocks
-(users mix the fixtures with ``edenfake.mock()`` in one session); the pages with shell blocks run in this
-process, and the pages of shell blocks alone run two at a time, each in a directory of its own (their time is
-spent in the processes they start). Each block runs once. A block after ``<!-- not run: why -->`` is shown, not
+(users mix the fixtures with ``edenfake.mock()`` in one session; the Python blocks of a page with test files run
+first, each in a process of its own); the pages with shell and Python blocks run in this process, and the pages
+of shell blocks alone run two at a time, each in a directory of its own (their time is spent in the processes
+they start). A run without xdist workers starts the session and the pages of shell blocks alone as the
+collection ends (``prestart``). Each block runs once. A block after ``<!-- not run: why -->`` is shown, not
 run: keep them rare.
 """
 
@@ -30,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from edenfake import Catalog
-from tests.helpers import EDENFAKE_PLUGIN, HYPOTHESIS, Backlog, run_pytest
+from tests.helpers import EDENFAKE_PLUGIN, HYPOTHESIS, Backlog, Early, cli_running, pytest_run, stop_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -177,6 +179,8 @@ def prestart(config: pytest.Config, names: set[str]) -> None:
     """Start the pages of shell blocks alone now, on a thread of their own, if their test is to run: only those
     that run nothing but processes of their own (a fake served here meanwhile would see the other tests' patches
     of this process: a class's method, Pillow's pixel bound)."""
+    if "test_every_other_example_together_in_one_pytest_session" in names:
+        SESSION.queue(config)
     if "test_each_page_of_shell_examples_alone_runs_in_order" in names:
         root = Path(tempfile.mkdtemp(prefix="edenfake-docs-"))
         backlog = shell_pages(root, [(page, found) for page, found in SHELL_ONLY if not serves(found)])
@@ -214,30 +218,55 @@ def count_tests(code: str) -> int:
     return code.count("\ndef test_") + code.startswith("def test_")
 
 
-def test_every_other_example_together_in_one_pytest_session(pytester: pytest.Pytester) -> None:
-    with served() as here:
+def run_in_a_process(block: Block, code: str, cwd: Path) -> None:
+    """A Python block in a process of its own (a namespace of its own, as in ``run_block``), in ``cwd``."""
+    run = f"exec(compile({code!r}, {block.where!r}, 'exec'), {{'__name__': 'docs_example'}})"
+    done = subprocess.run(
+        [sys.executable, "-c", run], capture_output=True, text=True, env=SHELL_ENV, cwd=cwd, timeout=SHELL_TIMEOUT
+    )
+    assert done.returncode == 0, f"{block.where}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+
+
+def session_of_examples(where: Path) -> tuple[pytest.RunResult, int]:
+    """The pytest session of the test files and of the Python blocks of the pages without shell blocks (each
+    page's folder made ready by its own Python blocks first), beside ``edenfake serve`` on a free port (a process:
+    the session may run on the background thread): the run, and how many tests it should pass."""
+    with cli_running("serve", "--port", "0", "--quiet", env=SHELL_ENV) as (proc, url):
+
+        def here(code: str) -> str:
+            return code.replace(SERVE_URL, url)
+
         for page, found in SETUP:
-            (pytester.path / slug(page)).mkdir()
-            with pytest.MonkeyPatch.context() as env:
-                env.chdir(pytester.path / slug(page))
-                run_page(found, here)
+            (where / slug(page)).mkdir()
+            for block in found:
+                run_in_a_process(block, here(block.code), where / slug(page))
         for block in TESTS:
-            folder = pytester.path / slug(block.page)
+            folder = where / slug(block.page)
             folder.mkdir(exist_ok=True)
             (folder / f"test_{slug(block.page)}_line{block.line}.py").write_text(here(block.code), encoding="utf-8")
         plain = []
         for page, found in IN_SESSION:
-            (pytester.path / slug(page)).mkdir(exist_ok=True)
+            (where / slug(page)).mkdir(exist_ok=True)
             plain += [
                 f"def test_{slug(page)}_line{b.line}(monkeypatch):\n"
                 f"    monkeypatch.chdir({slug(page)!r})\n"
                 f"    exec(compile({here(b.code)!r}, {b.where!r}, 'exec'), {{'__name__': 'x'}})"
                 for b in found
             ]
-        pytester.makepyfile(test_zz_plain_examples="\n\n".join(plain))
+        (where / "test_zz_plain_examples.py").write_text("\n\n".join(plain), encoding="utf-8")
         # a session of its own, as a user's: the examples start servers and mocks, and may load hypothesis
-        result = run_pytest(pytester, plugins=plugins_for("\n".join(b.code for b in TESTS)), new_process=True)
-    result.assert_outcomes(passed=sum(count_tests(b.code) for b in TESTS) + len(plain))
+        result = pytest_run(where, plugins=plugins_for("\n".join(b.code for b in TESTS)), env=SHELL_ENV)
+        stop_cli(proc)
+    return result, sum(count_tests(b.code) for b in TESTS) + len(plain)
+
+
+#: the session runs only processes of its own, so ``prestart`` queues it on the background thread
+SESSION = Early(session_of_examples)
+
+
+def test_every_other_example_together_in_one_pytest_session(tmp_path: Path) -> None:
+    result, tests = SESSION.result(tmp_path)
+    result.assert_outcomes(passed=tests)
 
 
 def test_every_example_runs_somewhere() -> None:

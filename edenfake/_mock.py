@@ -27,6 +27,7 @@ from edenfake import _options, _transports
 from edenfake._handle import Handle
 from edenfake._wire import FakeRequest, FakeResponse
 from edenfake.fake import EdenFake
+from edenfake.images import ImageCache
 
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
@@ -87,7 +88,7 @@ class MockHandle(Handle):
         given_fake_options = set(kwargs) & _options.names(_options.FakeOptions)
         if fake is not None and given_fake_options:
             raise TypeError(f"pass options to EdenFake() or to mock(), not both: {sorted(given_fake_options)}")
-        super().__init__(fake if fake is not None else EdenFake(options))
+        super().__init__(fake if fake is not None else _fake_for(options))
         self.options = options
         self.targets = tuple(_Target.parse(u) for u in (*DEFAULT_BASE_URLS, *options.base_urls))
         self.assert_all_mocked = options.assert_all_mocked
@@ -170,6 +171,23 @@ class MockHandle(Handle):
     def _fresh(self) -> MockHandle:
         self.fake.reset()
         return self
+
+
+#: the image cache the mocks' own fakes share while their bound is the default (an image's bytes depend on its
+#: spec alone, the seed in it): a fake built per test, as the fixture builds one, answers a request an earlier
+#: test sent from what that test rendered; at most the default bound in all, whatever the number of fakes
+_SHARED_IMAGES: list[ImageCache] = []
+_SHARED_IMAGES_LOCK = threading.Lock()
+
+
+def _fake_for(options: _options.MockOptions) -> EdenFake:
+    fake = EdenFake(options)
+    if options.image_cache_bytes == _options.FakeOptions.image_cache_bytes:
+        with _SHARED_IMAGES_LOCK:
+            if not _SHARED_IMAGES:
+                _SHARED_IMAGES.append(fake.images)
+            fake.images = _SHARED_IMAGES[0]
+    return fake
 
 
 @overload

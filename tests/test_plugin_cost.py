@@ -136,3 +136,18 @@ def test_the_options_classes_behave_as_frozen_keyword_only_dataclasses() -> None
         FakeOptions(0)  # type: ignore[call-arg, arg-type]
     with pytest.raises(ValueError, match="port must be 0-65535"):
         dataclasses.replace(ServeOptions(), port=70000)
+
+
+def test_a_mock_answers_a_request_an_earlier_mock_rendered_from_its_image() -> None:
+    body = {**BODY, "prompt": "a fox rendered once", "response_format": "b64_json"}
+    with edenfake.mock():
+        first = httpx.post(URL, json=body, headers=AUTH).json()["data"][0]["b64_json"]
+    with edenfake.mock() as later:
+        misses = later.fake.images.misses
+        assert httpx.post(URL, json=body, headers=AUTH).json()["data"][0]["b64_json"] == first
+        assert later.fake.images.misses == misses  # not rendered again
+        assert httpx.post(URL, json={**body, "prompt": "another"}, headers=AUTH).status_code == 200
+        assert later.fake.images.misses == misses + 1
+    with edenfake.mock(image_cache_bytes=1024 * 1024) as bounded:  # a bound of its own: a cache of its own
+        assert bounded.fake.images is not later.fake.images and len(bounded.fake.images) == 0
+    assert edenfake.EdenFake().images is not later.fake.images  # a fake built directly keeps its own

@@ -7,12 +7,10 @@ the collection ends (``prestart``), since they run nothing in this process (the 
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
 import subprocess
-import tempfile
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import FROZEN, MASK, PYTHON_TIMEOUT, TOKEN, Backlog, cli_running, encoded, png, stop_cli
+from tests.helpers import FROZEN, MASK, PYTHON_TIMEOUT, TOKEN, Early, cli_running, encoded, png, stop_cli
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 NODE = shutil.which("node")
@@ -92,19 +90,14 @@ def run_all(files: Path) -> Ran:
     return ran
 
 
-#: the runs ``prestart`` queued on the run's background thread, until the fixture takes them
-STARTED: list[Backlog] = []
+#: every run, queued by ``prestart`` on the run's background thread where Node is there to run them
+RUNS_EARLY = Early(run_all)
 
 
 def prestart(config: pytest.Config, names: set[str]) -> None:
     """Queue every run on the background thread, where Node and its packages are there to run them."""
     if NODE is not None and (NODE_DIR / "node_modules").is_dir():
-        files = Path(tempfile.mkdtemp(prefix="edenfake-node-"))
-        backlog = Backlog({"runs": functools.partial(run_all, files)})
-        STARTED.append(backlog)
-        backlog.start()
-        config.add_cleanup(lambda: shutil.rmtree(files, ignore_errors=True))
-        config.add_cleanup(backlog.stop)
+        RUNS_EARLY.queue(config)
 
 
 @pytest.fixture(scope="module")
@@ -112,11 +105,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Ran:
     """Every run's results and journal: those ``prestart`` queued (made here if the background thread has not
     started them), else made here."""
     node_or_skip()
-    if not STARTED:
-        return run_all(tmp_path_factory.mktemp("node-images"))
-    backlog = STARTED.pop()
-    backlog.work()
-    return backlog.done["runs"].result()  # type: ignore[return-value]
+    return RUNS_EARLY.result(tmp_path_factory.mktemp("node-images"))
 
 
 def node(

@@ -4,17 +4,14 @@ answered, with the fake's own detail of every error; a passing test gets none. D
 
 from __future__ import annotations
 
-import functools
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import EDENFAKE_PLUGIN, HYPOTHESIS_HOME, PYTEST_TIMEOUT, Backlog, report_sections
+from tests.helpers import EDENFAKE_PLUGIN, HYPOTHESIS_HOME, PYTEST_TIMEOUT, Early, report_sections
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -102,31 +99,20 @@ def run_samples(where: Path) -> str:
     return done.stdout
 
 
-#: the run ``prestart`` queued on the run's background thread, until the fixture takes it
-STARTED: list[Backlog] = []
+#: the run of SAMPLES, queued by ``prestart`` on the run's background thread (it runs nothing in this process)
+REPORT_EARLY = Early(run_samples)
 
 
 def prestart(config: pytest.Config, names: set[str]) -> None:
-    """Queue the run of SAMPLES on the background thread (it runs nothing in this process)."""
-    where = Path(tempfile.mkdtemp(prefix="edenfake-report-"))
-    backlog = Backlog({"report": functools.partial(run_samples, where)})
-    STARTED.append(backlog)
-    backlog.start()
-    config.add_cleanup(lambda: shutil.rmtree(where, ignore_errors=True))
-    config.add_cleanup(backlog.stop)
+    """Queue the run of SAMPLES on the background thread."""
+    REPORT_EARLY.queue(config)
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The output of the run of SAMPLES (a run in a subprocess costs seconds of CPU: the module's tests share it):
     the one ``prestart`` queued (run here if the background thread has not started it), else one run here."""
-    if not STARTED:
-        return run_samples(tmp_path_factory.mktemp("samples"))
-    backlog = STARTED.pop()
-    backlog.work()
-    output = backlog.done["report"].result()
-    assert isinstance(output, str)
-    return output
+    return REPORT_EARLY.result(tmp_path_factory.mktemp("samples"))
 
 
 def test_a_failing_test_lists_its_calls_and_the_fakes_detail_of_each_error(report: str) -> None:

@@ -32,8 +32,8 @@ _MEM_LEVEL = 6
 
 def deflate_segment(raw: bytes, level: int = 1, *, runs: bool = False) -> bytes:
     """``raw`` deflated as a segment that ends on a full flush. ``runs``: the bytes are runs of single values
-    (grey one-bit text), which zlib's Z_RLE strategy (matches of the byte before only) compresses as well as a
-    full search, about 10% sooner and a third smaller; a coloured row repeats every three bytes, which only the
+    (grey one-bit text), which zlib's Z_RLE strategy (matches of the byte before only) compresses about 10%
+    sooner than the full search, and a third smaller; a coloured row repeats every three bytes, which only the
     full search finds."""
     # A full flush ends byte-aligned and later data never refers back across it, so segments from separate
     # compressors concatenate into one valid deflate stream, and one segment can be repeated. It also resets

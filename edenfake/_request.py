@@ -17,7 +17,17 @@ from edenfake._summaries import file_summaries, journal_json
 from edenfake._wire import JSON_MEDIA, Encoded, FakeRequest, Refusal, compact_json, encode_error
 from edenfake.errors import ApiError, BadRequest, InvalidTags, PayloadTooLarge, UnsupportedMediaType
 
-__all__ = ["MAX_DEPTH", "MULTIPART", "Exchange", "Part", "is_json_media", "parse_json", "parse_multipart", "read"]
+__all__ = [
+    "MAX_DEPTH",
+    "MULTIPART",
+    "STRICT_DECODER",
+    "Exchange",
+    "Part",
+    "is_json_media",
+    "parse_json",
+    "parse_multipart",
+    "read",
+]
 
 #: JSON nested deeper than this is refused before it is parsed
 MAX_DEPTH = 64
@@ -265,8 +275,9 @@ def _float(text: str) -> float:
     return value
 
 
-#: the strict decoder, built once (json.loads with hooks builds a decoder per call)
-_STRICT = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
+#: the strict decoder (no NaN, Infinity or numbers that overflow to them; the C scanner still does the work),
+#: built once: json.loads with hooks builds a decoder per call
+STRICT_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
 
 
 def json_depth(text: str) -> int:
@@ -317,7 +328,7 @@ def parse_json(body: bytes) -> Any:
     if json_depth(text) > MAX_DEPTH:
         raise BadRequest(f"Invalid JSON body: nested too deeply (more than {MAX_DEPTH} levels of arrays and objects)")
     try:
-        return _STRICT.decode(text)
+        return STRICT_DECODER.decode(text)
     except _NonFinite as exc:
         raise BadRequest(
             f"Invalid JSON body: {_redact.clip(str(exc), 40)} is not a finite number "

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 import os
 import threading
 from collections import deque
@@ -31,7 +30,7 @@ from typing import Any, overload
 from edenfake import _har
 from edenfake._options import EDEN_URL
 from edenfake._redact import redact_body, redact_headers
-from edenfake._request import MAX_DEPTH, parse_json
+from edenfake._request import MAX_DEPTH, STRICT_DECODER, parse_json
 from edenfake._wire import compact_json
 from edenfake.errors import ApiError
 
@@ -143,21 +142,6 @@ def _loads(data: bytes | None) -> Any:
     return None if data is None else json.loads(data)
 
 
-def _constant(name: str) -> Any:
-    raise ValueError(name)
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(text)
-    return value
-
-
-#: NaN, Infinity and numbers that overflow to them refused; the C scanner still does the work
-_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_finite)
-
-
 def strict(data: bytes | None) -> bytes | None:
     """``data`` when it is strict JSON (what the fake's strict parser takes: no NaN, no number that overflows,
     no nesting past 64 levels), else ``{"not_json": {"bytes": N, "sha256": HEX}}``; empty is None."""
@@ -167,7 +151,7 @@ def strict(data: bytes | None) -> bytes | None:
         if data.count(b"[") + data.count(b"{") > MAX_DEPTH:
             parse_json(data)  # it might nest too deeply: the strict parser, which bounds depth
         else:
-            _DECODER.decode(data.decode("utf-8"))
+            STRICT_DECODER.decode(data.decode("utf-8"))
     except (ApiError, ValueError):
         return compact_json({"not_json": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}).encode()
     return data

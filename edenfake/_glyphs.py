@@ -1,4 +1,4 @@
-"""Text for the placeholders' labels: the bundled font, each glyph rendered once, a line of text as a mask.
+"""Text for the placeholders' labels: the bundled font, each glyph rendered once, where a line's glyphs go.
 
 FreeType renders each glyph of a string again on every call; rendering each character once and pasting it
 makes a label several times cheaper."""
@@ -11,7 +11,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["CRISP", "Placed", "font", "layout", "line_mask", "mask", "mask_core", "printable"]
+__all__ = ["CRISP", "Placed", "font", "layout", "mask", "mask_core", "printable"]
 
 
 @functools.lru_cache(maxsize=16)
@@ -128,15 +128,6 @@ def mask_core(size: int, char: str, box: tuple[int, int, int, int], times: int) 
     """:func:`mask`'s Pillow C image (its ``im``), for a caller pasting many glyphs through ``ImagingCore.paste``:
     a label pastes some 150, and Image.paste's checks (and even reading ``Image.im``) cost more than the paste."""
     return mask(size, char, box, times).im
-
-
-def line_mask(size: int, text: str) -> Image.Image:
-    """A line of text as an "L" mask of its box (ink 255): the glyphs of :func:`layout` pasted in turn."""
-    (width, height), placed = layout(size, text)
-    line = Image.new("L", (width, height), 0)
-    for left, top, char, box in placed:
-        line.paste(255, (left, top), mask(size, char, box))
-    return line
 
 
 def printable(text: str, size: int, limit: int) -> str:

@@ -397,12 +397,21 @@ def test_images_of_one_answer_share_label_rows_and_still_decode_exactly() -> Non
 EDIT = dataclasses.replace(SPEC, width=1024, height=1024, inputs=("ab" * 32,), edit_of="512x512")
 
 
+def _line_mask(size: int, text: str) -> Image.Image:
+    """A line of text as an "L" mask of its box (ink 255): the glyphs the label places, pasted in turn."""
+    (width, height), placed = images._glyphs.layout(size, text)
+    line = Image.new("L", (width, height), 0)
+    for left, top, char, box in placed:
+        line.paste(255, (left, top), images._glyphs.mask(size, char, box))
+    return line
+
+
 def _first_line(spec: ImageSpec) -> tuple[Image.Image, Image.Image]:
     """The label's first line as drawn on the image (ink 255, all else 0) and the text it should show."""
     label = images._label(spec)
     assert label is not None
     top, text = label.lines[0]
-    mask = images._glyphs.line_mask(label.size, text)
+    mask = _line_mask(label.size, text)
     y = label.top + top
     drawn = decode_image(render_image(spec)).convert("RGB").getchannel("R")
     box = (label.margin, y, min(spec.width, label.margin + mask.width), y + mask.height)

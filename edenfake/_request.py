@@ -45,7 +45,6 @@ class Exchange:
         "_tags",
         "fault",
         "journal_answer",
-        "journal_body",
         "journal_inputs",
         "kind",
         "model",
@@ -72,8 +71,6 @@ class Exchange:
         self.fault: str | None = None
         self.provider: str | None = None
         self.model: str | None = None
-        #: what the journal keeps of the request body (JSON bytes), when a handler already knows it
-        self.journal_body: bytes | None = None
         #: what the journal keeps of the answer (JSON bytes), when it differs from the answer (images)
         self.journal_answer: bytes | None = None
         #: what the journal keeps of an edit's input images (a JSON list, see journal.py)
@@ -184,9 +181,8 @@ class Exchange:
 
     def journal_request(self) -> bytes | None:
         """The request body as the journal keeps it: JSON bytes, with credential headers' values and image
-        data left out; None when the body is not JSON."""
-        if self.journal_body is not None:
-            return self.journal_body
+        data left out; None when the body is not JSON. Strict JSON: the strict parser took it, or the fake
+        encoded it."""
         if self.kind != "json" or (self.problem is not None and self._json is _UNREAD):
             return None
         if self._json is _UNREAD:

@@ -33,7 +33,7 @@ import urllib.parse
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar, cast, overload
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from edenfake import contracts
 from edenfake._redact import clip, one_line
@@ -104,7 +104,8 @@ class PerSession(Generic[T]):
         state = _current()  # Core.session_state, inlined: every request reads these a few times
         if state is None or state.owner is not obj.sessions:
             state = obj._default_state
-        return cast(T, getattr(state, self._name))
+        value: T = getattr(state, self._name)  # no typing.cast: a call, on every read
+        return value
 
     def __set__(self, obj: HasState, value: T) -> None:
         setattr(obj.session_state(), self._name, value)

@@ -195,6 +195,7 @@ class EdenFake(Core):
                 at=self.clock.now(),
                 duration=elapsed,
                 replayed=exchange.replayed,
+                own_request=True,  # the exchange's pieces: parsed strictly, or encoded by the fake
                 own_answer=not exchange.outside,
             )
         except Exception:  # pragma: no cover - a bug; the answer still goes out

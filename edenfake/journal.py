@@ -157,6 +157,12 @@ def strict(data: bytes | None) -> bytes | None:
     return data
 
 
+def _utf8(data: bytes | None) -> bool:
+    """``data`` is ASCII without a NUL byte, so a JSON reader takes it as UTF-8. (The strict parser also reads
+    UTF-16 and UTF-32 bodies, which :func:`strict` summarizes: the journal keeps UTF-8.)"""
+    return not data or (data.isascii() and b"\x00" not in data)
+
+
 class Journal:
     """The calls a fake answered, oldest first. Thread-safe; at most ``max_calls`` calls and ``max_bytes`` bytes
     (the oldest are dropped first, and counted in ``dropped``)."""
@@ -188,21 +194,27 @@ class Journal:
         replayed: bool = False,
         inputs: bytes = b"[]",
         tags: bytes = b"{}",
+        own_request: bool = False,
         own_answer: bool = False,
     ) -> None:
         """Record a call: its request ``body``, ``answer``, multipart ``form`` and ``files`` and an edit's
-        ``inputs`` as JSON bytes (each kept as :func:`strict` gives it back; ``own_answer``: the answer is the
-        fake's own encoding, strict JSON already, and not parsed again). Credentials are redacted when a call
-        is read."""
+        ``inputs`` as JSON bytes (each kept as :func:`strict` gives it back). ``own_request``: the body, form,
+        files, inputs and tags were read by the fake's strict parser or written by its encoder (``own_answer``:
+        the answer was written by it); such pieces are strict JSON already and, when :func:`_utf8` (the
+        encoder's output, and nearly every body), are not parsed again. Credentials are redacted when a call is
+        read."""
         kept = tuple(headers)
-        body, form = strict(body), strict(form)
+        if own_request and _utf8(body) and _utf8(form):
+            body, form = body or None, form or None
+        else:
+            body, form = strict(body), strict(form)
+            if files != b"[]" and strict(files) is not files:
+                files = b"[]"
+            if inputs != b"[]" and strict(inputs) is not inputs:
+                inputs = b"[]"
+            if tags != b"{}" and strict(tags) is not tags:
+                tags = b"{}"
         answer = (answer or None) if own_answer else strict(answer)
-        if files != b"[]" and strict(files) is not files:
-            files = b"[]"
-        if inputs != b"[]" and strict(inputs) is not inputs:
-            inputs = b"[]"
-        if tags != b"{}" and strict(tags) is not tags:
-            tags = b"{}"
         cost = (
             _ENTRY_OVERHEAD
             + len(method)

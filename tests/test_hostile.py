@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import socket
 import threading
@@ -147,3 +148,45 @@ def test_a_concurrent_burst_is_answered_and_journalled_in_full() -> None:
         assert len(statuses) == 200 and set(statuses) == {200, 422}
         assert statuses.count(422) == 40
         assert server.calls.count == 200
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prompt", "kept"),
+    [
+        ("utf-8", "cafe au lait", True),
+        ("utf-8", "café au lait", True),
+        ("utf-16-le", "cafe au lait", False),  # every byte below 0x80: ASCII, with NULs
+        ("utf-16-be", "cafe au lait", False),
+        ("utf-16", "café au lait", False),
+        ("utf-32", "cafe au lait", False),
+        ("utf-8-sig", "cafe au lait", False),
+    ],
+)
+def test_the_journal_keeps_utf8_bodies_and_summarizes_the_other_encodings_it_answered(
+    encoding: str, prompt: str, kept: bool
+) -> None:
+    # JSON readers take UTF-16 and UTF-32 (RFC 4627), and so does the fake: the journal keeps UTF-8 only, the
+    # rest as its size and digest, so that every read of it is UTF-8 JSON.
+    body = json.dumps({**BODY, "prompt": prompt}, ensure_ascii=False).encode(encoding)
+    with edenfake.mock() as eden:
+        answered = httpx.post(
+            "https://api.edenai.run" + URL, content=body, headers={**AUTH, "content-type": "application/json"}
+        )
+        page = httpx.get("https://api.edenai.run/_edenfake/calls")
+    assert answered.status_code == 200
+    page.content.decode("utf-8")  # strict UTF-8 JSON, whatever came
+    (call,) = eden.calls
+    if kept:
+        assert call.json == {**BODY, "prompt": prompt}
+    else:
+        assert call.json == {"not_json": {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}}
+
+
+def test_a_body_with_a_lone_surrogate_in_utf8_is_answered_and_journalled_as_a_summary() -> None:
+    body = b'{"model":"openai/gpt-image-1","prompt":"x \xed\xa0\x80 y","quality":"low"}'  # not UTF-8: a surrogate
+    with edenfake.mock() as eden:
+        answered = httpx.post(
+            "https://api.edenai.run" + URL, content=body, headers={**AUTH, "content-type": "application/json"}
+        )
+    assert answered.status_code == 200
+    assert eden.calls[0].json == {"not_json": {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}}

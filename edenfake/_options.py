@@ -12,10 +12,13 @@ same way everywhere: "unknown option 'credit'; did you mean 'credits'?".
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+
+from edenfake._kwargs import FakeKwargs, MockKwargs, ServeKwargs
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -46,6 +49,9 @@ MiB = 1024 * 1024
 EDEN_URL = "https://api.edenai.run"
 #: the real service's hosts, which the mock routes to the fake by default
 EDEN_BASE_URLS = (EDEN_URL, "https://api.eu.edenai.run")
+#: a served connection's bounds by default: seconds to send a whole request, connections served at once
+REQUEST_TIMEOUT = 60.0
+MAX_CONNECTIONS = 1000
 #: what a replay does with a request no recording matches
 UNMATCHED_CHOICES = ("fake", "error")
 #: what ``--edenfake-record`` may be: replay only, record what a cassette lacks, record it afresh
@@ -64,9 +70,11 @@ def _option(
     choices: tuple[str, ...] | None = None,
     minimum: int | None = None,
     maximum: int | None = None,
+    longest: float | None = None,
 ) -> Any:
     """A dataclass field with its metadata: ``cli`` is the CLI's value type ("int", "float", "str",
-    "latency", "repeat"; None: not on the CLI), ``setter`` the fake's method that changes it live."""
+    "latency", "repeat"; None: not on the CLI), ``setter`` the fake's method that changes it live, ``minimum``
+    and ``maximum`` an integer's bounds, ``longest`` a number of seconds' (above 0)."""
     metadata = {
         "help": help,
         "cli": cli,
@@ -77,6 +85,7 @@ def _option(
         "choices": choices,
         "minimum": minimum,
         "maximum": maximum,
+        "longest": longest,
     }
     return field(default=default, metadata=metadata)
 
@@ -148,7 +157,9 @@ class FakeOptions:
         metavar="UNIX_TIME",
         setter="set_clock",
     )
-    url_ttl: float = _option(3600.0, "seconds a `url` result stays served", cli="float", metavar="SECONDS")
+    url_ttl: float = _option(
+        3600.0, "seconds a `url` result stays served", cli="float", metavar="SECONDS", longest=math.inf
+    )
     tokens: tuple[str, ...] | None = _option(
         None, "a bearer token accepted (unset: any well-formed token)", cli="repeat", flag="--token", metavar="TOKEN"
     )
@@ -252,8 +263,12 @@ class FakeOptions:
             choices = f.metadata.get("choices")
             if choices is not None and value not in choices:
                 raise ValueError(f"{f.name} must be {' or '.join(map(repr, choices))}, got {value!r}")
-        if isinstance(self.url_ttl, bool) or not isinstance(self.url_ttl, (int, float)) or not self.url_ttl > 0:
-            raise ValueError(f"url_ttl must be a number of seconds > 0, got {self.url_ttl!r}")
+            longest = f.metadata.get("longest")  # a number of seconds
+            if longest is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= longest
+            ):
+                most = "" if longest == math.inf else f" and <= {longest:g}"
+                raise ValueError(f"{f.name} must be a number of seconds > 0{most}, got {_shown(value)}")
         for name in ("tokens", "allowed_hosts"):
             value = getattr(self, name)
             if value is None:
@@ -308,53 +323,27 @@ class MarkerOptions(MockOptions):
 
 @_options_class
 class ServeOptions(FakeOptions):
-    """``edenfake.serve()`` and ``edenfake serve``: a fake's options and where it listens."""
+    """``edenfake.serve()`` and ``edenfake serve``: a fake's options, where it listens and its connections'
+    bounds."""
 
     host: str = _option("127.0.0.1", "address to bind", cli="str")
     port: int = _option(0, "port to bind (0: a free one)", cli="int", minimum=0, maximum=65535)
+    request_timeout: float = _option(
+        REQUEST_TIMEOUT,
+        "seconds a connection has, from opening or from its previous answer, to send a whole request (head and "
+        "body); past them it is answered 408 and closed",
+        cli="float",
+        metavar="SECONDS",
+        longest=3600.0,
+    )
+    max_connections: int = _option(
+        MAX_CONNECTIONS,
+        "connections served at once; a request on one more is answered 503",
+        cli="int",
+        minimum=1,
+        maximum=100_000,
+    )
     assert_all_faults_used: bool = _faults_used()
-
-
-class FakeKwargs(TypedDict, total=False):
-    """The keywords of :class:`FakeOptions`, for ``**kwargs: Unpack[FakeKwargs]``."""
-
-    catalog: Catalog | str | os.PathLike[str] | None
-    seed: int
-    clock: float | None
-    url_ttl: float
-    tokens: tuple[str, ...] | None
-    credits: float | None
-    rate_limit: int | None
-    latency: float | tuple[float, float]
-    fault_seed: int
-    max_body_bytes: int
-    max_upload_bytes: int
-    image_cache_bytes: int
-    url_store_bytes: int
-    upload_store_bytes: int
-    journal_size: int
-    journal_bytes: int
-    max_sessions: int
-    admin_token: str | None
-    allowed_hosts: tuple[str, ...]
-    replay: str | os.PathLike[str] | Any
-    unmatched: str
-
-
-class MockKwargs(FakeKwargs, total=False):
-    """The keywords of :class:`MockOptions`."""
-
-    base_urls: tuple[str, ...]
-    assert_all_mocked: bool
-    assert_all_faults_used: bool
-
-
-class ServeKwargs(FakeKwargs, total=False):
-    """The keywords of :class:`ServeOptions`."""
-
-    host: str
-    port: int
-    assert_all_faults_used: bool
 
 
 T = TypeVar("T", bound=FakeOptions)

@@ -125,7 +125,8 @@ class _CoreDoor:
             query=scope.get("query_string", b"").decode("latin-1"),
             server_host=_server_host(scope),
         )
-        await self._read_body(request, receive)
+        if not await self._read_body(request, receive):
+            return  # the client left (or its connection was closed) before its body was in: nobody to answer
         response = await self.answer(request)
         if response.delay:
             await hold(response.delay)
@@ -148,13 +149,14 @@ class _CoreDoor:
         itself, a CPU-heavy one (images to decode, many pixels to render) in a worker thread."""
         return await _offload.answer(self.fake, request)
 
-    async def _read_body(self, request: FakeRequest, receive: Receive) -> None:
+    async def _read_body(self, request: FakeRequest, receive: Receive) -> bool:
+        """Read the body into ``request`` (stopping past the limit): False when the client went away first."""
         limit = self.fake.limit_for(request.method, request.path)
         declared = request.header("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             # Refuse before reading: an over-large upload is never held in memory.
             request.oversize = True
-            return
+            return True
         message = await receive()
         if message["type"] == "http.request" and not message.get("more_body", False):
             # The common case: the whole body in one message.
@@ -163,22 +165,23 @@ class _CoreDoor:
                 request.oversize = True
             else:
                 request.body = body
-            return
+            return True
         chunks: list[bytes] = []
         size = 0
         while True:
             if message["type"] != "http.request":
-                break
+                return False  # http.disconnect: a body cut short is not answered (nor journalled)
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
                 request.oversize = True
-                return
+                return True
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
             message = await receive()
         request.body = b"".join(chunks)
+        return True
 
 
 def _server_host(scope: Scope) -> str:

@@ -91,6 +91,10 @@ def _parser() -> Parser:
     return parser
 
 
+#: the options of ServeOptions that ``edenfake record`` takes: where it listens and its connections' bounds
+_RECORD_SERVES = ("host", "port", "request_timeout", "max_connections")
+
+
 def _add_record_and_drift(sub: Any, typed: dict[str, str]) -> None:
     record = sub.add_parser(
         "record",
@@ -110,7 +114,7 @@ def _add_record_and_drift(sub: Any, typed: dict[str, str]) -> None:
         help="the service to record (default %(default)s)",
     )
     for option in dataclasses.fields(_options.ServeOptions):
-        if option.name in ("host", "port"):
+        if option.name in _RECORD_SERVES:
             add_option(record, option, typed)
     record.add_argument(
         "--timeout", type=as_seconds, default=300.0, metavar="SECONDS", help="for each upstream answer (default 300)"
@@ -220,6 +224,8 @@ def _serve(args: argparse.Namespace, typed: dict[str, str]) -> int:
         "edenfake stopped",
         loop=args.loop,
         http=args.http,
+        request_timeout=options.request_timeout,
+        max_connections=options.max_connections,
     )
 
 
@@ -355,7 +361,7 @@ def _record(args: argparse.Namespace, typed: dict[str, str]) -> int:
     from edenfake.fake import EdenFake
 
     try:
-        _options.ServeOptions(host=args.host, port=args.port)
+        served = _options.ServeOptions(**{name: getattr(args, name) for name in _RECORD_SERVES})
     except (TypeError, ValueError) as exc:
         raise Refused("edenfake record", worded(exc, typed)) from None
     try:
@@ -384,6 +390,8 @@ def _record(args: argparse.Namespace, typed: dict[str, str]) -> int:
         lambda: f"edenfake stopped: {writer.count} exchange(s) recorded in {writer.directory}",
         app=recording_app(fake),
         after=upstream.close,
+        request_timeout=served.request_timeout,
+        max_connections=served.max_connections,
     )
 
 

@@ -122,6 +122,20 @@ class PayloadTooLarge(ApiError):
         super().__init__(f"Request body is larger than {max_bytes} bytes", max_bytes=max_bytes)
 
 
+class RequestTimeout(ApiError):
+    """A connection that did not deliver its whole request (head and body) in time: answered by the server's
+    connection itself, before any route."""
+
+    status = 408
+    error_code = "REQUEST_TIMEOUT"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"The request did not arrive whole within {seconds:g} s (head and body); send it at once",
+            timeout_seconds=seconds,
+        )
+
+
 class UnsupportedMediaType(ApiError):
     status = 415
     error_code = "UNSUPPORTED_MEDIA_TYPE"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
@@ -14,7 +15,9 @@ from starlette.types import ASGIApp
 
 from edenfake import _options
 from edenfake._handle import Handle
+from edenfake._wire import encode_error
 from edenfake.app import asgi_door, cut_holds
+from edenfake.errors import RequestTimeout
 from edenfake.fake import EdenFake
 
 if TYPE_CHECKING:
@@ -88,20 +91,111 @@ def make_server(
     on_started: Callable[[], None] | None = None,
     on_stopped: Callable[[], None] | None = None,
     on_cut: Callable[[int], None] | None = None,
+    request_timeout: float = _options.REQUEST_TIMEOUT,
+    max_connections: int = _options.MAX_CONNECTIONS,
+    http: Any = "auto",
     **config: Any,
 ) -> uvicorn.Server:
     """A uvicorn server for ``fake`` (or for ``app``, an app built on it), without access logs (the fake logs its
     own one line per request). As it stops it cuts the holds in flight (hanging faults, latency) short and tells
-    ``on_cut`` how many (by default an INFO line of the ``edenfake`` logger)."""
+    ``on_cut`` how many (by default an INFO line of the ``edenfake`` logger).
+
+    Each connection has ``request_timeout`` seconds, from opening or from the end of its previous answer, to
+    send a whole request (see :class:`_Deadline`); at most ``max_connections`` are served at once (a request on
+    one more is answered 503 by uvicorn). ``http``: uvicorn's HTTP protocol ("auto", "h11", "httptools")."""
     cfg = uvicorn.Config(
         app if app is not None else asgi_door(fake),
         log_level=log_level,
         access_log=False,
         lifespan="off",
         server_header=False,
+        http=_with_deadline(_protocol_class(http), request_timeout),
+        limit_concurrency=max_connections,
         **{"timeout_graceful_shutdown": GRACEFUL_SHUTDOWN, **config},
     )
     return _Server(cfg, on_started, on_stopped, on_cut)
+
+
+def _protocol_class(http: Any) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol class for ``http``: a name uvicorn knows ("auto", "h11", "httptools"), or a class."""
+    if not isinstance(http, str):
+        return http  # type: ignore[no-any-return]
+    from uvicorn.config import HTTP_PROTOCOLS
+    from uvicorn.importer import import_from_string
+
+    if http not in HTTP_PROTOCOLS:
+        raise ValueError(f"http must be one of {', '.join(HTTP_PROTOCOLS)}, got {http!r}")
+    found: type[asyncio.Protocol] = import_from_string(HTTP_PROTOCOLS[http])
+    return found
+
+
+class _Deadline:
+    """Mixed into uvicorn's HTTP protocol (h11's or httptools'): a connection has ``request_timeout`` seconds
+    from opening, or from the end of its previous answer, to send a whole request, head and body. Past them it is
+    answered 408 (when no answer has started) and closed: a client that opens connections and sends nothing, or
+    a byte at a time, cannot hold them. Once the request is in, the fake takes the time it takes (a hanging
+    fault holds it on purpose). Reads uvicorn's ``cycle`` (``more_body``, ``response_started``,
+    ``response_complete``), ``transport`` and ``loop``, which both protocols have."""
+
+    request_timeout: float
+    timeout_answer: bytes
+    _deadline: asyncio.TimerHandle | None = None
+    cycle: Any
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)  # type: ignore[misc]
+        if self._deadline is not None and self._request_in():
+            self._deadline.cancel()
+            self._deadline = None
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        self._arm()  # the next request's time starts now (a kept-alive connection that stays idle is uvicorn's)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _arm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        if not self.transport.is_closing():
+            self._deadline = self.loop.call_later(self.request_timeout, self._expired)
+
+    def _request_in(self) -> bool:
+        """The current request has arrived whole and is being answered."""
+        cycle = self.cycle
+        return cycle is not None and not cycle.response_complete and not cycle.more_body
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing() or self._request_in():
+            return
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or not cycle.response_started:
+            self.transport.write(self.timeout_answer)
+        log.info("edenfake: closed a connection that did not send a whole request within %g s", self.request_timeout)
+        self.transport.close()
+
+
+def _with_deadline(base: type[asyncio.Protocol], seconds: float) -> type[asyncio.Protocol]:
+    """``base`` with :class:`_Deadline` mixed in, at ``seconds``."""
+    body = encode_error(RequestTimeout(seconds)).response().body
+    head = (
+        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    attributes = {"request_timeout": seconds, "timeout_answer": head.encode("ascii") + body}
+    return type(f"Bounded{base.__name__}", (_Deadline, base), attributes)
 
 
 def cut_line(count: int) -> str:
@@ -118,8 +212,8 @@ class LiveServer(Handle):
     controls as the in-process mock (``calls``, ``fail()``, ``credits``, ``clock``, ``reset()``)."""
 
     def __init__(self, fake: EdenFake, *, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
-        """``config``: uvicorn settings, e.g. ``loop="asyncio", http="h11"`` (the default picks uvloop and
-        httptools when they are installed)."""
+        """``config``: :func:`make_server`'s (``request_timeout``, ``max_connections``) and uvicorn settings,
+        e.g. ``loop="asyncio", http="h11"`` (the default picks uvloop and httptools when they are installed)."""
         super().__init__(fake)
         self._sock = bind(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
@@ -165,7 +259,8 @@ def serve(fake: EdenFake | None = None, /, **kwargs: Unpack[_options.ServeKwargs
     """Run a fake on ``host:port`` (loopback and a free port by default) for the duration of a ``with`` block.
 
     For clients that are not httpx: requests, aiohttp, subprocesses, other languages. The keywords are
-    :class:`edenfake.ServeOptions`: ``host``, ``port``, ``assert_all_faults_used`` (leaving the block with a
+    :class:`edenfake.ServeOptions`: ``host``, ``port``, ``request_timeout``, ``max_connections``,
+    ``assert_all_faults_used`` (leaving the block with a
     queued fault unanswered is an AssertionError unless False) and any :class:`EdenFake` option.
     """
     options = _options.build(_options.ServeOptions, kwargs, "edenfake.serve()")
@@ -173,7 +268,13 @@ def serve(fake: EdenFake | None = None, /, **kwargs: Unpack[_options.ServeKwargs
     if fake is not None and given_fake_options:
         raise TypeError(f"pass options to EdenFake() or to serve(), not both: {sorted(given_fake_options)}")
     chosen = fake if fake is not None else EdenFake(options)
-    server = LiveServer(chosen, host=options.host, port=options.port).start()
+    server = LiveServer(
+        chosen,
+        host=options.host,
+        port=options.port,
+        request_timeout=options.request_timeout,
+        max_connections=options.max_connections,
+    ).start()
     failed = False
     try:
         yield server

@@ -26,6 +26,7 @@ LAYERS: dict[str, set[str]] = {
         "edenfake._png",
         "edenfake._glyphs",
         "edenfake._store",
+        "edenfake._kwargs",
         "edenfake._options",
         "edenfake.errors",
         "edenfake.contracts",

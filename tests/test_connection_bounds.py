@@ -1,0 +1,189 @@
+"""A served fake's connections are bounded: a client that opens connections and sends nothing, half a request
+or its body a byte at a time is answered 408 and cut off after ``request_timeout``; at most ``max_connections``
+are served at once. Under both of uvicorn's HTTP protocols, through ``edenfake.serve()`` and ``edenfake serve``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+import edenfake
+from edenfake import contracts
+from edenfake.server import LiveServer
+from tests.helpers import AUTH, cli_running
+
+BODY = {"model": "openai/gpt-image-1", "prompt": "a fox", "quality": "low"}
+#: short enough for a quick test, long enough for a loaded machine to send a whole request within it
+TIMEOUT = 0.6
+PROTOCOLS = ["h11"] + (["httptools"] if importlib.util.find_spec("httptools") else [])
+
+
+@pytest.fixture(params=PROTOCOLS)
+def live(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    fake = edenfake.EdenFake()
+    server = LiveServer(fake, request_timeout=TIMEOUT, http=request.param, loop="asyncio").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _connect(server: LiveServer) -> socket.socket:
+    sock = socket.create_connection((server.host, server.port))
+    sock.settimeout(10)
+    return sock
+
+
+def _read_all(sock: socket.socket) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and how long that took."""
+    started = time.monotonic()
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks), time.monotonic() - started
+
+
+def _nothing_journalled(server: LiveServer) -> None:
+    """A request that never arrived whole is not answered nor journalled (its handler, had it one, has had
+    time to finish)."""
+    time.sleep(0.3)
+    assert len(server.calls) == 0, [c.summary() for c in server.calls]
+
+
+def _is_timeout_answer(data: bytes) -> None:
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), head
+    assert b"connection: close" in head.lower()
+    error = json.loads(body)
+    assert error["error_code"] == "REQUEST_TIMEOUT" and f"{TIMEOUT:g} s" in error["detail"]
+    assert not contracts.violations("errors", error), "the API's error shape"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"",  # opened, and nothing said
+        b"POST /v3/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\n",  # half a head
+        b"POST /v3/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 500\r\n\r\n{",  # half a body
+    ],
+    ids=["silent", "half-head", "half-body"],
+)
+def test_a_request_that_does_not_arrive_in_time_is_answered_408_and_cut_off(live: LiveServer, sent: bytes) -> None:
+    with _connect(live) as sock:
+        sock.sendall(sent)
+        data, took = _read_all(sock)
+    _is_timeout_answer(data)
+    assert TIMEOUT * 0.9 < took < TIMEOUT + 5
+    _nothing_journalled(live)
+
+
+def test_a_body_sent_a_byte_at_a_time_is_cut_off_however_often_bytes_come(live: LiveServer) -> None:
+    # Slowloris: each byte resets no clock; the whole request has TIMEOUT seconds.
+    body = json.dumps(BODY).encode()
+    head = f"POST /v3/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+    with _connect(live) as sock:
+        sock.sendall(head.encode() + b"Authorization: Bearer t\r\n\r\n")
+        started = time.monotonic()
+        cut = False
+        for byte in body:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                cut = True
+                break
+            time.sleep(TIMEOUT / 10)
+            if time.monotonic() - started > TIMEOUT + 5:
+                break
+        data, _ = _read_all(sock) if not cut else (b"HTTP/1.1 408 (cut while sending)", 0.0)
+    assert time.monotonic() - started < TIMEOUT + 5
+    assert data.startswith(b"HTTP/1.1 408 "), data[:80]
+    _nothing_journalled(live)
+
+
+def test_the_server_answers_others_meanwhile_and_prompt_requests_are_never_cut(live: LiveServer) -> None:
+    held = [_connect(live) for _ in range(5)]
+    for sock in held:
+        sock.sendall(b"POST /v3/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    try:
+        with httpx.Client(base_url=live.url, headers=AUTH) as client:
+            for _ in range(3):  # on one kept-alive connection, pausing longer than TIMEOUT in all
+                assert client.post("/v3/images/generations", json=BODY).status_code == 200
+                assert client.get("/healthz").status_code == 200
+                time.sleep(TIMEOUT / 2)
+    finally:
+        for sock in held:
+            sock.close()
+    assert [c.status for c in live.calls] == [200, 200, 200]
+
+
+def test_a_hanging_fault_holds_an_arrived_request_past_the_request_timeout(live: LiveServer) -> None:
+    # The bound is on the client's sending; the fake's own hold (a timeout fault, latency) is deliberate.
+    live.fail("timeout", hang=TIMEOUT * 2.5)
+    started = time.monotonic()
+    with pytest.raises(httpx.RemoteProtocolError):  # the fault drops the connection, no 408 before it
+        httpx.post(live.url + "/v3/images/generations", json=BODY, headers=AUTH, timeout=10)
+    assert time.monotonic() - started >= TIMEOUT * 2.5 * 0.9
+    assert live.calls[0].fault == "timeout"
+
+
+def test_a_request_past_max_connections_is_answered_503_and_served_once_others_close() -> None:
+    with edenfake.serve(max_connections=2) as live:
+        first, second = _connect(live), _connect(live)
+        try:
+            third = httpx.get(live.url + "/healthz", timeout=5)
+            assert third.status_code == 503
+        finally:
+            first.close()
+            second.close()
+        deadline = time.monotonic() + 5
+        while httpx.get(live.url + "/healthz", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, "the closed connections still count"
+            time.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"request_timeout": 0}, "request_timeout"),
+        ({"request_timeout": -1.0}, "request_timeout"),
+        ({"request_timeout": float("nan")}, "request_timeout"),
+        ({"request_timeout": 1e9}, "request_timeout"),
+        ({"request_timeout": True}, "request_timeout"),
+        ({"request_timeout": "30"}, "request_timeout"),
+        ({"max_connections": 0}, "max_connections"),
+        ({"max_connections": 2.5}, "max_connections"),
+        ({"max_connections": 10**9}, "max_connections"),
+    ],
+)
+def test_serve_refuses_a_bound_that_is_not_one_naming_it(options: dict[str, object], field: str) -> None:
+    with pytest.raises((TypeError, ValueError), match=field), edenfake.serve(**options):  # type: ignore[arg-type]
+        pass
+
+
+def test_the_command_line_takes_the_bounds_and_refuses_bad_ones_in_one_line() -> None:
+    with cli_running("serve", "--port", "0", "--request-timeout", str(TIMEOUT), "--max-connections", "50") as (
+        _,
+        url,
+    ):
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as sock:
+            sock.settimeout(10)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+            data, _ = _read_all(sock)
+        _is_timeout_answer(data)
+    import subprocess
+    import sys
+
+    for flag, value in (("--request-timeout", "0"), ("--request-timeout", "inf"), ("--max-connections", "0")):
+        done = subprocess.run(
+            [sys.executable, "-m", "edenfake", "serve", flag, value], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 2, done
+        assert len(done.stderr.strip().splitlines()) == 1 and flag in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr

@@ -134,51 +134,46 @@ class _Deadline:
     from opening, or from the end of its previous answer, to send a whole request, head and body. Past them it is
     answered 408 (when no answer has started) and closed: a client that opens connections and sends nothing, or
     a byte at a time, cannot hold them. Once the request is in, the fake takes the time it takes (a hanging
-    fault holds it on purpose). Reads uvicorn's ``cycle`` (``more_body``, ``response_started``,
+    fault holds it on purpose). One timer a connection, which looks again when it fires: a request costs a
+    clock read, not a timer. Reads uvicorn's ``cycle`` (``more_body``, ``response_started``,
     ``response_complete``), ``transport`` and ``loop``, which both protocols have."""
 
     request_timeout: float
     timeout_answer: bytes
-    _deadline: asyncio.TimerHandle | None = None
     cycle: Any
     transport: asyncio.Transport
     loop: asyncio.AbstractEventLoop
+    #: when the connection opened, or its last answer ended: the request being sent has until then + timeout
+    _since = 0.0
+    _timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
-        self._arm()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)  # type: ignore[misc]
-        if self._deadline is not None and self._request_in():
-            self._deadline.cancel()
-            self._deadline = None
+        self._since = self.loop.time()
+        self._timer = self.loop.call_later(self.request_timeout, self._look)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # type: ignore[misc]
-        self._arm()  # the next request's time starts now (a kept-alive connection that stays idle is uvicorn's)
+        self._since = self.loop.time()  # the next request's time starts now (an idle kept-alive one is uvicorn's)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)  # type: ignore[misc]
-
-    def _arm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-        if not self.transport.is_closing():
-            self._deadline = self.loop.call_later(self.request_timeout, self._expired)
 
     def _request_in(self) -> bool:
         """The current request has arrived whole and is being answered."""
         cycle = self.cycle
         return cycle is not None and not cycle.response_complete and not cycle.more_body
 
-    def _expired(self) -> None:
-        self._deadline = None
-        if self.transport.is_closing() or self._request_in():
+    def _look(self) -> None:
+        self._timer = None
+        if self.transport.is_closing():
+            return
+        left = self.request_timeout if self._request_in() else self._since + self.request_timeout - self.loop.time()
+        if left > 0:
+            self._timer = self.loop.call_later(left, self._look)
             return
         cycle = self.cycle
         if cycle is None or cycle.response_complete or not cycle.response_started:

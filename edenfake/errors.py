@@ -136,6 +136,16 @@ class RequestTimeout(ApiError):
         )
 
 
+class HeadersTooLarge(ApiError):
+    """A request head (request line and headers) past the server's bound: answered by the connection itself."""
+
+    status = 431
+    error_code = "HEADERS_TOO_LARGE"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"The request line and headers are larger than {max_bytes} bytes", max_bytes=max_bytes)
+
+
 class UnsupportedMediaType(ApiError):
     status = 415
     error_code = "UNSUPPORTED_MEDIA_TYPE"

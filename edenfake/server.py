@@ -17,7 +17,7 @@ from edenfake import _options
 from edenfake._handle import Handle
 from edenfake._wire import encode_error
 from edenfake.app import asgi_door, cut_holds
-from edenfake.errors import RequestTimeout
+from edenfake.errors import ApiError, HeadersTooLarge, RequestTimeout
 from edenfake.fake import EdenFake
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def make_server(
     ``on_cut`` how many (by default an INFO line of the ``edenfake`` logger).
 
     Each connection has ``request_timeout`` seconds, from opening or from the end of its previous answer, to
-    send a whole request (see :class:`_Deadline`); at most ``max_connections`` are served at once (a request on
+    send a whole request (see :class:`_Bounds`); at most ``max_connections`` are served at once (a request on
     one more is answered 503 by uvicorn). ``http``: uvicorn's HTTP protocol ("auto", "h11", "httptools")."""
     cfg = uvicorn.Config(
         app if app is not None else asgi_door(fake),
@@ -109,8 +109,9 @@ def make_server(
         access_log=False,
         lifespan="off",
         server_header=False,
-        http=_with_deadline(_protocol_class(http), request_timeout),
+        http=_bounded(_protocol_class(http), request_timeout),
         limit_concurrency=max_connections,
+        h11_max_incomplete_event_size=2 * MAX_HEAD_BYTES,  # h11's own bound (16 KiB) behind this one
         **{"timeout_graceful_shutdown": GRACEFUL_SHUTDOWN, **config},
     )
     return _Server(cfg, on_started, on_stopped, on_cut)
@@ -129,17 +130,30 @@ def _protocol_class(http: Any) -> type[asyncio.Protocol]:
     return found
 
 
-class _Deadline:
-    """Mixed into uvicorn's HTTP protocol (h11's or httptools'): a connection has ``request_timeout`` seconds
-    from opening, or from the end of its previous answer, to send a whole request, head and body. Past them it is
-    answered 408 (when no answer has started) and closed: a client that opens connections and sends nothing, or
-    a byte at a time, cannot hold them. Once the request is in, the fake takes the time it takes (a hanging
-    fault holds it on purpose). One timer a connection, which looks again when it fires: a request costs a
-    clock read, not a timer. Reads uvicorn's ``cycle`` (``more_body``, ``response_started``,
-    ``response_complete``), ``transport`` and ``loop``, which both protocols have."""
+#: the largest request head (request line and headers) a served connection takes: past it, a 431 (httptools
+#: alone would take any size); a browser's cookies for localhost and a long token fit many times over
+MAX_HEAD_BYTES = 64 * 1024
+
+
+class _Bounds:
+    """Mixed into uvicorn's HTTP protocol (h11's or httptools'), bounding each connection.
+
+    Time: a connection has ``request_timeout`` seconds from opening, or from the end of its previous answer, to
+    send a whole request, head and body. Past them it is answered 408 (when no answer has started) and closed: a
+    client that opens connections and sends nothing, or a byte at a time, cannot hold them. Once the request is
+    in, the fake takes the time it takes (a hanging fault holds it on purpose). One timer a connection, which
+    looks again when it fires: a request costs a clock read, not a timer.
+
+    Size: a head past MAX_HEAD_BYTES is answered 431 and the connection closed.
+
+    Reads uvicorn's ``cycle`` (``more_body``, ``response_started``, ``response_complete``), ``transport`` and
+    ``loop``, which both protocols have."""
 
     request_timeout: float
     timeout_answer: bytes
+    too_large_answer: bytes
+    #: bytes received since the last answer ended while the next request's head is not complete
+    _head_bytes = 0
     cycle: Any
     transport: asyncio.Transport
     loop: asyncio.AbstractEventLoop
@@ -152,9 +166,28 @@ class _Deadline:
         self._since = self.loop.time()
         self._timer = self.loop.call_later(self.request_timeout, self._look)
 
+    def data_received(self, data: bytes) -> None:
+        before = self.cycle
+        super().data_received(data)  # type: ignore[misc]
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:  # the head is still coming
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+                self._close(self.too_large_answer, "sent a request head over %d bytes", MAX_HEAD_BYTES)
+        elif (
+            # a head just came whole, in reads large enough to hold an oversized one (or a body with it): measured
+            cycle is not before
+            and self._head_bytes + len(data) > MAX_HEAD_BYTES
+            and _head_size(cycle.scope) > MAX_HEAD_BYTES
+            and not self.transport.is_closing()
+        ):
+            cycle.disconnected = True  # the request's app reads a disconnect, and answers nobody
+            self._close(self.too_large_answer, "sent a request head over %d bytes", MAX_HEAD_BYTES)
+
     def on_response_complete(self) -> None:
         super().on_response_complete()  # type: ignore[misc]
         self._since = self.loop.time()  # the next request's time starts now (an idle kept-alive one is uvicorn's)
+        self._head_bytes = 0
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
@@ -175,22 +208,41 @@ class _Deadline:
         if left > 0:
             self._timer = self.loop.call_later(left, self._look)
             return
+        self._close(self.timeout_answer, "did not send a whole request within %g s", self.request_timeout)
+
+    def _close(self, answer: bytes, why: str, bound: float) -> None:
+        """Answer ``answer`` unless an answer has started, close the connection, log one line."""
         cycle = self.cycle
         if cycle is None or cycle.response_complete or not cycle.response_started:
-            self.transport.write(self.timeout_answer)
-        log.info("edenfake: closed a connection that did not send a whole request within %g s", self.request_timeout)
+            self.transport.write(answer)
+        log.info("edenfake: closed a connection that " + why, bound)
         self.transport.close()
 
 
-def _with_deadline(base: type[asyncio.Protocol], seconds: float) -> type[asyncio.Protocol]:
-    """``base`` with :class:`_Deadline` mixed in, at ``seconds``."""
-    body = encode_error(RequestTimeout(seconds)).response().body
+def _head_size(scope: dict[str, Any]) -> int:
+    """About how many bytes a request's head took: its target and headers, as the ASGI scope holds them."""
+    target = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+    return 16 + target + sum(len(name) + len(value) + 4 for name, value in scope.get("headers", ()))
+
+
+def _bounded(base: type[asyncio.Protocol], seconds: float) -> type[asyncio.Protocol]:
+    """``base`` with :class:`_Bounds` mixed in, at ``seconds``."""
+    attributes = {
+        "request_timeout": seconds,
+        "timeout_answer": _closing_answer(RequestTimeout(seconds), "Request Timeout"),
+        "too_large_answer": _closing_answer(HeadersTooLarge(MAX_HEAD_BYTES), "Request Header Fields Too Large"),
+    }
+    return type(f"Bounded{base.__name__}", (_Bounds, base), attributes)
+
+
+def _closing_answer(error: ApiError, reason: str) -> bytes:
+    """``error`` as the raw HTTP answer of a connection about to close."""
+    body = encode_error(error).response().body
     head = (
-        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        f"HTTP/1.1 {error.status} {reason}\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
     )
-    attributes = {"request_timeout": seconds, "timeout_answer": head.encode("ascii") + body}
-    return type(f"Bounded{base.__name__}", (_Deadline, base), attributes)
+    return head.encode("ascii") + body
 
 
 def cut_line(count: int) -> str:

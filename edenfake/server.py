@@ -112,6 +112,7 @@ def make_server(
         http=_bounded(_protocol_class(http), request_timeout),
         limit_concurrency=max_connections,
         h11_max_incomplete_event_size=2 * MAX_HEAD_BYTES,  # h11's own bound (16 KiB) behind this one
+        ws="none",  # no WebSocket routes: an upgrade request is answered as the HTTP request it also is
         **{"timeout_graceful_shutdown": GRACEFUL_SHUTDOWN, **config},
     )
     return _Server(cfg, on_started, on_stopped, on_cut)

@@ -220,3 +220,25 @@ def test_a_head_within_the_bound_is_answered_even_with_a_browsers_worth_of_cooki
     with httpx.Client(base_url=live.url) as client:
         for _ in range(3):  # on one kept-alive connection: the count starts again with each request
             assert client.get("/healthz", headers={"Cookie": cookies}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "upgrade",
+    [
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n",
+        b"Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n",
+    ],
+    ids=["websocket", "h2c"],
+)
+def test_an_upgrade_request_is_answered_as_http_never_a_500(
+    live: LiveServer, upgrade: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Any web page can open a WebSocket to a loopback port: the fake has no WebSocket route, and answers the
+    # request as the plain HTTP request it also is.
+    with _connect(live) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + upgrade + b"Connection: close\r\n\r\n")
+        data, _ = _read_all(sock)
+    assert data.startswith(b"HTTP/1.1 200 "), data[:120]
+    assert json.loads(data.partition(b"\r\n\r\n")[2]) == {"status": "ok"}
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]

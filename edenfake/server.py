@@ -140,8 +140,9 @@ class _Bounds:
     """Mixed into uvicorn's HTTP protocol (h11's or httptools'), bounding each connection.
 
     Time: a connection has ``request_timeout`` seconds from opening, or from the end of its previous answer, to
-    send a whole request, head and body. Past them it is answered 408 (when no answer has started) and closed: a
-    client that opens connections and sends nothing, or a byte at a time, cannot hold them. Once the request is
+    send a whole request, head and body. Past them it is closed, and answered 408 if part of a request came (and
+    no answer has started): a client that opens connections and sends nothing, or a byte at a time, cannot hold
+    them, and a client idling on a kept-alive connection is not sent an answer it did not ask for. Once the request is
     in, the fake takes the time it takes (a hanging fault holds it on purpose). One timer a connection, which
     looks again when it fires: a request costs a clock read, not a timer.
 
@@ -208,6 +209,10 @@ class _Bounds:
         left = self.request_timeout if self._request_in() else self._since + self.request_timeout - self.loop.time()
         if left > 0:
             self._timer = self.loop.call_later(left, self._look)
+            return
+        cycle = self.cycle
+        if self._head_bytes == 0 and (cycle is None or cycle.response_complete):
+            self.transport.close()  # nothing of a request came (a silent or idle kept-alive connection): no answer
             return
         self._close(self.timeout_answer, "did not send a whole request within %g s", self.request_timeout)
 

@@ -110,10 +110,13 @@ def make_server(
         lifespan="off",
         server_header=False,
         http=_bounded(_protocol_class(http), request_timeout),
-        limit_concurrency=max_connections,
-        h11_max_incomplete_event_size=2 * MAX_HEAD_BYTES,  # h11's own bound (16 KiB) behind this one
-        ws="none",  # no WebSocket routes: an upgrade request is answered as the HTTP request it also is
-        **{"timeout_graceful_shutdown": GRACEFUL_SHUTDOWN, **config},
+        **{
+            "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN,
+            "limit_concurrency": max_connections,
+            "h11_max_incomplete_event_size": 2 * MAX_HEAD_BYTES,  # h11's own bound (16 KiB) behind this one
+            "ws": "none",  # no WebSocket routes: an upgrade request is answered as the HTTP request it also is
+            **config,
+        },
     )
     return _Server(cfg, on_started, on_stopped, on_cut)
 
@@ -142,8 +145,8 @@ class _Bounds:
     Time: a connection has ``request_timeout`` seconds from opening, or from the end of its previous answer, to
     send a whole request, head and body. Past them it is closed, and answered 408 if part of a request came (and
     no answer has started): a client that opens connections and sends nothing, or a byte at a time, cannot hold
-    them, and a client idling on a kept-alive connection is not sent an answer it did not ask for. Once the request is
-    in, the fake takes the time it takes (a hanging fault holds it on purpose). One timer a connection, which
+    them, and a client idling on a kept-alive connection is sent no answer it did not ask for. Once the request
+    is in, the fake takes the time it takes (a hanging fault holds it on purpose). One timer a connection, which
     looks again when it fires: a request costs a clock read, not a timer.
 
     Size: a head past MAX_HEAD_BYTES is answered 431 and the connection closed.

@@ -49,7 +49,7 @@ def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ImageSpec:
     """Everything an image depends on: the same spec gives the same bytes, in every run and process."""
 
@@ -72,6 +72,29 @@ class ImageSpec:
     #: are what they were before edits were labelled.
     edit_of: str | None = None
 
+    def __init__(
+        self,
+        model: str,
+        prompt: str,
+        width: int,
+        height: int,
+        format: ImageFormat = "png",
+        quality: str | None = None,
+        index: int = 0,
+        seed: int = 0,
+        inputs: tuple[str, ...] = (),
+        background: str | None = None,
+        edit_of: str | None = None,
+    ) -> None:
+        # A frozen dataclass's generated __init__ sets each field through object.__setattr__ (5 us for these
+        # eleven, paid for every image of every answer): the instance dict is written at once instead, with the
+        # cache's key (``identity``), which every spec answered needs.
+        fields = {"model": model, "prompt": prompt, "width": width, "height": height, "format": format}
+        fields.update(quality=quality, index=index, seed=seed, inputs=inputs, background=background, edit_of=edit_of)
+        kept = (width, height, format, quality, index, seed, inputs)
+        fields["_identity"] = (model, prompt_digest(prompt), *kept, background, edit_of)
+        self.__dict__.update(fields)
+
     def fingerprint(self) -> dict[str, object]:
         """What the image carries in its metadata (JSON-serialisable, stable)."""
         edit = {} if self.edit_of is None else {"edit_of": self.edit_of}
@@ -89,12 +112,12 @@ class ImageSpec:
             "background": self.background,
         }
 
-    @functools.cached_property
+    @property
     def identity(self) -> tuple[object, ...]:
         """What the spec is, the prompt as its digest: the cache's key. Cheaper than :attr:`key` (no canonical
         JSON), and as unique: the fingerprint holds these fields and nothing else."""
-        kept = (self.width, self.height, self.format, self.quality, self.index, self.seed, self.inputs)
-        return (self.model, prompt_digest(self.prompt), *kept, self.background, self.edit_of)
+        found: tuple[object, ...] = self.__dict__["_identity"]
+        return found
 
     @functools.cached_property
     def key(self) -> str:
@@ -381,7 +404,7 @@ class ImageCache:
     renders."""
 
     def __init__(self, *, max_bytes: int = 64 * 1024 * 1024) -> None:
-        self._store: ByteStore[tuple[tuple[object, ...], bool]] = ByteStore(max_bytes=max_bytes)
+        self._store: ByteStore[tuple[object, ...]] = ByteStore(max_bytes=max_bytes)
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -400,16 +423,7 @@ class ImageCache:
     def entry(self, spec: ImageSpec) -> tuple[bytes, str, str]:
         """The image for ``spec``, its sha256 (hex) and ``spec.key``: rendered on a miss, stored when it fits.
         A hit needs neither hash again."""
-        found = self._store.get((spec.identity, False))
-        self._count(found is not None)
-        if found is not None:
-            data, (sha256, key) = found
-            return data, str(sha256), str(key)
-        # Rendered outside any lock: two threads missing the same spec at once both render it, to the same bytes.
-        data = render_image(spec)
-        sha256 = hashlib.sha256(data).hexdigest()
-        self._store.put((spec.identity, False), data, (sha256, spec.key))
-        return data, sha256, spec.key
+        return self._entry(spec, False)[:3]
 
     def get_b64(self, spec: ImageSpec) -> bytes:
         """The image for ``spec`` as base64 (ASCII bytes), encoded once while it stays cached."""
@@ -417,13 +431,28 @@ class ImageCache:
 
     def entry_b64(self, spec: ImageSpec) -> tuple[bytes, str, str, bytes]:
         """:meth:`entry` and the image's base64 (encoded once while it stays cached), counted as one call."""
-        data, sha256, key = self.entry(spec)
-        found = self._store.get((spec.identity, True))
-        if found is not None:
-            return data, sha256, key, found[0]
-        b64 = base64.b64encode(data)
-        self._store.put((spec.identity, True), b64)
+        data, sha256, key, b64 = self._entry(spec, True)
+        assert b64 is not None
         return data, sha256, key, b64
+
+    def _entry(self, spec: ImageSpec, b64: bool) -> tuple[bytes, str, str, bytes | None]:
+        """One lookup: the image, its sha256, its key, and its base64 (stored beside it once asked for)."""
+        found = self._store.get(spec.identity)
+        self._count(found is not None)
+        if found is not None:
+            data, (sha256, key, kept) = found
+            encoded = kept if isinstance(kept, bytes) else None
+            if encoded is None and b64:
+                encoded = base64.b64encode(data)
+                self._store.put(spec.identity, data, (sha256, key, encoded))
+            return data, str(sha256), str(key), encoded
+        # Rendered outside any lock: two threads missing the same spec at once both render it, to the same bytes.
+        data = render_image(spec)
+        sha256 = hashlib.sha256(data).hexdigest()
+        encoded = base64.b64encode(data) if b64 else None
+        if not self._store.put(spec.identity, data, (sha256, spec.key, encoded)) and encoded is not None:
+            self._store.put(spec.identity, data, (sha256, spec.key, None))  # room for the image, not its text
+        return data, sha256, spec.key, encoded
 
     def clear(self) -> None:
         """Forget every image (the hit and miss counts stay)."""
@@ -440,4 +469,4 @@ class ImageCache:
 
     def __len__(self) -> int:
         """Images held (an image and its base64 count once)."""
-        return len({key for key, _ in self._store.keys_held()})
+        return len(self._store.keys_held())

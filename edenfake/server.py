@@ -149,6 +149,9 @@ class _Bounds:
     is in, the fake takes the time it takes (a hanging fault holds it on purpose). One timer a connection, which
     looks again when it fires: a request costs a clock read, not a timer.
 
+    A client that stops reading its answer is dropped once it has read none of it for ``request_timeout``
+    seconds (what is written and unread stays in memory until then).
+
     Size: a head past MAX_HEAD_BYTES is answered 431 and the connection closed.
 
     Reads uvicorn's ``cycle`` (``more_body``, ``response_started``, ``response_complete``), ``transport`` and
@@ -165,6 +168,8 @@ class _Bounds:
     #: when the connection opened, or its last answer ended: the request being sent has until then + timeout
     _since = 0.0
     _timer: asyncio.TimerHandle | None = None
+    #: when the timer first found the answer being written waiting for the client to read it
+    _unread_since: float | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
@@ -207,11 +212,31 @@ class _Bounds:
 
     def _look(self) -> None:
         self._timer = None
-        if self.transport.is_closing():
+        transport = self.transport
+        if transport.is_closing():
             return
-        left = self.request_timeout if self._request_in() else self._since + self.request_timeout - self.loop.time()
+        now = self.loop.time()
+        unread = transport.get_write_buffer_size() > 0  # the client is not reading what was answered
+        if self._request_in():  # being answered: the fake's time, but not the client's to hold by not reading
+            if not unread:
+                self._unread_since = None
+            elif self._unread_since is None:
+                self._unread_since = now
+            elif now - self._unread_since >= self.request_timeout:
+                log.info(
+                    "edenfake: dropped a connection that did not read its answer within %g s", self.request_timeout
+                )
+                transport.abort()
+                return
+            self._timer = self.loop.call_later(self.request_timeout, self._look)
+            return
+        left = self._since + self.request_timeout - now
         if left > 0:
             self._timer = self.loop.call_later(left, self._look)
+            return
+        if unread:  # answered, and the answer still not read: close() would wait for a reader forever
+            log.info("edenfake: dropped a connection that did not read its answer within %g s", self.request_timeout)
+            transport.abort()
             return
         cycle = self.cycle
         if self._head_bytes == 0 and (cycle is None or cycle.response_complete):

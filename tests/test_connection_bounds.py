@@ -241,3 +241,33 @@ def test_an_upgrade_request_is_answered_as_http_never_a_500(
     assert data.startswith(b"HTTP/1.1 200 "), data[:120]
     assert json.loads(data.partition(b"\r\n\r\n")[2]) == {"status": "ok"}
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_a_client_that_stops_reading_its_answer_is_dropped_and_others_are_served() -> None:
+    # A journal page of big calls is megabytes: a client that asks for it and reads nothing would hold them in
+    # the server's memory for ever (closing waits for a reader); past the timeout it is dropped. (The transport's
+    # buffer is asyncio's whichever the protocol: one is enough.)
+    with edenfake.serve(request_timeout=TIMEOUT) as live:
+        _stop_reading(live)
+
+
+def _stop_reading(live: LiveServer) -> None:
+    prompt = "a fox in the snow " * 1700  # about 30,000 characters: each journalled call is as big
+    with httpx.Client(base_url=live.url, headers=AUTH) as client:
+        for i in range(120):
+            assert client.post("/v3/images/generations", json={**BODY, "prompt": f"{i} {prompt}"}).status_code == 200
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a reader that takes next to nothing
+    sock.settimeout(10)
+    sock.connect((live.host, live.port))
+    with sock:
+        sock.sendall(b"GET /_edenfake/calls?limit=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        time.sleep(TIMEOUT * 3.5)  # not reading; the server answers others meanwhile
+        assert httpx.get(live.url + "/healthz").status_code == 200
+        got = 0
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(1 << 20):
+                got += len(chunk)
+    whole = len(httpx.get(live.url + "/_edenfake/calls?limit=1000").content)
+    assert whole > 3_000_000, whole
+    assert got < whole, "the connection was dropped before its answer was read"

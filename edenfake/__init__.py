@@ -8,8 +8,8 @@ Where things live, lowest layer first (``tests/test_layout.py`` holds every modu
 - contracts and data: ``contracts/*.json`` read by ``_schemas``; ``contracts`` (validators, the route table of
   ``_routing``), ``_redact`` (what an answer may echo), ``catalog`` (models, prices, rules), ``_regions``
   (where models are served: hosts, ``model@CODE``), ``_options`` (every option, once; ``_kwargs``, their
-  keywords for mypy), ``errors``, ``_media`` (file kinds), ``_png``, ``_glyphs`` (label text), ``_store`` and
-  ``_acceptor`` (a contract as a fast "valid?" predicate);
+  keywords for mypy), ``errors``, ``_media`` (file kinds), ``_png``, ``_glyphs`` (label text), ``_inspect``
+  (an image's fingerprint read back), ``_store`` and ``_acceptor`` (a contract as a fast "valid?" predicate);
 - requests and state: ``_wire`` (requests and answers as plain data), ``_request`` and ``_multipart`` (a body
   read once), ``_summaries`` (what the journal keeps of a body), ``images`` (placeholders and their cache),
   ``journal``, ``faults``, ``_sessions`` (``X-Edenfake-Session``: each session's state); the cassette files:
@@ -18,10 +18,10 @@ Where things live, lowest layer first (``tests/test_layout.py`` holds every modu
 - answers: ``_answers`` (image answers), ``routes/`` (one module per group of the OpenAPI document's
   operations), ``_guard`` (requests a web page may not make), ``cassettes.replay``;
 - the fake: ``fake.EdenFake.answer``, one request in, one answer out;
-- doors and tools: ``app`` (ASGI), ``_offload`` (heavy answers off the event loop), ``server``, ``_mock`` (httpx
-  and httpx2 in process), ``_handle`` (a test's controls), ``plugin`` (pytest), ``cli``, ``_validate``,
-  ``cassettes.recording`` and ``.session`` (record), ``drift/`` (compare with a recording), ``strategies/``
-  (hypothesis).
+- doors and tools: ``app`` (ASGI), ``_offload`` (heavy answers off the event loop), ``server`` and ``_bounds``
+  (each connection's time and size), ``_mock`` (httpx and httpx2 in process), ``_handle`` (a test's controls),
+  ``plugin`` (pytest), ``cli``, ``_validate``, ``cassettes.recording`` and ``.session`` (record), ``drift/``
+  (compare with a recording), ``strategies/`` (hypothesis).
 """
 
 from __future__ import annotations

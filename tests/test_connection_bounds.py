@@ -17,8 +17,9 @@ import pytest
 
 import edenfake
 from edenfake import contracts
+from edenfake._bounds import MAX_HEAD_BYTES
 from edenfake.cli import main
-from edenfake.server import MAX_HEAD_BYTES, LiveServer
+from edenfake.server import LiveServer
 from tests.helpers import AUTH, cli_running
 
 BODY = {"model": "openai/gpt-image-1", "prompt": "a fox", "quality": "low"}

@@ -72,21 +72,23 @@ class Bounds:
 
     def data_received(self, data: bytes) -> None:
         before = self.cycle
+        # No body is awaited: these bytes are a request head's (the next one's, pipelined, while one is answered).
+        head = before is None or before.response_complete or not before.more_body
         super().data_received(data)  # type: ignore[misc]
         cycle = self.cycle
-        if cycle is None or cycle.response_complete:  # the head is still coming
+        if cycle is not before and cycle is not None and not cycle.response_complete:
+            # A head just came whole. In reads large enough to hold an oversized one (or a body with it): measured.
+            if (
+                self._head_bytes + len(data) > MAX_HEAD_BYTES
+                and _head_size(cycle.scope) > MAX_HEAD_BYTES
+                and not self.transport.is_closing()
+            ):
+                cycle.disconnected = True  # the request's app reads a disconnect, and answers nobody
+                self._close(self.too_large_answer, "sent a request head over %d bytes", MAX_HEAD_BYTES)
+        elif head:  # a head still coming
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
                 self._close(self.too_large_answer, "sent a request head over %d bytes", MAX_HEAD_BYTES)
-        elif (
-            # a head just came whole, in reads large enough to hold an oversized one (or a body with it): measured
-            cycle is not before
-            and self._head_bytes + len(data) > MAX_HEAD_BYTES
-            and _head_size(cycle.scope) > MAX_HEAD_BYTES
-            and not self.transport.is_closing()
-        ):
-            cycle.disconnected = True  # the request's app reads a disconnect, and answers nobody
-            self._close(self.too_large_answer, "sent a request head over %d bytes", MAX_HEAD_BYTES)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # type: ignore[misc]

@@ -272,3 +272,20 @@ def _stop_reading(live: LiveServer) -> None:
     whole = len(httpx.get(live.url + "/_edenfake/calls?limit=1000").content)
     assert whole > 7_000_000, whole
     assert got < whole, "the connection was dropped before its answer was read"
+
+
+def test_a_pipelined_head_over_the_bound_ends_the_connection_while_the_one_before_is_answered(
+    live: LiveServer,
+) -> None:
+    # While a request is answered (held here by latency), the next one's head may already be coming: httptools
+    # parses it at once, so it is counted as well.
+    live.latency(1.0)
+    with _connect(live) as sock:
+        sock.sendall(b"GET /v3/images/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer t\r\n\r\n")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        sent = 0
+        with contextlib.suppress(OSError):
+            while sent < 8_000_000:
+                sock.sendall(b"X-Filler: " + b"a" * 4000 + b"\r\n")
+                sent += 4012
+    assert sent < 8_000_000, "the server took megabytes of one request head"

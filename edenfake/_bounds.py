@@ -119,10 +119,7 @@ class Bounds:
             elif self._unread_since is None:
                 self._unread_since = now
             elif now - self._unread_since >= self.request_timeout:
-                log.info(
-                    "edenfake: dropped a connection that did not read its answer within %g s", self.request_timeout
-                )
-                transport.abort()
+                self._drop_unread()
                 return
             self._timer = self.loop.call_later(self.request_timeout, self._look)
             return
@@ -131,14 +128,18 @@ class Bounds:
             self._timer = self.loop.call_later(left, self._look)
             return
         if unread:  # answered, and the answer still not read: close() would wait for a reader forever
-            log.info("edenfake: dropped a connection that did not read its answer within %g s", self.request_timeout)
-            transport.abort()
+            self._drop_unread()
             return
         cycle = self.cycle
         if self._head_bytes == 0 and (cycle is None or cycle.response_complete):
             self.transport.close()  # nothing of a request came (a silent or idle kept-alive connection): no answer
             return
         self._close(self.timeout_answer, "did not send a whole request within %g s", self.request_timeout)
+
+    def _drop_unread(self) -> None:
+        """Drop the connection at once, with what it holds unread (closing would wait for the client to read)."""
+        log.info("edenfake: dropped a connection that did not read its answer within %g s", self.request_timeout)
+        self.transport.abort()
 
     def _close(self, answer: bytes, why: str, bound: float) -> None:
         """Answer ``answer`` unless an answer has started, close the connection, log one line."""

@@ -331,7 +331,7 @@ class ServeOptions(FakeOptions):
     request_timeout: float = _option(
         REQUEST_TIMEOUT,
         "seconds a connection has, from opening or from its previous answer, to send a whole request (head and "
-        "body); past them it is answered 408 and closed",
+        "body), and to read its answer; past them it is closed (answered 408 if part of a request came)",
         cli="float",
         metavar="SECONDS",
         longest=3600.0,

@@ -3,8 +3,10 @@ or SIGTERM stops ``edenfake serve`` at once even while a 30 s timeout fault hold
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -135,3 +137,57 @@ def test_serve_in_a_with_block_leaves_at_once_with_a_long_latency_in_flight() ->
     assert time.monotonic() - started < PROMPT_STOP
     thread.join(PROMPT_STOP)
     assert not thread.is_alive() and not raised  # a latency cut short still answers
+
+
+def _read_answer(sock: socket.socket) -> tuple[bytes, dict[bytes, bytes], bytes]:
+    """One HTTP/1.1 answer with a Content-Length: its status line, headers (names lower case) and body."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection closed before a whole head: {data[:200]!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in lines)}
+    while len(body) < int(headers[b"content-length"]):
+        chunk = sock.recv(65536)
+        assert chunk, "the connection closed before the whole body"
+        body += chunk
+    return status, headers, body
+
+
+def test_a_request_still_arriving_when_the_server_stops_is_answered_in_full_before_it_stops() -> None:
+    server = LiveServer(edenfake.EdenFake()).start()
+    body = json.dumps(BODY).encode()
+    head = (
+        f"POST /v3/images/generations HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
+        f"Authorization: {AUTH['Authorization']}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(head + body[:10])
+        time.sleep(0.1)  # the request has begun: uvicorn has its head
+        stopping = threading.Thread(target=server.stop, daemon=True)
+        stopping.start()
+        stopping.join(0.5)
+        assert stopping.is_alive(), "the server stopped with a request half in"
+        sock.sendall(body[10:])
+        status, headers, answer = _read_answer(sock)
+    stopping.join(PROMPT_STOP)
+    assert not stopping.is_alive()
+    assert status == b"HTTP/1.1 200 OK" and headers[b"connection"] == b"close"
+    assert base64.b64decode(json.loads(answer)["data"][0]["b64_json"]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert server.calls.count == 1
+
+
+def test_an_idle_kept_alive_connection_is_closed_by_a_stop_and_does_not_hold_it() -> None:
+    server = LiveServer(edenfake.EdenFake()).start()
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(f"GET /healthz HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n\r\n".encode())
+        status, headers, _ = _read_answer(sock)
+        assert status == b"HTTP/1.1 200 OK" and b"connection" not in headers  # kept alive
+        stopping = threading.Thread(target=server.stop, daemon=True)
+        stopping.start()
+        stopping.join(PROMPT_STOP)
+        assert not stopping.is_alive()
+        assert sock.recv(1) == b""  # closed by the server, without a stray answer

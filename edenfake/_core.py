@@ -319,7 +319,7 @@ class Core:
 
     def set_rate_limit(self, per_second: int | None) -> None:
         """Refuse with 429 past ``per_second`` requests per token in one second of the fake's clock (None: off)."""
-        check_control("per_second", per_second)
+        per_second = check_control("per_second", per_second)
         self.rate_limiter = None if per_second is None else RateLimiter(per_second, self.clock.now)
 
     def set_credits(self, credits: float | None) -> None:

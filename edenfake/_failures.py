@@ -125,7 +125,7 @@ class Failure:
     hang: float = HANG
 
     def __post_init__(self) -> None:
-        check_control("times", self.times)
+        object.__setattr__(self, "times", check_control("times", self.times))  # 2.0 is the count 2
         check_control("hang", self.hang)
 
     @property

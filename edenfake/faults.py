@@ -67,7 +67,10 @@ def check_control(name: str, value: Any) -> Any:
     """``value``, when the admin contract lets control ``name`` take it; else InvalidSetting naming it, with the
     sentence the admin API answers for the same value (``credits: Input should be less than or equal to
     1000000000 (got 5000000000.0)``). Python, the admin routes and the console all check against this one
-    contract, so they accept the same values."""
+    contract, so they accept the same values.
+
+    JSON Schema counts a number with no fraction as an integer (``429.0`` is ``429``, as a JSON reader in
+    another language may write it): a control the contract types as an integer gets it back as an ``int``."""
     definition, prop = CONTROLS[name]
     shown = list(value) if isinstance(value, tuple) else value  # a Python pair is a JSON array
     if _non_finite(shown):  # JSON cannot carry them; the schema's bounds would not catch NaN
@@ -76,7 +79,38 @@ def check_control(name: str, value: Any) -> Any:
     if found:
         where = name + "".join(f"[{p}]" for p in found[0].loc)
         raise InvalidSetting(name, f"{where}: {found[0].msg} (got {clip(repr(value), 100)})")
+    return _whole(value) if _counts(name) else value
+
+
+def _whole(value: Any) -> Any:
+    """Integral floats as ints, in a list or tuple too."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_whole(v) for v in value)
     return value
+
+
+def _types(schema: Any) -> set[str]:
+    """Every JSON type an admin schema (its forms, items and local references followed) lets a value take."""
+    if not isinstance(schema, dict):
+        return set()
+    kind = schema.get("type")
+    found = {kind} if isinstance(kind, str) else set(kind or ())
+    for form in (*schema.get("oneOf", ()), *schema.get("anyOf", ()), schema.get("items")):
+        found |= _types(form)
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        found |= _types(contracts.load("admin" + ref))
+    return found
+
+
+@functools.cache
+def _counts(name: str) -> bool:
+    """Whether control ``name`` is a count, status or seed: its contract types it integer, never number."""
+    definition, prop = CONTROLS[name]
+    types = _types(contracts.load(f"admin#/$defs/{definition}/properties/{prop}"))
+    return "integer" in types and "number" not in types
 
 
 def _kinds() -> tuple[tuple[int, ...], tuple[str, ...]]:
@@ -160,8 +194,8 @@ class Fault:
     used: int = 0
 
     def __post_init__(self) -> None:
-        check_control("fail", self.what)
-        check_control("times", self.times)
+        self.what = check_control("fail", self.what)
+        self.times = check_control("times", self.times)
         if self.retry_after is not None:
             self.retry_after = float(check_control("retry_after", self.retry_after))
         self.hang = float(check_control("hang", self.hang))
@@ -308,7 +342,7 @@ class FaultPlan:
         """Delay every API answer by ``seconds``, or by a seeded draw from a ``(low, high)`` range (the admin
         contract's ``LatencyRequest`` bounds both)."""
         check_control("seconds", seconds)
-        check_control("seed", seed)
+        seed = check_control("seed", seed)
         latency: float | tuple[float, float]
         if isinstance(seconds, (tuple, list)):
             low, high = (float(s) for s in seconds)
@@ -330,8 +364,8 @@ class FaultPlan:
         check_control("rate", rate)
         listed = isinstance(statuses, Iterable) and not isinstance(statuses, (str, bytes, Mapping))
         chosen: Any = tuple(statuses) if listed else statuses  # anything else: the contract names what it is
-        check_control("statuses", chosen)
-        check_control("seed", seed)
+        chosen = check_control("statuses", chosen)
+        seed = check_control("seed", seed)
         with self._lock:
             self.chaos_rate = float(rate)
             self.chaos_statuses = chosen

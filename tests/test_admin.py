@@ -75,3 +75,47 @@ def test_reset_over_http(client: TestClient, fake: EdenFake) -> None:
     client.put("/_edenfake/credits", json={"credits": 5})
     state = client.post("/_edenfake/reset", headers=JSON).json()
     assert state["calls"] == 0 and state["faults"] == [] and state["credits"] is None
+
+
+def test_a_number_with_no_fraction_is_the_integer_json_schema_says_it_is(client: TestClient, fake: EdenFake) -> None:
+    # 429.0 and 429 are one JSON number (a client in another language may write either); openapi.json types
+    # these fields integer, and schema-driven clients send what it allows
+    queued = client.post("/_edenfake/faults", json={"fail": 429.0, "times": 2.0})
+    assert queued.status_code == 201 and '"fail":429,"times":2,' in queued.text
+    assert [client.post(URL, json=BODY).status_code for _ in range(3)] == [429, 429, 200]
+    limited = client.put("/_edenfake/rate-limit", json={"per_second": 2.0})
+    assert limited.status_code == 200 and '"rate_limit":2,' in limited.text
+    assert client.post(URL, json=BODY).headers["x-ratelimit-limit"] == "2"
+    assert client.put("/_edenfake/chaos", json={"rate": 0.5, "statuses": [502.0, "timeout"], "seed": 3.0}).is_success
+    assert [(s, type(s)) for s in fake.faults.chaos_statuses] == [(502, int), ("timeout", str)]
+    assert client.put("/_edenfake/latency", json={"seconds": 0, "seed": -5.0}).is_success
+    fake.reset()
+    fake.fail(500.0, times=1.0)  # Python takes what the contract takes, as the same integers
+    assert fake.faults.faults[0].what == 500 and type(fake.faults.faults[0].what) is int
+    assert client.post(URL, json=BODY).status_code == 500
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/_edenfake/faults", {"fail": 429.5}, "fail"),
+        ("/_edenfake/faults", {"fail": True}, "fail"),
+        ("/_edenfake/faults", {"fail": 500, "times": 1.5}, "times"),
+        ("/_edenfake/rate-limit", {"per_second": 2.5}, "per_second"),
+        ("/_edenfake/rate-limit", {"per_second": True}, "per_second"),
+        ("/_edenfake/chaos", {"rate": 0.5, "seed": 0.5}, "seed"),
+    ],
+)
+def test_a_fraction_or_a_boolean_is_not_an_integer_over_http_or_in_python(
+    client: TestClient, fake: EdenFake, path: str, body: dict[str, Any], field: str
+) -> None:
+    method = client.post if path.endswith("faults") else client.put
+    refused = method(path, json=body)
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", field]
+    setter = {
+        "/_edenfake/faults": lambda: fake.fail(body["fail"], times=body.get("times", 1)),
+        "/_edenfake/rate-limit": lambda: fake.set_rate_limit(body["per_second"]),
+        "/_edenfake/chaos": lambda: fake.set_chaos(body["rate"], seed=body["seed"]),
+    }[path]
+    with pytest.raises(ValueError, match=field):
+        setter()

@@ -356,7 +356,8 @@ def test_faults_cannot_be_queued_out_of_bounds_over_http(door: Door) -> None:
         ({"fail": 429, "retry_after": 1e308}, "retry_after", 1),
         ({"fail": 429, "retry_after": 3601}, "retry_after", 1),
         ({"fail": "timeout", "hang": 601}, "hang", 1),
-        ({"fail": 429.0}, "fail", 1),
+        ({"fail": 429.5}, "fail", 1),
+        ({"fail": True}, "fail", 1),
         ({"fail": 500, "times": 10**30}, "times", 1),
         ({"fail": 500, "times": 1_000_001}, "times", 1),
     ]

@@ -119,3 +119,44 @@ def test_a_fraction_or_a_boolean_is_not_an_integer_over_http_or_in_python(
     }[path]
     with pytest.raises(ValueError, match=field):
         setter()
+
+
+@pytest.mark.parametrize("path", ["/_edenfake/calls", "/_edenfake/calls.har"])
+@pytest.mark.parametrize(
+    ("query", "kind", "msg"),
+    [
+        ("offset=13042087276894508", "less_than_equal", "Input should be less than or equal to 999999999999"),
+        ("offset=" + "9" * 5000, "less_than_equal", "Input should be less than or equal to 999999999999"),
+        ("offset=-1", "greater_than_equal", "Input should be greater than or equal to 0"),
+        ("offset=1e3", "int_parsing", "Input should be a valid integer, unable to parse string as an integer"),
+        ("limit=1001", "less_than_equal", "Input should be less than or equal to 1000"),
+    ],
+)
+def test_a_journal_pages_query_is_refused_naming_the_parameter_and_its_bound(
+    client: TestClient, path: str, query: str, kind: str, msg: str
+) -> None:
+    refused = client.get(f"{path}?{query}")
+    assert refused.status_code == 422
+    (problem,) = refused.json()["detail"]
+    assert (problem["type"], problem["loc"], problem["msg"]) == (kind, ["query", query.partition("=")[0]], msg)
+    assert len(problem["input"]) <= 50  # clipped, never the whole echo
+
+
+def test_a_journal_page_takes_what_its_schema_allows(client: TestClient) -> None:
+    client.post(URL, json=BODY)
+    assert client.get("/_edenfake/calls?offset=999999999999").json()["calls"] == []  # past the end: empty
+    assert len(client.get("/_edenfake/calls?offset=%2B0&limit=1").json()["calls"]) == 1
+    too_many = client.get("/_edenfake/calls?" + "&".join(f"p{i}=1" for i in range(101)))
+    assert too_many.status_code == 422 and too_many.json()["detail"][0]["type"] == "too_many_parameters"
+
+
+def test_every_integer_query_parameter_states_both_bounds() -> None:
+    from edenfake import contracts
+
+    for path, operations in contracts.openapi_document()["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "query" and schema.get("type") == "integer":
+                    where = f"{method.upper()} {path} ?{parameter['name']}"
+                    assert "minimum" in schema and "maximum" in schema, where

@@ -39,6 +39,7 @@ LAYERS: dict[str, set[str]] = {
         "edenfake._multipart",
         "edenfake._summaries",
         "edenfake._request",
+        "edenfake._query",
         "edenfake._tags",
         "edenfake._ratelimit",
         "edenfake._sessions",

@@ -17,6 +17,7 @@ from typing import Any
 
 from edenfake import _redact, _sessions
 from edenfake._core import Core
+from edenfake._query import read_query
 from edenfake._request import Exchange
 from edenfake._wire import FakeResponse, json_response
 from edenfake.errors import InvalidSetting, NotFound, RequestValidationError
@@ -46,55 +47,6 @@ def _applied(field: str, setter: Callable[[], object]) -> None:
         ) from None
 
 
-def _query(exchange: Exchange) -> dict[str, int]:
-    """The route's integer query parameters, checked against their schemas in the OpenAPI document."""
-    given = dict(urllib.parse.parse_qsl(exchange.request.query, keep_blank_values=True))
-    values: dict[str, int] = {}
-    problems: list[dict[str, Any]] = []
-    assert exchange.route is not None
-    for name, schema in exchange.route.query:
-        raw = given.get(name)
-        if raw is None:
-            values[name] = schema["default"]
-            continue
-        shown = _redact.clip(raw, 40)
-        if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
-            problems.append(
-                {
-                    "type": "int_parsing",
-                    "loc": ["query", name],
-                    "msg": "Input should be a valid integer",
-                    "input": shown,
-                }
-            )
-            continue
-        value = int(raw)
-        low, high = schema.get("minimum"), schema.get("maximum")
-        if low is not None and value < low:
-            problems.append(
-                {
-                    "type": "greater_than_equal",
-                    "loc": ["query", name],
-                    "msg": f"Input should be greater than or equal to {low}",
-                    "input": shown,
-                }
-            )
-        elif high is not None and value > high:
-            problems.append(
-                {
-                    "type": "less_than_equal",
-                    "loc": ["query", name],
-                    "msg": f"Input should be less than or equal to {high}",
-                    "input": shown,
-                }
-            )
-        else:
-            values[name] = value
-    if problems:
-        raise RequestValidationError(problems)
-    return values
-
-
 def _fault_dict(fault: Fault) -> dict[str, Any]:
     match = fault.match if fault.match is None or isinstance(fault.match, (str, dict)) else repr(fault.match)
     return {"fail": fault.what, "times": fault.times, "used": fault.used, "match": match}
@@ -118,7 +70,7 @@ def admin_state(core: Core, exchange: Exchange) -> FakeResponse:
 
 
 def admin_calls(core: Core, exchange: Exchange) -> FakeResponse:
-    query = _query(exchange)
+    query = read_query(exchange)
     offset, limit = query["offset"], query["limit"]
     calls = [c.as_dict() for c in core.calls.page(offset, limit)]
     return json_response(
@@ -127,7 +79,7 @@ def admin_calls(core: Core, exchange: Exchange) -> FakeResponse:
 
 
 def admin_calls_har(core: Core, exchange: Exchange) -> FakeResponse:
-    query = _query(exchange)
+    query = read_query(exchange)
     har = core.calls.to_har(base_url=exchange.request.base_url, offset=query["offset"], limit=query["limit"])
     return json_response(200, har, {"content-disposition": 'attachment; filename="edenfake-calls.har"'})
 

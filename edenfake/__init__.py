@@ -11,9 +11,9 @@ Where things live, lowest layer first (``tests/test_layout.py`` holds every modu
   keywords for mypy), ``errors``, ``_media`` (file kinds), ``_png``, ``_glyphs`` (label text), ``_inspect``
   (an image's fingerprint read back), ``_store`` and ``_acceptor`` (a contract as a fast "valid?" predicate);
 - requests and state: ``_wire`` (requests and answers as plain data), ``_request`` and ``_multipart`` (a body
-  read once), ``_query`` (a query string read), ``_summaries`` (what the journal keeps of a body), ``images`` (placeholders and their cache),
-  ``journal``, ``faults``, ``_sessions`` (``X-Edenfake-Session``: each session's state); the cassette files:
-  ``cassettes.format``, ``.matching``, ``.scrub``, ``.writing``;
+  read once), ``_query`` (a query string read), ``_summaries`` (what the journal keeps of a body), ``images``
+  (placeholders and their cache), ``journal``, ``faults``, ``_sessions`` (``X-Edenfake-Session``: each
+  session's state); the cassette files: ``cassettes.format``, ``.matching``, ``.scrub``, ``.writing``;
 - the core: ``_core`` (state, authentication, credits, stores);
 - answers: ``_answers`` (image answers), ``routes/`` (one module per group of the OpenAPI document's
   operations), ``_guard`` (requests a web page may not make), ``cassettes.replay``;

@@ -16,10 +16,11 @@ anything is read, journalled, charged or used up (a refused request leaves no tr
 3. A request the browser marks ``Sec-Fetch-Site: cross-site`` and sends without an Origin (an ``<img>``, a
    ``<script>``, a link) is refused too, but for the two a page may embed or link: hosted images and the
    console page.
-4. Without an admin token, a request that changes the admin API's state (its POST, PUT and DELETE routes)
-   must say ``Content-Type: application/json``, bodiless ones too: no browser sends that
-   cross-site without a preflight, which the fake never grants. With an admin token, the bearer header it needs
-   is itself one no page can send cross-site.
+4. Without an admin token, a POST or PUT to the admin API (a change) must say ``Content-Type:
+   application/json``, a bodiless POST too: no browser sends that cross-site without a preflight, which the
+   fake never grants. A DELETE needs no such header: no browser sends a DELETE cross-site without a preflight
+   at all (a form cannot, nor ``fetch`` in ``no-cors`` mode, nor a beacon). With an admin token, the bearer
+   header it needs is itself one no page can send cross-site.
 
 Refusals are 403 in the API's error shape (``errors.schema.json``'s ``Forbidden``), naming the rule and how to
 allow the request. Doors no browser can reach (the in-process mock) hand the core no server address, and are
@@ -51,7 +52,8 @@ log = logging.getLogger("edenfake")
 ADMIN_PREFIX = "/_edenfake/"
 #: the reads a page elsewhere may embed or link (``Sec-Fetch-Site: cross-site`` without an Origin)
 _EMBEDDABLE = ("/_edenfake/", "/_edenfake")
-_CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: the changes a page elsewhere could send without a preflight but for their Content-Type (a DELETE never can)
+_CHANGES = frozenset({"POST", "PUT", "PATCH"})
 #: a Host header, or an Origin's authority: a name or an IP address (IPv6 in brackets), then a port
 _AUTHORITY = re.compile(r"(?P<host>\[[0-9a-f:.]+(?:%[0-9a-z._~-]+)?\]|[0-9a-z._-]+)(?::(?P<port>[0-9]{1,5}))?")
 _ORIGIN = re.compile(r"(?P<scheme>https?)://(?P<authority>[^/?#]{1,300})")
@@ -135,7 +137,7 @@ def _check(fake: Core, request: FakeRequest) -> None:
     ):
         raise Forbidden(
             "Without an admin token, the admin API changes state only on requests no web page can send "
-            "cross-site: send 'Content-Type: application/json' (on bodiless DELETE and POST requests too), "
+            "cross-site: send 'Content-Type: application/json' (on a bodiless POST too), "
             "or start the fake with --admin-token TOKEN and send 'Authorization: Bearer TOKEN'.",
             "ADMIN_NEEDS_JSON",
         )

@@ -388,6 +388,13 @@ def _violation(error: ValidationError) -> Violation:
         bound = "at least" if keyword == "minItems" else "at most"
         type_, msg = ("too_short" if keyword == "minItems" else "too_long"), f"List should have {bound} {value} items"
         ctx = {"min_length" if keyword == "minItems" else "max_length": value}
+    elif keyword in ("minProperties", "maxProperties"):
+        bound = "at least" if keyword == "minProperties" else "at most"
+        kind = "too_short" if keyword == "minProperties" else "too_long"
+        type_, msg = kind, f"Object should have {bound} {value} field{'s' if value != 1 else ''}"
+        ctx = {"min_length" if keyword == "minProperties" else "max_length": value}
+    elif keyword == "uniqueItems":
+        type_, msg = "unique_items", "List should have no item twice"
     elif keyword in ("const", "enum"):
         options = [value] if keyword == "const" else list(value)
         type_, msg, ctx = "literal_error", f"Input should be {_one_of(options)}", {"expected": _one_of(options)}

@@ -160,3 +160,25 @@ def test_every_integer_query_parameter_states_both_bounds() -> None:
                 if parameter.get("in") == "query" and schema.get("type") == "integer":
                     where = f"{method.upper()} {path} ?{parameter['name']}"
                     assert "minimum" in schema and "maximum" in schema, where
+
+
+def test_a_refusal_of_an_objects_size_or_a_repeated_item_names_the_rule_not_a_python_object(
+    client: TestClient,
+) -> None:
+    from edenfake import contracts
+
+    too_many = client.post(
+        "/_edenfake/faults", json={"fail": 500, "match": {"tags": {f"k{i}": "v" for i in range(11)}}}
+    )
+    (problem,) = too_many.json()["detail"]
+    assert (problem["type"], problem["loc"], problem["msg"]) == (
+        "too_long",
+        ["body", "match", "tags"],
+        "Object should have at most 10 fields",
+    )
+    extra = client.post("/_edenfake/reset", headers=JSON, content=b'{"all": true}').json()["detail"]
+    assert extra[0]["type"] == "extra_forbidden" and "'all'" in extra[0]["msg"]
+    (twice,) = contracts.violations("catalog#/properties/answer_extra_fields", ["cost", "cost"])
+    assert (twice.type, twice.msg) == ("unique_items", "List should have no item twice")
+    for message in (problem["msg"], extra[0]["msg"], twice.msg):
+        assert "{" not in message and "[" not in message  # no repr of what was sent

@@ -152,8 +152,9 @@ def admin_clock(core: Core, exchange: Exchange) -> FakeResponse:
 
 
 def admin_reset(core: Core, exchange: Exchange) -> FakeResponse:
-    if exchange.request.body.strip():  # a body is the contract's empty object; none at all will do too
-        _body(core, exchange)
+    request = exchange.request
+    if request.oversize or request.body.strip():  # a body is the contract's empty object; none at all will do
+        _body(core, exchange)  # (and one past the admin routes' bound is a 413, not an absent body)
     core.reset()
     return json_response(200, state(core))
 

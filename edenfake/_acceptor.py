@@ -55,10 +55,8 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, float) and math.isfinite(value)
 
 
-def _type_check(name: str, strict_integers: bool) -> Callable[[Any], bool]:
-    if name == "integer":
-        if strict_integers:
-            return lambda v: isinstance(v, int) and not isinstance(v, bool)
+def _type_check(name: str) -> Callable[[Any], bool]:
+    if name == "integer":  # JSON Schema's: 429.0 is the integer 429
         return lambda v: (
             (isinstance(v, int) and not isinstance(v, bool))
             or (isinstance(v, float) and math.isfinite(v) and v.is_integer())
@@ -117,8 +115,7 @@ def _is_json(value: Any, depth: int = 0) -> bool:
 
 
 class _Compiler:
-    def __init__(self, strict_integers: bool) -> None:
-        self.strict_integers = strict_integers
+    def __init__(self) -> None:
         self.compiled: dict[tuple[str, str], Acceptor] = {}
 
     def reference(self, ref: str, document: str) -> Acceptor:
@@ -187,7 +184,7 @@ class _Compiler:
 
     def k_type(self, value: Any, node: dict[str, Any], document: str) -> Acceptor:
         names = [value] if isinstance(value, str) else list(value)
-        tests = tuple(_type_check(n, self.strict_integers) for n in names)
+        tests = tuple(_type_check(n) for n in names)
         if len(tests) == 1:
             return tests[0]
         return lambda instance: any(t(instance) for t in tests)
@@ -297,9 +294,8 @@ def acceptor(filename: str, pointer: str = "") -> Acceptor | None:
     """The predicate for the schema at ``pointer`` in contract file ``filename``, or None when the schema uses
     a keyword the acceptor does not compile (then jsonschema alone judges). The predicate is true only for
     documents made of JSON's own types that conform."""
-    strict = bool(load_file(filename).get("x-strict-integers"))
     try:
-        check = _Compiler(strict).reference(f"{filename}#{pointer}", filename)
+        check = _Compiler().reference(f"{filename}#{pointer}", filename)
     except _Unsupported:
         return None
     return lambda instance: _is_json(instance) and check(instance)

@@ -62,28 +62,15 @@ def validator(name: str) -> Draft202012Validator:
     ref = BASE_URI + CONTRACTS[file_part] + (f"#{pointer}" if pointer else "")
     # The same rules with every $ref inlined: validating a request is on the fake's hot path, and
     # resolving references on each call costs more than the checks themselves.
-    strict = bool(load_file(CONTRACTS[file_part]).get("x-strict-integers"))
-    return _validator_class(strict)(_inline({"$ref": ref}, _registry().resolver()), registry=_registry())
-
-
-def _is_strict_integer(checker: Any, instance: Any) -> bool:
-    return isinstance(instance, int) and not isinstance(instance, bool)
+    return _validator()(_inline({"$ref": ref}, _registry().resolver()), registry=_registry())
 
 
 @functools.cache
-def _validator_class(strict_integers: bool) -> type[Draft202012Validator]:
-    """Draft 2020-12; JSON Schema counts 429.0 as an integer, contracts marked "x-strict-integers" (the admin
-    API's) do not."""
-    import jsonschema.validators
+def _validator() -> type[Draft202012Validator]:
+    """Draft 2020-12 (imported once a document is judged by jsonschema, not at import)."""
     from jsonschema import Draft202012Validator
 
-    if not strict_integers:
-        return Draft202012Validator
-    found: type[Draft202012Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-        Draft202012Validator,
-        type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
-    )
-    return found
+    return Draft202012Validator
 
 
 def _inline(node: Any, resolver: Any, depth: int = 0) -> Any:
@@ -222,7 +209,7 @@ def _operations() -> list[tuple[re.Pattern[str], str, dict[str, Any]]]:
 
 @functools.cache
 def _ref_validator(ref: str) -> Draft202012Validator:
-    return _validator_class(False)({"$ref": BASE_URI + ref}, registry=_registry())
+    return _validator()({"$ref": BASE_URI + ref}, registry=_registry())
 
 
 def _ref_violations(ref: str, body: Any) -> list[Violation]:

@@ -260,3 +260,19 @@ def test_the_replay_options_are_checked(tmp_path: Path, capsys: pytest.CaptureFi
         edenfake.mock(replays=tmp_path)
     assert main(["serve", "--replay", str(tmp_path / "none"), "--port", "0"]) == 2
     assert "no cassette at" in capsys.readouterr().err
+
+
+def test_a_status_written_as_a_whole_float_is_the_integer_json_schema_says_it_is(tmp_path: Path) -> None:
+    # Another tool's cassette may write 200.0 (a JSON number is a JSON number); 200.5 is no status.
+    cassette = _record(tmp_path / "c", [(_json_request(FOX), 200, JSON, _answer(1))])
+    lines = cassette / "exchanges.jsonl"
+    lines.write_text(
+        lines.read_text().replace('"status":200', '"status":200.0').replace('"status": 200', '"status": 200.0')
+    )
+    assert "200.0" in lines.read_text()
+    with edenfake.mock(replay=cassette, unmatched="error"):
+        replayed = httpx.post(EDEN + GENERATIONS, json=FOX, headers=AUTH)
+    assert replayed.status_code == 200 and replayed.content == _answer(1)
+    lines.write_text(lines.read_text().replace("200.0", "200.5"))
+    with pytest.raises(CassetteError, match=r"status: Input should be a valid integer"):
+        Cassette.load(cassette)

@@ -147,6 +147,7 @@ def check_entry(entry: Any, where: str) -> set[str]:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         raise CassetteError(f"{where}: {one_line(first.json_path)}: {one_line(first.msg)}{more}")
     request, response = entry["request"], entry["response"]
+    response["status"] = int(response["status"])  # JSON Schema's integer: a status of 200.0 is 200
     names = {f["file"] for f in request.get("files", ())}
     for index, upload in enumerate(request.get("files", ())):
         if not upload["file"].startswith(upload["sha256"]):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +158,31 @@ def test_each_error_class_answers_a_status_its_contract_kind_carries() -> None:
     for cls, kind in kinds.items():
         assert kind in contracts.error_definitions(cls.status), (cls.__name__, cls.status, kind)
     assert contracts.error_definition(400) == "EdenError"  # the most general kind of a status comes first
+
+
+def _patterns(node: object, where: str = "") -> Iterator[tuple[str, str]]:
+    """Every ``pattern`` of a schema document, with where it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                yield where, value
+            yield from _patterns(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _patterns(value, f"{where}/{index}")
+
+
+def test_no_pattern_uses_a_shorthand_whose_meaning_differs_between_ecma_and_python() -> None:
+    # JSON Schema's patterns are ECMA-262's; the fake judges them with Python's re. \s, \d and \w differ
+    # between the two (Python's \s takes \x1c-\x1f and \x85, its \d every script's digits): a schema-driven
+    # client (schemathesis) sent the model '0/\x1f', valid by ECMA's \S, and the fake refused it by Python's.
+    shorthand = re.compile(r"(?<!\\)(?:\\\\)*\\[dDwWsSbB]")
+    contracts_dir = Path(__file__).resolve().parent.parent / "contracts"
+    found = [
+        f"{path.name}{where}: {pattern}"
+        for path in sorted(contracts_dir.glob("*.json"))
+        for where, pattern in _patterns(json.loads(path.read_text()))
+        if shorthand.search(pattern)
+    ]
+    assert not found, found
+    assert shorthand.search("^[^/\\s]+$") and not shorthand.search("^[^/\\\\s]+$")  # an escaped backslash is not one

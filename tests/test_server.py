@@ -57,10 +57,13 @@ def test_the_openai_sdk_against_the_live_server_with_a_retried_429() -> None:
 async def test_the_async_sdk_times_out_on_an_injected_timeout() -> None:
     # The server holds the hung request for the fault's whole 30 s; the client gives up long before, and leaving
     # the block cuts the hold short instead of waiting for it.
-    started = time.perf_counter()
     with edenfake.serve() as server:
-        server.fail("timeout", hang=30)
-        async with openai.AsyncOpenAI(api_key="t", base_url=server.base_url, max_retries=0, timeout=0.3) as client:
+        async with openai.AsyncOpenAI(api_key="t", base_url=server.base_url, max_retries=0, timeout=1.0) as client:
+            # one answer first: the fake's first request loads its contracts, which a loaded machine may take
+            # longer than the client's timeout over; the fault must meet a request that has arrived
+            await client.images.generate(model="openai/gpt-image-1", prompt="x", quality="low")
+            server.fail("timeout", hang=30)
+            started = time.perf_counter()
             with pytest.raises(openai.APITimeoutError):
                 await client.images.generate(model="openai/gpt-image-1", prompt="x")
     assert time.perf_counter() - started < 10

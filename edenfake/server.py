@@ -7,7 +7,6 @@ import contextlib
 import logging
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -111,9 +110,8 @@ class _Server(uvicorn.Server):
             sock.close()
         for connection in list(self.server_state.connections):
             connection.shutdown()  # an idle one closes at once; one answering closes once its answer is out
-        await self._until_settled(_TICK)  # uvicorn sleeps its 0.1 s here
         try:
-            await asyncio.wait_for(self._until_settled(None), timeout=self.config.timeout_graceful_shutdown)
+            await asyncio.wait_for(self._until_settled(), timeout=self.config.timeout_graceful_shutdown)
         except asyncio.TimeoutError:
             log.error("edenfake: cancelling %d request(s) still running at shutdown", len(self.server_state.tasks))
             for task in self.server_state.tasks:
@@ -124,17 +122,13 @@ class _Server(uvicorn.Server):
         if self._on_stopped is not None:
             self._on_stopped()
 
-    async def _until_settled(self, seconds: float | None) -> None:
-        """Until no connection and no request task is left (or ``seconds`` have passed, or a second Ctrl-C)."""
+    async def _until_settled(self) -> None:
+        """Until no connection and no request task is left (or a second Ctrl-C), and the listeners are closed."""
         state = self.server_state
-        deadline = None if seconds is None else time.monotonic() + seconds
         while (state.connections or state.tasks) and not self.force_exit:
-            if deadline is not None and time.monotonic() >= deadline:
-                return
             await asyncio.sleep(_LOOK)
-        if seconds is None:
-            for server in self.servers:
-                await server.wait_closed()
+        for server in self.servers:
+            await server.wait_closed()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)

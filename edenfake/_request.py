@@ -13,6 +13,7 @@ from typing import Any
 
 from edenfake import _redact, _tags, contracts
 from edenfake._multipart import MULTIPART, Part, parse_multipart
+from edenfake._schemas import json_types
 from edenfake._summaries import file_summaries, journal_json
 from edenfake._wire import JSON_MEDIA, Encoded, FakeRequest, Refusal, compact_json, encode_error
 from edenfake.errors import ApiError, BadRequest, InvalidTags, PayloadTooLarge, UnsupportedMediaType
@@ -351,10 +352,7 @@ def _form_types(contract: str) -> dict[str, list[str]]:
     # The JSON types each text field may take, read from the contract: a form sends only strings.
     found: dict[str, list[str]] = {}
     for name, schema in contracts.load(contract)["properties"].items():
-        ref = schema.get("$ref", "")
-        target = contracts.load("generation-request#" + ref.partition("#")[2]) if ref else schema
-        kinds = target.get("type", [])
-        found[name] = [kinds] if isinstance(kinds, str) else list(kinds)
+        found[name] = sorted(json_types(schema, contract.partition("#")[0]))
     return found
 
 

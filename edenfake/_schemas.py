@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BASE_URI", "CONTRACTS", "contracts_dir", "load", "load_file", "resolve"]
+__all__ = ["BASE_URI", "CONTRACTS", "contracts_dir", "json_types", "load", "load_file", "resolve"]
 
 BASE_URI = "https://edenfake.dev/contracts/"
 
@@ -77,4 +77,22 @@ def parameters(operation: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(ref, str) and ref.startswith("#/components/parameters/"):
             parameter = load_file("openapi.json")["components"]["parameters"][ref.rsplit("/", 1)[1]]
         found.append(parameter)
+    return found
+
+
+def json_types(schema: Any, contract: str) -> set[str]:
+    """Every JSON type ``schema`` (a part of ``contract``, a key of CONTRACTS) lets a value take: its own
+    ``type``, its forms' (``oneOf``, ``anyOf``) and its items', and those of what its references point at, in
+    its own file (``#/$defs/X``) or another (``generation-request.schema.json#/$defs/X``)."""
+    if not isinstance(schema, dict):
+        return set()
+    kind = schema.get("type")
+    found = {kind} if isinstance(kind, str) else set(kind or ())
+    for form in (*schema.get("oneOf", ()), *schema.get("anyOf", ()), schema.get("items")):
+        found |= json_types(form, contract)
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and "#" in ref:
+        filename, _, pointer = ref.partition("#")
+        target = next((name for name, f in CONTRACTS.items() if f == filename), contract) if filename else contract
+        found |= json_types(resolve(f"{target}#{pointer}"), target)
     return found

@@ -15,6 +15,7 @@ from edenfake import contracts
 from edenfake._options import unknown_option
 from edenfake._ratelimit import MAX_TRACKED, RateLimiter, Window
 from edenfake._redact import clip
+from edenfake._schemas import json_types
 from edenfake.catalog import ModelSpec, content_policy_error
 from edenfake.errors import (
     ApiError,
@@ -91,25 +92,11 @@ def _whole(value: Any) -> Any:
     return value
 
 
-def _types(schema: Any) -> set[str]:
-    """Every JSON type an admin schema (its forms, items and local references followed) lets a value take."""
-    if not isinstance(schema, dict):
-        return set()
-    kind = schema.get("type")
-    found = {kind} if isinstance(kind, str) else set(kind or ())
-    for form in (*schema.get("oneOf", ()), *schema.get("anyOf", ()), schema.get("items")):
-        found |= _types(form)
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        found |= _types(contracts.load("admin" + ref))
-    return found
-
-
 @functools.cache
 def _counts(name: str) -> bool:
     """Whether control ``name`` is a count, status or seed: its contract types it integer, never number."""
     definition, prop = CONTROLS[name]
-    types = _types(contracts.load(f"admin#/$defs/{definition}/properties/{prop}"))
+    types = json_types(contracts.load(f"admin#/$defs/{definition}/properties/{prop}"), "admin")
     return "integer" in types and "number" not in types
 
 

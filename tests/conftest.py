@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,15 +13,6 @@ from starlette.testclient import TestClient
 from edenfake import EdenFake, FakeRequest, FakeResponse, create_app
 from edenfake.contracts import validate_exchange
 from tests.helpers import AUTH, FROZEN, TOKEN
-
-# Bytecode caches are written and read, as in a user's Python: an inherited PYTHONDONTWRITEBYTECODE made each
-# pytest process (this one, each xdist worker, each nested run) re-rewrite the assertions of every module of the
-# autoloaded plugins (schemathesis, hypothesis, anyio: about 3 s of CPU a process), and each `python -m edenfake`
-# the tests start recompile edenfake's modules. Set here, it reaches the test modules, what they import, and every
-# process the tests start (the plugins loaded before this file are cached by the next process that loads them: an
-# xdist worker).
-sys.dont_write_bytecode = False
-os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 pytest_plugins = ["pytester"]
 

@@ -149,7 +149,7 @@ def test_every_contract_and_definition_has_an_acceptor() -> None:
     assert not missing
 
 
-@settings(max_examples=examples(150, 2000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60, 2000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_it_agrees_with_jsonschema_near_valid_documents(data: st.DataObject) -> None:
     name, seed = data.draw(SEEDS)
@@ -157,7 +157,7 @@ def test_it_agrees_with_jsonschema_near_valid_documents(data: st.DataObject) -> 
     _agree(name, "", data.draw(_mutated(seed)))
 
 
-@settings(max_examples=examples(150, 2000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60, 2000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(TARGETS), json_values)
 def test_it_agrees_with_jsonschema_on_any_json(target: tuple[str, str], doc: Any) -> None:
     _agree(*target, doc)

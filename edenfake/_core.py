@@ -326,7 +326,7 @@ class Core:
         """The account's balance in USD; answers that cost more than what is left get 402 (None: unlimited)."""
         check_control("credits", credits)
         with self._credits_lock:
-            self.credits = credits
+            self.credits = credits + 0.0 if isinstance(credits, float) else credits  # -0.0 + 0.0 is 0.0
 
     def set_clock(self, at: float | None) -> None:
         """Freeze the clock at ``at`` (Unix seconds); None returns it to real time."""
@@ -381,7 +381,7 @@ class Core:
 
     def check_contract(self, contract: str, body: Any) -> None:
         """RequestValidationError (422) listing every rule of ``contract`` that ``body`` breaks."""
-        found = contracts.violations(contract, body)
+        found = contracts.violations(contract, body, limit=contracts.MAX_VIOLATIONS)
         if found:
             raise RequestValidationError([v.as_detail() for v in found])
 

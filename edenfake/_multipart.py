@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,9 @@ if TYPE_CHECKING:  # python-multipart is imported by the first multipart body: a
     from python_multipart.multipart import MultipartParser
 
 __all__ = ["MAX_PARTS", "MULTIPART", "Part", "parse_multipart"]
+
+#: the parser's logger, for this module's parsers alone: silent (a user's own logging of python-multipart stays)
+_QUIET = logging.Logger("edenfake.multipart", logging.CRITICAL + 1)
 
 #: at most this many parts in a multipart body
 MAX_PARTS = 64
@@ -137,6 +141,7 @@ def parse_multipart(content_type: str, body: bytes, *, max_parts: int = MAX_PART
         parser = MultipartParser(boundary, callbacks)
     except Exception as exc:  # the parser's own checks of the boundary
         raise _invalid(f"the boundary is refused: {_redact.clip(str(exc), 200)}") from None
+    parser.logger = _QUIET  # what it logs of a broken body it also raises, and the 400 says it in one line
     try:
         parser.write(body)
         parser.finalize()

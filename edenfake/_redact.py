@@ -80,12 +80,17 @@ def is_credential_header(name: str) -> bool:
     return _credential_pattern().match(name.strip().rstrip(":").strip().lower()) is not None
 
 
+#: what else a header's name says of a secret it may carry (X-Auth-Token, X-Amz-Security-Token, X-Client-Secret):
+#: the journal and its exports hide those values too, though such a header may be forwarded (extra_headers)
+_SECRET_NAME = re.compile(r"auth|token|secret|passw|credential|api-?key|cookie|session-?id", re.IGNORECASE)
+
+
 def redact_headers(pairs: Any) -> dict[str, str]:
-    """Headers (a mapping or name/value pairs) with credential values hidden; the scheme of an Authorization
-    value is kept (``Bearer ***``)."""
+    """Headers (a mapping or name/value pairs) with the values of credential headers, and of any whose name
+    speaks of a secret, hidden; the scheme of an Authorization value is kept (``Bearer ***``)."""
     out: dict[str, str] = {}
     for name, value in pairs.items() if isinstance(pairs, dict) else pairs:
-        if is_credential_header(name):
+        if is_credential_header(name) or _SECRET_NAME.search(name):
             scheme, sep, _ = value.partition(" ")
             authorization = name.lower() in ("authorization", "proxy-authorization")
             value = f"{scheme} {REDACTED}" if sep and authorization else REDACTED

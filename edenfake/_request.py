@@ -8,6 +8,7 @@ import array
 import contextlib
 import itertools
 import json
+import sys
 from functools import cache
 from typing import Any
 
@@ -333,8 +334,14 @@ def parse_json(body: bytes) -> Any:
         ) from None
     except RecursionError:
         raise BadRequest("Invalid JSON body: nested too deeply") from None
-    except ValueError as exc:  # JSONDecodeError, and int() past Python's digit limit
+    except json.JSONDecodeError as exc:
         raise BadRequest(f"Invalid JSON body: {_redact.clip(str(exc), 200)}") from None
+    except ValueError:  # int() past Python's limit of digits: its message is advice about Python, not the body
+        raise BadRequest(
+            f"Invalid JSON body: an integer has more than {sys.get_int_max_str_digits()} digits"
+            if hasattr(sys, "get_int_max_str_digits")
+            else "Invalid JSON body: an integer has too many digits"
+        ) from None
 
 
 def _json_type(value: Any) -> str:

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from edenfake import contracts
+from edenfake import _redact, contracts
 from edenfake._regions import Regions
 from edenfake.errors import CatalogError, ProviderError
 
@@ -78,6 +78,8 @@ class ModelSpec:
         return copy.deepcopy(_model_defaults().get(name))
 
     def _refuse(self, param: str, value: Any, allowed: list[Any] | None, why: str) -> ProviderError:
+        if isinstance(value, str) and len(value) > _redact.ECHO_CHARS:  # a client's text is echoed cut short
+            value, why = _redact.clip(value), why.replace(value, _redact.clip(value))
         return ProviderError(
             f"{self.provider} refused the request: {why}",
             status=self.refusal_status,

@@ -6,6 +6,7 @@ Everything in edenfake that needs a rule of the API asks this module; nothing el
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # jsonschema is imported when a document does not conform, to
 
 __all__ = [
     "CONTRACTS",
+    "MAX_VIOLATIONS",
     "Route",
     "RouteTable",
     "route_table",
@@ -116,21 +118,30 @@ class Violation:
         return entry
 
 
-def violations(name: str, instance: Any) -> list[Violation]:
-    """Every rule of contract ``name`` that ``instance`` breaks, in a stable order (empty when it conforms)."""
+#: the most rules an answer lists (``violations(..., limit=MAX_VIOLATIONS)``): a body of 50,000 bad ids is told
+#: of its length and its first ids, not answered 10 MB that took seconds to write (rules are found in the
+#: schema's order, and a list's own bounds come before its items')
+MAX_VIOLATIONS = 20
+
+
+def violations(name: str, instance: Any, *, limit: int | None = None) -> list[Violation]:
+    """Every rule of contract ``name`` that ``instance`` breaks (the first ``limit`` found), in a stable order
+    (empty when it conforms)."""
     file_part, _, pointer = name.partition("#")
     if file_part not in CONTRACTS:
         validator(name)  # the KeyError that names the known contracts
-    return _judged(CONTRACTS[file_part], pointer, instance, lambda: validator(name))
+    return _judged(CONTRACTS[file_part], pointer, instance, lambda: validator(name), limit)
 
 
-def _judged(filename: str, pointer: str, instance: Any, checker: Callable[[], Draft202012Validator]) -> list[Violation]:
+def _judged(
+    filename: str, pointer: str, instance: Any, checker: Callable[[], Draft202012Validator], limit: int | None = None
+) -> list[Violation]:
     """Nothing when the acceptor compiled from the schema at ``filename#pointer`` takes ``instance``, else what
-    jsonschema (``checker``'s validator, built and imported only then) finds broken."""
+    jsonschema (``checker``'s validator, built and imported only then) finds broken: the first ``limit``."""
     accepts = acceptor(filename, pointer)
     if accepts is not None and accepts(instance):
         return []
-    return _sorted_violations(checker(), instance)
+    return _sorted_violations(checker(), instance, limit)
 
 
 def validate(name: str, instance: Any) -> None:
@@ -252,8 +263,8 @@ def exchange_violations(
     return _ref_violations(ref, body)
 
 
-def _sorted_violations(v: Draft202012Validator, instance: Any) -> list[Violation]:
-    found = [_violation(e) for e in v.iter_errors(instance)]
+def _sorted_violations(v: Draft202012Validator, instance: Any, limit: int | None = None) -> list[Violation]:
+    found = [_violation(e) for e in itertools.islice(v.iter_errors(instance), limit)]
     found.sort(key=lambda x: (tuple(str(p) for p in x.loc), x.type, x.msg))
     return found
 

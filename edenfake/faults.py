@@ -76,7 +76,7 @@ def check_control(name: str, value: Any) -> Any:
     shown = list(value) if isinstance(value, tuple) else value  # a Python pair is a JSON array
     if _non_finite(shown):  # JSON cannot carry them; the schema's bounds would not catch NaN
         raise InvalidSetting(name, f"{name}: Input should be a finite number (got {clip(repr(value), 100)})")
-    found = contracts.violations(f"admin#/$defs/{definition}/properties/{prop}", shown)
+    found = contracts.violations(f"admin#/$defs/{definition}/properties/{prop}", shown, limit=contracts.MAX_VIOLATIONS)
     if found:
         where = name + "".join(f"[{p}]" for p in found[0].loc)
         raise InvalidSetting(name, f"{where}: {found[0].msg} (got {clip(repr(value), 100)})")

@@ -562,3 +562,61 @@ def test_importing_every_module_leaves_mock_and_serve_callable() -> None:
         "assert callable(edenfake.mock), edenfake.mock\n"
         "assert callable(edenfake.serve), edenfake.serve\n"
     )
+
+
+# -- 11. every refusal is bounded, whatever the input's size --------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["size", "quality", "output_format", "background"])
+def test_a_value_the_model_refuses_is_echoed_cut_short(door: Door, field: str) -> None:
+    r = door.generate(**{field: "x" * 100_000})
+    answer = door.answer(r)
+    assert (r.status_code, answer["error_code"], answer["param"]) == (400, "PROVIDER_ERROR", field), answer
+    assert len(r.content) < 2048, f"a {len(r.content)}-byte answer"
+    assert len(answer["value"]) <= 201 and answer["value"].endswith("\u2026")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "bound"),
+    [
+        ("POST", "/v3/upload/delete", {"file_ids": [f"id{i}" for i in range(50_000)]}, "at most 100 items"),
+        ("PUT", "/_edenfake/chaos", {"rate": 0.5, "statuses": [999] * 100_000}, "at most 16 items"),
+    ],
+    ids=["upload-delete", "chaos"],
+)
+def test_a_refusal_lists_at_most_twenty_rules_the_list_s_own_bound_first(
+    door: Door, method: str, path: str, body: Any, bound: str
+) -> None:
+    r = door.send(method, path, json=body)
+    answer = door.answer(r)
+    assert r.status_code == 422, r.text[:300]
+    assert len(answer["detail"]) == 20 and bound in answer["detail"][0]["msg"], answer["detail"][:2]
+    assert len(r.content) < 8192, f"a {len(r.content)}-byte answer"
+
+
+def test_an_integer_past_pythons_digit_limit_is_refused_in_the_clients_terms(door: Door) -> None:
+    r = door.raw("POST", GEN, b'{"model": "openai/gpt-image-1", "prompt": "p", "n": ' + b"7" * 5000 + b"}")
+    answer = door.answer(r)
+    assert (r.status_code, answer["error_code"]) == (400, "INVALID_JSON")
+    assert "digits" in answer["detail"] and "sys." not in answer["detail"], answer
+
+
+@pytest.mark.parametrize("name", ["X-Auth-Token", "X-Access-Token", "X-Amz-Security-Token", "X-Client-Secret"])
+def test_a_credential_looking_header_is_journalled_hidden(door: Door, name: str) -> None:
+    assert door.post(GEN, json=BODY, headers={name: "sk-HIDDEN-7f3a"}).status_code == 200
+    assert door.fake.calls.last.headers[name.lower()] == "***"
+    assert "sk-HIDDEN-7f3a" not in door.calls_text()
+
+
+def test_minus_zero_credits_read_as_zero(door: Door) -> None:
+    assert door.send("PUT", "/_edenfake/credits", json={"credits": -0.0}).status_code == 200
+    assert '"credits":0.0' in door.send("GET", "/_edenfake/state").text.replace(" ", "")
+
+
+def test_a_body_that_breaks_its_boundary_logs_one_line(door: Door, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()
+    body = b'--OTHER\r\nContent-Disposition: form-data; name="model"\r\n\r\nx\r\n--OTHER--\r\n'
+    r = door.raw("POST", EDITS, body, "multipart/form-data; boundary=XBOUND")
+    assert r.status_code == 400, r.text[:300]
+    assert not [rec.getMessage() for rec in caplog.records if not rec.name.startswith(("edenfake", "httpx"))]

@@ -66,6 +66,11 @@ class Parser(argparse.ArgumentParser):
     #: what was typed for each option, by destination (secrets never kept): what a refusal repeats
     typed: dict[str, str]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No abbreviations: `--credit 1` is a misspelling to name (did you mean --credits?), not --credits.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         converted = _CONVERTED.match(message)
         if converted:  # the flag and the rule, as the options' own refusals read

@@ -178,7 +178,7 @@ def _names_this_machine(host: str, ip: Any, bound: str, allowed: tuple[str, ...]
     if server is not None and (server[0] == host or (ip is not None and server[1] == ip)):
         return True
     names = {name.strip().lower() for name in allowed}
-    return "*" in names or host in names
+    return host in names
 
 
 # Decided once per distinct value (a client sends the same few): each is a pure function of its strings.

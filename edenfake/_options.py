@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
@@ -277,18 +278,36 @@ class FakeOptions:
                 raise TypeError(f"{name} must be a list of strings, got {value!r}")
             kept = tuple(value)
             if not all(isinstance(v, str) and v.strip() for v in kept):
-                raise ValueError(f"{name} must be non-empty strings, got {list(kept)!r}")
+                raise ValueError(f"{name} must be non-empty strings, got {_shown(list(kept))}")
             object.__setattr__(self, name, kept)
-        token = self.admin_token
-        if token is not None and (not isinstance(token, str) or not token.strip() or token != token.strip()):
+        if not all(_SENDABLE.fullmatch(accepted) for accepted in self.tokens or ()):
+            raise ValueError("tokens must be printable ASCII without spaces, as a client sends one")
+        for host in self.allowed_hosts:
+            if host.strip() == "*":
+                raise ValueError(
+                    "allowed_hosts cannot be '*': it would let a page of any site reach the fake under any name; "
+                    "name each host"
+                )
+            if not _SENDABLE.fullmatch(host.strip()):
+                raise ValueError(
+                    f"allowed_hosts must be host names (no spaces or control characters), got {_shown(host)}"
+                )
+        admin = self.admin_token
+        if admin is not None and (not isinstance(admin, str) or not admin.strip() or admin != admin.strip()):
             raise ValueError(
                 "admin_token must be a non-empty string without surrounding spaces (an empty token would open the "
                 "admin API to any 'Authorization: Bearer'); leave it unset (None) for an open admin API on loopback"
             )
+        if admin is not None and not _SENDABLE.fullmatch(admin):
+            raise ValueError("admin_token must be printable ASCII without spaces, as a client sends one")
         for f in dataclasses.fields(self):  # a text option given as "" (a shell's empty variable) names nothing
             value = getattr(self, f.name)
             if f.metadata.get("cli") == "str" and isinstance(value, str) and not value.strip():
                 raise ValueError(f"{f.name} must not be empty, got {value!r}")
+
+
+#: what a client can send as a bearer token or a Host name: printable ASCII, no spaces
+_SENDABLE = re.compile(r"[!-~]{1,4096}")
 
 
 def _shown(value: Any) -> str:

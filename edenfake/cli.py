@@ -151,6 +151,9 @@ def _add_record_and_drift(sub: Any, typed: dict[str, str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for name in ("stdout", "stderr"):  # a closed descriptor (`>&-`) is None to Python: write nowhere instead
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 - the process's own stream, kept open
     parser = _parser()
     try:
         args, extra = parser.parse_known_args(argv)
@@ -180,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # flush from writing to the closed pipe
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:  # the output cannot be written (a full disk): one line, and no second try at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(_flat(f"edenfake: cannot write the output: {exc.strerror or exc}"), file=sys.stderr)
+        return 2  # an error, not a verdict (validate's and drift's 1)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
@@ -413,6 +420,8 @@ def _drift(args: argparse.Namespace) -> int:
     try:
         return command.run(args)
     except OSError as exc:  # a cassette path the system refuses outright (a name too long)
+        if exc.filename is None:  # not a path's: the report's output (a closed pipe, a full disk)
+            raise
         print(_flat(f"edenfake drift: cannot read the cassette: {exc.strerror or exc}"), file=sys.stderr)
         return 2
 

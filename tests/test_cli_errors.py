@@ -4,7 +4,11 @@ in command-line terms."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,6 +60,23 @@ def _refusal(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["--catalog", " "], "edenfake serve: --catalog must not be empty (got ' ')"),
         (["--replay", ""], "edenfake serve: --replay must not be empty (got '')"),
         (["--allowed-host", ""], "edenfake serve: --allowed-host must not be empty or spaces (got '')"),
+        (
+            ["--allowed-host", "*"],
+            "edenfake serve: --allowed-host: cannot be '*': it would let a page of any site reach the fake under any "
+            "name; name each host (got '*')",
+        ),
+        (
+            ["--allowed-host", "a b"],
+            "edenfake serve: --allowed-host must be host names (no spaces or control characters) (got 'a b')",
+        ),
+        (
+            ["--token", "has space"],
+            "edenfake serve: --token must be printable ASCII without spaces, as a client sends one",
+        ),
+        (
+            ["--admin-token", "tok\nen"],
+            "edenfake serve: --admin-token must be printable ASCII without spaces, as a client sends one",
+        ),
         (
             ["--unmatched", "error"],
             "edenfake serve: --unmatched: 'error' needs --replay DIR: without a cassette nothing is recorded "
@@ -227,3 +248,40 @@ def test_no_value_of_any_flag_gets_a_traceback(
                 assert len(line) <= 2001, line
             else:  # an argument's, cut at 300 (and an ellipsis)
                 assert len(line) <= 301 and (flag in line or line.startswith("edenfake serve: error: argument")), line
+
+
+def test_a_flag_is_never_taken_from_its_first_letters(capsys: pytest.CaptureFixture[str]) -> None:
+    # `--credit 1` is a misspelling to name, not --credits: argparse's abbreviations would take it silently.
+    assert main(["serve", "--credit", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == "edenfake serve: error: unrecognized arguments: --credit 1; did you mean --credits?"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["docs", "limits"], ["validate", "{e}"], ["drift", "--explain", "status"]],
+    ids=["docs", "validate", "drift"],
+)
+def test_output_that_cannot_be_written_is_one_line_and_exit_2(args: list[str], tmp_path: Path) -> None:
+    document = tmp_path / "e.json"
+    document.write_text('{"detail": "x", "error_code": "X"}')
+    argv = [a.format(e=document) for a in args]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "edenfake", *argv], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == ["edenfake: cannot write the output: No space left on device"], done.stderr
+
+
+def test_a_closed_standard_output_is_written_nowhere_without_a_traceback() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "edenfake", "docs", "limits"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        close_fds=True,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr

@@ -64,6 +64,8 @@ class Bounds:
     _timer: asyncio.TimerHandle | None = None
     #: when the timer first found the answer being written waiting for the client to read it
     _unread_since: float | None = None
+    #: the client shut its side once its request was in (``shutdown(SHUT_WR)``): answered, then closed
+    _shut = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
@@ -94,6 +96,17 @@ class Bounds:
         super().on_response_complete()  # type: ignore[misc]
         self._since = self.loop.time()  # the next request's time starts now (an idle kept-alive one is uvicorn's)
         self._head_bytes = 0
+        if self._shut:
+            self.transport.close()
+
+    def eof_received(self) -> bool | None:
+        """The client will send nothing more. Once its request is in (an answer worked out in a worker thread
+        may still be coming) the transport stays open for the answer, which uvicorn would otherwise lose;
+        else it closes, as uvicorn's protocols do."""
+        if self._request_in():
+            self._shut = True
+            return True
+        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:

@@ -289,3 +289,20 @@ def test_a_pipelined_head_over_the_bound_ends_the_connection_while_the_one_befor
                 sock.sendall(b"X-Filler: " + b"a" * 4000 + b"\r\n")
                 sent += 4012
     assert sent < 8_000_000, "the server took megabytes of one request head"
+
+
+def test_a_client_that_shuts_its_side_after_its_request_still_gets_the_answer(live: LiveServer) -> None:
+    # A body over what the event loop parses itself is answered from a worker thread; meanwhile the client's
+    # end of stream (shutdown(SHUT_WR), as `nc -N` does) arrives, and must not cost it the answer.
+    for size in (1_000, 100_000, 500_000):
+        body = json.dumps({**BODY, "user": "u" * size}).encode()
+        head = (
+            f"POST /v3/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer t\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        with _connect(live) as sock:
+            sock.sendall(head + body)
+            sock.shutdown(socket.SHUT_WR)
+            data, _ = _read_all(sock)
+        assert data.startswith(b"HTTP/1.1 200 "), (size, data[:200])
+        assert json.loads(data.partition(b"\r\n\r\n")[2])["data"][0]["b64_json"]

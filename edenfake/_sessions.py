@@ -121,8 +121,8 @@ def check_name(name: str, where: str = HEADER_NAME) -> str:
     """``name`` when it is a session name by the contract's ``SessionName``; else a 400 naming ``where``."""
     pattern, longest, rule = _rule()
     if not (0 < len(name) <= longest and pattern.fullmatch(name)):
-        shown = one_line(clip(name, 80), 100)
-        raise BadRequest(f"{where}: {rule} (got {shown!r})", error_code="INVALID_SESSION")
+        shown = one_line(clip(name, 80), 100)  # escaped once, here: a repr would escape the escapes again
+        raise BadRequest(f"{where}: {rule} (got '{shown}')", error_code="INVALID_SESSION")
     return name
 
 

@@ -313,3 +313,13 @@ def test_fails_live(edenfake_server):
     assert report_sections(result.stdout.str()) == {
         "test_fails_live": "#1 POST /v3/images/generations -> 422: body.model: Field required"
     }
+
+
+def test_a_refused_session_name_is_escaped_once() -> None:
+    with edenfake.mock():
+        r = httpx.get(
+            "https://api.edenai.run/v3/images/models",
+            headers=[(b"Authorization", b"Bearer t"), (b"X-Edenfake-Session", b"a\x01b")],
+        )
+    assert (r.status_code, r.json()["error_code"]) == (400, "INVALID_SESSION")
+    assert r.json()["detail"].endswith("(got 'a\\x01b')"), r.json()["detail"]

@@ -202,14 +202,14 @@ class FakeOptions:
         128 * MiB, "bytes of files kept by POST /v3/upload (oldest go first)", cli="int", metavar="BYTES", minimum=0
     )
     journal_size: int = _option(
-        10_000, "calls kept in the journal (oldest dropped first)", cli="int", metavar="CALLS", minimum=0
+        10_000, "calls kept in the journal (oldest dropped first)", cli="int", metavar="CALLS", minimum=1
     )
     journal_bytes: int = _option(
         64 * MiB,
         "bytes the journal may hold (images are kept as digests, never base64)",
         cli="int",
         metavar="BYTES",
-        minimum=0,
+        minimum=1,
     )
     max_sessions: int = _option(
         256,

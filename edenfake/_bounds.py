@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from edenfake._wire import encode_error
-from edenfake.errors import ApiError, HeadersTooLarge, RequestTimeout
+from edenfake.errors import ApiError, HeadersTooLarge, RequestTimeout, ServiceUnavailable
 
 __all__ = ["MAX_HEAD_BYTES", "Bounds", "bounded", "protocol_class"]
 
@@ -66,6 +66,20 @@ class Bounds:
     _unread_since: float | None = None
     #: the client shut its side once its request was in (``shutdown(SHUT_WR)``): answered, then closed
     _shut = False
+
+    #: connections (and requests) served at once: past them a request is answered 503 in the API's shape
+    max_connections: int | None = None
+    unavailable: tuple[int, list[tuple[bytes, bytes]], bytes]
+    connections: set[Any]
+    tasks: set[Any]
+    app: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # uvicorn's own bound answers a plain-text 503: its check is made here instead, with the API's error.
+        self.limit_concurrency: int | None = None
+        if self.max_connections is not None:
+            self.app = _limited(self.app, self)
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
@@ -169,9 +183,38 @@ def _head_size(scope: dict[str, Any]) -> int:
     return 16 + target + sum(len(name) + len(value) + 4 for name, value in scope.get("headers", ()))
 
 
-def bounded(base: type[asyncio.Protocol], seconds: float) -> type[asyncio.Protocol]:
-    """``base`` with :class:`Bounds` mixed in, at ``seconds``."""
+def _limited(app: Any, protocol: Bounds) -> Any:
+    """``app``, answering 503 SERVICE_UNAVAILABLE instead while ``protocol``'s server holds ``max_connections``
+    connections or is answering more requests than that: uvicorn's own test, made as the request is answered."""
+
+    async def limited(scope: Any, receive: Any, send: Any) -> None:
+        most = protocol.max_connections
+        assert most is not None
+        # this connection is counted, and this request's task too (uvicorn counts the tasks before adding it)
+        if len(protocol.connections) >= most or len(protocol.tasks) > most:
+            log.warning("edenfake: answered 503: %d connections at once is the most served (max_connections)", most)
+            status, headers, body = protocol.unavailable
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await app(scope, receive, send)
+
+    return limited
+
+
+def bounded(base: type[asyncio.Protocol], seconds: float, max_connections: int | None = None) -> type[asyncio.Protocol]:
+    """``base`` with :class:`Bounds` mixed in, at ``seconds`` and ``max_connections``."""
+    busy = encode_error(
+        ServiceUnavailable(f"The server is serving {max_connections} connections, the most it takes; try again")
+    )
     attributes = {
+        "max_connections": max_connections,
+        "unavailable": (
+            busy.status,
+            [(k.encode("latin-1"), v.encode("latin-1")) for k, v in busy.headers]
+            + [(b"content-length", str(len(busy.body)).encode()), (b"connection", b"close")],
+            busy.body,
+        ),
         "request_timeout": seconds,
         "timeout_answer": _closing_answer(RequestTimeout(seconds), "Request Timeout"),
         "too_large_answer": _closing_answer(HeadersTooLarge(MAX_HEAD_BYTES), "Request Header Fields Too Large"),

@@ -157,7 +157,7 @@ def make_server(
 
     Each connection has ``request_timeout`` seconds, from opening or from the end of its previous answer, to
     send a whole request, and as long to read its answer (see :class:`edenfake._bounds.Bounds`); at most
-    ``max_connections`` are served at once (a request on one more is answered 503 by uvicorn). ``http``:
+    ``max_connections`` are served at once (a request past them is answered 503 SERVICE_UNAVAILABLE). ``http``:
     uvicorn's HTTP protocol ("auto", "h11", "httptools")."""
     cfg = uvicorn.Config(
         app if app is not None else asgi_door(fake),
@@ -165,10 +165,9 @@ def make_server(
         access_log=False,
         lifespan="off",
         server_header=False,
-        http=bounded(protocol_class(http), request_timeout),
+        http=bounded(protocol_class(http), request_timeout, max_connections),
         **{
             "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN,
-            "limit_concurrency": max_connections,
             "h11_max_incomplete_event_size": 2 * MAX_HEAD_BYTES,  # h11's own bound (16 KiB) behind this one
             "ws": "none",  # no WebSocket routes: an upgrade request is answered as the HTTP request it also is
             **config,

@@ -130,12 +130,18 @@ def test_a_hanging_fault_holds_an_arrived_request_past_the_request_timeout(live:
     assert live.calls[0].fault == "timeout"
 
 
-def test_a_request_past_max_connections_is_answered_503_and_served_once_others_close() -> None:
-    with edenfake.serve(max_connections=2) as live:
+@pytest.mark.parametrize("http", PROTOCOLS)
+def test_a_request_past_max_connections_is_answered_503_and_served_once_others_close(http: str) -> None:
+    live = LiveServer(edenfake.EdenFake(), max_connections=2, http=http, loop="asyncio").start()
+    try:
         first, second = _connect(live), _connect(live)
         try:
-            third = httpx.get(live.url + "/healthz", timeout=5)
-            assert third.status_code == 503
+            third = httpx.get(live.url + "/v3/images/models", headers=AUTH, timeout=5)
+            assert third.status_code == 503 and third.headers["connection"] == "close"
+            error = third.json()  # the API's error, as the document says a 503 is
+            assert error["error_code"] == "SERVICE_UNAVAILABLE" and "2 connections" in error["detail"], error
+            contracts.validate_exchange("GET", "/v3/images/models", 503, error)
+            assert not live.calls, "a request refused at the door is not journalled"
         finally:
             first.close()
             second.close()
@@ -143,6 +149,8 @@ def test_a_request_past_max_connections_is_answered_503_and_served_once_others_c
         while httpx.get(live.url + "/healthz", timeout=5).status_code != 200:
             assert time.monotonic() < deadline, "the closed connections still count"
             time.sleep(0.05)
+    finally:
+        live.stop()
 
 
 @pytest.mark.parametrize(

@@ -380,7 +380,7 @@ class Core:
         return fault
 
     def check_contract(self, contract: str, body: Any) -> None:
-        """RequestValidationError (422) listing every rule of ``contract`` that ``body`` breaks."""
+        """RequestValidationError (422) listing the rules of ``contract`` that ``body`` breaks (at most 20)."""
         found = contracts.violations(contract, body, limit=contracts.MAX_VIOLATIONS)
         if found:
             raise RequestValidationError([v.as_detail() for v in found])

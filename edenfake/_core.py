@@ -381,9 +381,9 @@ class Core:
 
     def check_contract(self, contract: str, body: Any) -> None:
         """RequestValidationError (422) listing the rules of ``contract`` that ``body`` breaks (at most 20)."""
-        found = contracts.violations(contract, body, limit=contracts.MAX_VIOLATIONS)
+        found = contracts.refusal_details(contract, body)
         if found:
-            raise RequestValidationError([v.as_detail() for v in found])
+            raise RequestValidationError(found)
 
     def region_of(self, request: FakeRequest) -> str | None:
         """The region the request's host pins (the catalog's regions: api.eu.edenai.run is the EU), or None."""

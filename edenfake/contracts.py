@@ -34,6 +34,7 @@ __all__ = [
     "contracts_dir",
     "error_definition",
     "error_violations",
+    "refusal_details",
     "load",
     "openapi_document",
     "validate",
@@ -131,6 +132,12 @@ def violations(name: str, instance: Any, *, limit: int | None = None) -> list[Vi
     if file_part not in CONTRACTS:
         validator(name)  # the KeyError that names the known contracts
     return _judged(CONTRACTS[file_part], pointer, instance, lambda: validator(name), limit)
+
+
+def refusal_details(name: str, instance: Any) -> list[dict[str, Any]]:
+    """What a 422 answer lists of ``instance``'s breaks of contract ``name``: the ``detail`` entries of the first
+    MAX_VIOLATIONS rules found (every answer that refuses a body by its contract lists them so)."""
+    return [v.as_detail() for v in violations(name, instance, limit=MAX_VIOLATIONS)]
 
 
 def _judged(

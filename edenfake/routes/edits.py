@@ -230,10 +230,7 @@ def _from_multipart(core: Core, exchange: Exchange) -> tuple[ModelSpec, Any, str
         exchange.model = fields["model"]
     core.check_region(fields.get("model"), exchange.request, edits=True)  # Eden's gate: before the body's checks
     files = [p for p in parts if p.filename is not None or p.name in (*_IMAGE_PARTS, "mask")]
-    problems = [
-        v.as_detail()
-        for v in contracts.violations("edit-request#/$defs/EditForm", fields, limit=contracts.MAX_VIOLATIONS)
-    ]
+    problems = contracts.refusal_details("edit-request#/$defs/EditForm", fields)
     images = [p for p in files if p.name in _IMAGE_PARTS]
     masks = [p for p in files if p.name == "mask"]
     for p in files:

@@ -32,10 +32,7 @@ def upload_file(core: Core, exchange: Exchange) -> FakeResponse:
     parts = exchange.parts()
     fields = exchange.form()
     files = [p for p in parts if p.filename is not None]
-    problems = [
-        v.as_detail()
-        for v in contracts.violations("edit-request#/$defs/UploadForm", fields, limit=contracts.MAX_VIOLATIONS)
-    ]
+    problems = contracts.refusal_details("edit-request#/$defs/UploadForm", fields)
     named = [p for p in files if p.name == "file"]
     if not named and any(p.name == "file" and p.filename is None for p in parts):
         problems.append(

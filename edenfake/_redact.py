@@ -16,6 +16,7 @@ __all__ = [
     "clip",
     "echo",
     "is_credential_header",
+    "is_secret_header",
     "one_line",
     "redact_at",
     "redact_body",
@@ -81,8 +82,14 @@ def is_credential_header(name: str) -> bool:
 
 
 #: what else a header's name says of a secret it may carry (X-Auth-Token, X-Amz-Security-Token, X-Client-Secret):
-#: the journal and its exports hide those values too, though such a header may be forwarded (extra_headers)
+#: the journal, its exports and a cassette's scrubbing treat those values as secrets too, though such a header
+#: may be forwarded (extra_headers)
 _SECRET_NAME = re.compile(r"auth|token|secret|passw|credential|api-?key|cookie|session-?id", re.IGNORECASE)
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether header ``name`` may carry a secret: a credential header, or one whose name speaks of a secret."""
+    return is_credential_header(name) or _SECRET_NAME.search(name) is not None
 
 
 def redact_headers(pairs: Any) -> dict[str, str]:
@@ -90,7 +97,7 @@ def redact_headers(pairs: Any) -> dict[str, str]:
     speaks of a secret, hidden; the scheme of an Authorization value is kept (``Bearer ***``)."""
     out: dict[str, str] = {}
     for name, value in pairs.items() if isinstance(pairs, dict) else pairs:
-        if is_credential_header(name) or _SECRET_NAME.search(name):
+        if is_secret_header(name):
             scheme, sep, _ = value.partition(" ")
             authorization = name.lower() in ("authorization", "proxy-authorization")
             value = f"{scheme} {REDACTED}" if sep and authorization else REDACTED

@@ -184,3 +184,16 @@ def test_unparseable_urls_bad_headers_and_answers_that_are_not_json_never_make_a
                 assert again.content == sent[mode], mode
         assert [c.replayed for c in eden.calls] == [True] * len(HOSTILE_ANSWERS)
         assert eden.calls[3].response["not_json"]["bytes"] == len(sent["nan"])
+
+
+@pytest.mark.parametrize("name", ["x-auth-token", "x-amz-security-token", "x-client-secret", "authorization"])
+def test_a_header_named_like_a_secret_is_a_secret_the_cassette_scrubs(name: str) -> None:
+    from edenfake import FakeRequest
+    from edenfake.cassettes.matching import describe_request
+
+    request = FakeRequest(
+        "POST", "/v3/images/generations", headers=[(name, "sk-SCRUB-ME-7f3a"), ("accept", "*/*")], body=b"{}"
+    )
+    described = describe_request(request)
+    assert "sk-SCRUB-ME-7f3a" in described.secrets  # scrubbed from whatever an upstream echoes of it
+    assert "sk-SCRUB-ME-7f3a" not in json.dumps(described.record)

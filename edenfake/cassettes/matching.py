@@ -49,7 +49,7 @@ def describe_request(request: FakeRequest) -> Described:
     out = Described({"method": request.method, "path": request.path})
     headers: dict[str, str] = {}
     for name, value in request.headers:
-        if _redact.is_credential_header(name):
+        if _redact.is_secret_header(name):
             out.secrets.add(value)
             out.secrets.add(value.partition(" ")[2].strip())
         elif name in REQUEST_HEADERS and name not in headers:

@@ -245,10 +245,18 @@ def _text_rows(
     # glyph's mask, a channel per byte wide, pasted over the ink's byte (Pillow clips at the right edge), after a
     # column of zeros (each row's filter type), every alpha byte (RGBA) 255: bytes, no pixel conversion.
     scanlines = Image.new("L", (1 + bpp * width, rows), band[0])
-    core, shade, mask = scanlines.im, ink[0], _glyphs.mask_core  # C-level paste: Image.paste's checks cost more
+    core, shade, back = scanlines.im, ink[0], band[0]  # C-level paste: Image.paste's checks cost more
+    mask, stamp = _glyphs.mask_core, _glyphs.stamp_core
+    reach = 0  # how far right the glyphs drawn so far go: a glyph left of it may overlap one (kerning)
     for left, top, char, box in placed:
         x, y = 1 + bpp * (margin + left), top - first
-        core.paste(shade, (x, y, x + bpp * (box[2] - box[0]), y + box[3] - box[1]), mask(size, char, box, bpp))
+        where = (x, y, x + bpp * (box[2] - box[0]), y + box[3] - box[1])
+        if x >= reach:  # on the band alone: the glyph drawn over the band, copied
+            core.paste(stamp(size, char, box, bpp, back, shade), where)
+        else:  # over another glyph's box: blended through its mask, as Pillow draws it
+            core.paste(shade, where, mask(size, char, box, bpp))
+        if where[2] > reach:
+            reach = where[2]
     if bpp == 4:
         alpha = Image.frombytes("L", (4 * width, rows), b"\x00\x00\x00\xff" * (width * rows))
         scanlines.paste(255, (1, 0), alpha)

@@ -175,6 +175,48 @@ def test_a_prompt_of_its_own_gives_an_image_of_its_own_that_decodes(fmt: ImageFo
             assert image.tobytes() == expected_pixels(spec).tobytes()
 
 
+def _every_pair(chars: str) -> str:
+    """A text in which every ordered pair of ``chars`` appears side by side (a de Bruijn sequence)."""
+    k, found, word = len(chars), [], [0, 0]
+
+    def walk(t: int, p: int) -> None:
+        if t > 2:
+            if 2 % p == 0:
+                found.extend(word[1 : p + 1])
+            return
+        word[t] = word[t - p]
+        walk(t + 1, p)
+        for j in range(word[t - p] + 1, k):
+            word[t] = j
+            walk(t + 1, t)
+
+    word = [0] * 3
+    walk(1, 1)
+    return "".join(chars[i] for i in found) + chars[0]
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "mode"),
+    [(640, 400, "RGB"), (300, 200, "RGB"), (640, 400, "RGBA")],
+    ids=["crisp", "antialiased", "rgba"],
+)
+def test_glyphs_side_by_side_are_drawn_exactly_whichever_pair_they_are(width: int, height: int, mode: str) -> None:
+    """A glyph is copied in place where no glyph drawn before it reaches and blended where one does (kerned
+    and overhanging pairs): every pair of printable ASCII characters, and some others, comes out exactly as
+    Pillow draws the label."""
+    text = _every_pair(
+        " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
+    )
+    text += "éüß€→…ﬁ✨ fjord ƒ Ŋ TyVAWay ij"
+    background = "transparent" if mode == "RGBA" else None
+    lines = [text[at : at + 59] for at in range(0, len(text), 58)]  # each pair whole in some line
+    if mode == "RGBA":  # the same drawing a byte a channel wider: some of the pairs show it
+        lines = lines[::8]
+    for line in lines:
+        spec = dataclasses.replace(SPEC, width=width, height=height, prompt=line, background=background)
+        assert decode_image(render_image(spec)).tobytes() == expected_pixels(spec).tobytes(), line
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(
     "change",

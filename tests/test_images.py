@@ -177,7 +177,8 @@ def test_a_prompt_of_its_own_gives_an_image_of_its_own_that_decodes(fmt: ImageFo
 
 def _every_pair(chars: str) -> str:
     """A text in which every ordered pair of ``chars`` appears side by side (a de Bruijn sequence)."""
-    k, found, word = len(chars), [], [0, 0]
+    k, word = len(chars), [0] * 3
+    found: list[int] = []
 
     def walk(t: int, p: int) -> None:
         if t > 2:
@@ -190,7 +191,6 @@ def _every_pair(chars: str) -> str:
             word[t] = j
             walk(t + 1, t)
 
-    word = [0] * 3
     walk(1, 1)
     return "".join(chars[i] for i in found) + chars[0]
 

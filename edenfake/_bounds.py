@@ -7,7 +7,7 @@ import asyncio
 import logging
 from typing import Any
 
-from edenfake._wire import encode_error
+from edenfake._wire import asgi_headers, encode_error
 from edenfake.errors import ApiError, HeadersTooLarge, RequestTimeout, ServiceUnavailable
 
 __all__ = ["MAX_HEAD_BYTES", "Bounds", "bounded", "protocol_class"]
@@ -211,8 +211,7 @@ def bounded(base: type[asyncio.Protocol], seconds: float, max_connections: int |
         "max_connections": max_connections,
         "unavailable": (
             busy.status,
-            [(k.encode("latin-1"), v.encode("latin-1")) for k, v in busy.headers]
-            + [(b"content-length", str(len(busy.body)).encode()), (b"connection", b"close")],
+            [*asgi_headers(busy.headers, busy.body), (b"connection", b"close")],
             busy.body,
         ),
         "request_timeout": seconds,

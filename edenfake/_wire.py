@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,15 @@ class FakeResponse:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+def asgi_headers(headers: Iterable[tuple[str, str]], body: bytes) -> list[tuple[bytes, bytes]]:
+    """An answer's headers as an ASGI server takes them (Latin-1 bytes), with its body's length unless they
+    state one (a HEAD answer carries its GET's length, and no body)."""
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    if not any(k == b"content-length" for k, _ in raw):
+        raw.append((b"content-length", str(len(body)).encode()))
+    return raw
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> FakeResponse:

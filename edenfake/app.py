@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edenfake import _offload
-from edenfake._wire import FakeRequest, FakeResponse
+from edenfake._wire import FakeRequest, FakeResponse, asgi_headers
 from edenfake.fake import EdenFake
 
 __all__ = ["asgi_door", "create_app", "cut_holds", "hold"]
@@ -138,10 +138,8 @@ class _CoreDoor:
         if response.fault == "disconnect":
             await _drop(receive, send)
             return
-        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
-        if "content-length" not in response.headers:  # a HEAD answer carries its GET's length, and no body
-            raw_headers.append((b"content-length", str(len(response.body)).encode()))
-        await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
+        headers = asgi_headers(response.headers.items(), response.body)
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
     async def answer(self, request: FakeRequest) -> FakeResponse:

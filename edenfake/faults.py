@@ -15,7 +15,7 @@ from edenfake import contracts
 from edenfake._options import unknown_option
 from edenfake._ratelimit import MAX_TRACKED, RateLimiter, Window
 from edenfake._redact import clip
-from edenfake._schemas import json_types
+from edenfake._schemas import json_types, load_file
 from edenfake.catalog import ModelSpec, content_policy_error
 from edenfake.errors import (
     ApiError,
@@ -179,6 +179,8 @@ class Fault:
     #: timeouts: seconds a real server holds the request before dropping it
     hang: float = 30.0
     used: int = 0
+    #: the first error a ``match`` function raised (that request was taken as not matching), for the report
+    match_error: str | None = field(default=None, init=False, compare=False)
 
     def __post_init__(self) -> None:
         self.what = check_control("fail", self.what)
@@ -195,6 +197,16 @@ class Fault:
                     raise InvalidSetting("match", f"fail(match=...): {hint}")
             if "tags" in self.match:  # the admin contract says what a tags match is, for Python and the admin API
                 check_control("match", {"tags": self.match["tags"]})
+            if "path" in self.match:
+                _check_path(self.match["path"])
+        elif isinstance(self.match, str):
+            _check_path(self.match)
+        elif self.match is not None and not callable(self.match):
+            raise InvalidSetting(
+                "match",
+                "fail(match=...): a dict of request fields, a path, or a function taking the request and returning"
+                f" a bool; got {type(self.match).__name__}",
+            )
 
     @property
     def name(self) -> str:
@@ -227,7 +239,12 @@ class Fault:
             return request.path == m
         if isinstance(m, Mapping):
             return all(_field_matches(request, k, v) for k, v in m.items())
-        return bool(m(request))
+        try:
+            return bool(m(request))
+        except Exception as exc:  # the caller's function: a request it cannot judge is one it does not match
+            if self.match_error is None:  # the first one is kept, for the unused-fault report
+                self.match_error = f"{type(exc).__name__}: {clip(str(exc), 200)} (on {request.method} {request.path})"
+            return False
 
     def error(self, model: ModelSpec | None) -> ApiError:
         """The error this fault answers with, in the real service's shape, for a request naming ``model``."""
@@ -269,10 +286,21 @@ class Fault:
     def describe(self) -> str:
         rest = "" if self.times is None else f", {self.remaining} of {self.times} left"
         match = f", match={self.match!r}" if self.match is not None else ""
-        return f"fail({self.what!r}{match}{rest})"
+        raised = f"; its match raised {self.match_error}" if self.match_error else ""
+        return f"fail({self.what!r}{match}{rest}){raised}"
 
 
 _MISSING = object()
+
+
+def _check_path(path: object) -> None:
+    """A fault's path match: a path of the API's document (a template's, such as an image's), or the refusal."""
+    if not isinstance(path, str):
+        raise InvalidSetting("match", f"fail(match=...): a path is a string, got {type(path).__name__}")
+    if contracts.route_table().methods(path) is None:
+        known = [p for p in load_file("openapi.json")["paths"] if "{" not in p]
+        hint = unknown_option(clip(path, 200), known).replace("unknown option", "no route has the path")
+        raise InvalidSetting("match", f"fail(match=...): {hint.replace('known options', 'paths')}")
 
 
 def _field_matches(request: RequestView, name: str, value: Any) -> bool:

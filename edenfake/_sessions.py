@@ -11,7 +11,9 @@ without the header runs under the default session, exactly as a fake without ses
 share: the catalog, the options, the clock, the tokens and the image cache (bytes that depend on their spec).
 
 Names follow ``admin.schema.json``'s ``SessionName`` (a bad one is a 400 naming the header and the rule). A
-request with a new name creates its session (after ``edenfake._guard``: a page elsewhere cannot create one);
+request to the API, or a change through the admin API, with a new name creates its session (after
+``edenfake._guard``: a page elsewhere cannot create one); a read elsewhere (the journal, the state, the health
+check, the console, a hosted image) never does, and under a name no session has sees a new, empty one;
 past ``max_sessions`` the least recently used idle session is dropped, and a dropped session's next request
 finds a fresh one. Each session's stores have the bounds of the options, so a server holds at most
 ``max_sessions + 1`` times them.
@@ -47,6 +49,8 @@ __all__ = ["CURRENT", "HEADER", "PerSession", "Sessions", "State", "check_name",
 HEADER = "x-edenfake-session"
 HEADER_NAME = "X-Edenfake-Session"
 IMAGE_PREFIX = "/_edenfake/images/"
+#: methods that only read: outside the API (``/v3/``), a request by one of them never creates a session
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 T = TypeVar("T")
 
@@ -155,7 +159,12 @@ class Sessions:
         hosted image's ``session`` query only finds a session (404 when it is gone); the header creates one."""
         name = request.header(HEADER)
         if name is not None:
-            return self.open(check_name(name))
+            name = check_name(name)
+            if request.path.startswith("/v3/") or request.method not in _READS:
+                return self.open(name)
+            # A read (the journal, the state, the health check, the console, a hosted image) never creates a
+            # session, nor drops one past the bound: under a name no session has, it sees a new, empty one.
+            return self.find(name) or self._new(name)
         if request.path.startswith(IMAGE_PREFIX) and "session=" in request.query:
             values = urllib.parse.parse_qs(request.query).get("session")
             if values:
@@ -173,6 +182,19 @@ class Sessions:
                 state.last_used = self._now()
             return state
 
+    def _new(self, name: str) -> State:
+        """A new State for ``name``, built from the fake's options and not yet held (the caller holds it)."""
+        state = State(name, self)
+        build = self._build()
+        if build is None:
+            raise RuntimeError("the fake these sessions belong to is gone")
+        token = CURRENT.set(state)
+        try:
+            build()
+        finally:
+            CURRENT.reset(token)
+        return state
+
     def open(self, name: str) -> State:
         """The session ``name``, created when new (dropping the least recently used idle one past the limit)."""
         with self._lock:
@@ -180,16 +202,7 @@ class Sessions:
             if state is not None:
                 self._by_name.move_to_end(name)
             else:
-                state = State(name, self)
-                build = self._build()
-                if build is None:
-                    raise RuntimeError("the fake these sessions belong to is gone")
-                token = CURRENT.set(state)
-                try:
-                    build()
-                finally:
-                    CURRENT.reset(token)
-                self._by_name[name] = state
+                state = self._by_name[name] = self._new(name)
                 while len(self._by_name) > self.limit:
                     victim = next((s for s in self._by_name.values() if s.active == 0), None)
                     self._by_name.pop((victim or next(iter(self._by_name.values()))).name)

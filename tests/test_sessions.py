@@ -124,7 +124,8 @@ def test_the_listing_and_dropping_a_session(http: httpx.Client) -> None:
     http.put("/_edenfake/credits", json={"credits": 5.0}, headers=under("x"))
     http.post(GEN, json=BODY, headers=under("x"))
     http.post("/_edenfake/faults", json={"fail": 502, "times": 2}, headers=under("x"))
-    http.get("/_edenfake/state", headers=under("y"))
+    http.get("/_edenfake/state", headers=under("a-reader"))  # a read creates no session
+    http.post("/_edenfake/reset", headers={**under("y"), **JSON})  # a change does
     listing = http.get("/_edenfake/sessions").json()
     assert listing["max_sessions"] == 8 and listing["count"] == 2
     x, y = listing["sessions"]
@@ -132,7 +133,8 @@ def test_the_listing_and_dropping_a_session(http: httpx.Client) -> None:
     assert (y["name"], y["calls"], y["credits"]) == ("y", 0, None) and y["last_used"] >= x["last_used"]
     assert http.delete("/_edenfake/sessions/x", headers=JSON).json() == {"name": "x", "dropped": True}
     assert http.delete("/_edenfake/sessions/x", headers=JSON).status_code == 404
-    assert http.get("/_edenfake/state", headers=under("x")).json()["credits"] is None  # a fresh session
+    assert http.get("/_edenfake/state", headers=under("x")).json()["credits"] is None  # as a fresh session
+    assert [s["name"] for s in http.get("/_edenfake/sessions").json()["sessions"]] == ["y"]  # and not made again
 
 
 def test_past_max_sessions_the_least_recently_used_is_dropped_and_comes_back_fresh() -> None:
@@ -143,8 +145,26 @@ def test_past_max_sessions_the_least_recently_used_is_dropped_and_comes_back_fre
         http.post(GEN, json=BODY, headers=under("s3"))
         listing = http.get("/_edenfake/sessions").json()
         assert [s["name"] for s in listing["sessions"]] == ["s1", "s3"] and listing["dropped"] == 1
+        # Reading a dropped session sees a fresh one, and neither makes it again nor drops another for it.
         assert http.get("/_edenfake/state", headers=under("s2")).json()["calls"] == 0
+        assert http.get("/_edenfake/calls", headers=under("s2")).json()["count"] == 0
+        assert [s["name"] for s in http.get("/_edenfake/sessions").json()["sessions"]] == ["s1", "s3"]
+        http.post(GEN, json=BODY, headers=under("s2"))  # a call to the API makes it again, dropping the oldest
         assert [s["name"] for s in http.get("/_edenfake/sessions").json()["sessions"]] == ["s3", "s2"]
+
+
+def test_reads_under_a_session_header_never_make_a_session_nor_drop_one() -> None:
+    with edenfake.serve(max_sessions=2) as served, httpx.Client(base_url=served.url, headers=AUTH) as http:
+        http.post(GEN, json=BODY, headers=under("worker-a"))
+        http.post(GEN, json=BODY, headers=under("worker-b"))
+        reads = ["/healthz", "/_edenfake/state", "/_edenfake/calls", "/_edenfake/faults", "/_edenfake/catalog",
+                 "/_edenfake/calls.har", "/openapi.json", "/_edenfake/", "/_edenfake/images/0123abcd.png"]  # fmt: skip
+        for i, path in enumerate(reads):
+            for method in ("GET", "HEAD"):
+                http.request(method, path, headers=under(f"probe-{i}"))
+        listing = http.get("/_edenfake/sessions").json()
+        assert [s["name"] for s in listing["sessions"]] == ["worker-a", "worker-b"] and listing["dropped"] == 0
+        assert http.get("/_edenfake/calls", headers=under("worker-a")).json()["count"] == 1  # its journal kept
 
 
 @pytest.mark.parametrize("name", ["", "x" * 65, "has space", "semi;colon", "slash/name", "é"])

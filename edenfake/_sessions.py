@@ -34,16 +34,26 @@ import threading
 import urllib.parse
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, Protocol, TypeVar, overload
 
 from edenfake import contracts
 from edenfake._redact import clip, one_line
 from edenfake._wire import FakeRequest
 from edenfake.errors import BadRequest, NotFound
-from edenfake.journal import Call
+from edenfake.journal import Call, CallList
 
-__all__ = ["CURRENT", "HEADER", "PerSession", "Sessions", "State", "check_name", "url_query"]
+__all__ = [
+    "CURRENT",
+    "HEADER",
+    "PerSession",
+    "RemoteSession",
+    "Sessions",
+    "State",
+    "check_name",
+    "describe_fault",
+    "url_query",
+]
 
 #: the request header that picks a session (lower case, as doors hand headers to the core)
 HEADER = "x-edenfake-session"
@@ -291,13 +301,14 @@ class RemoteSession:
         return dict(self.admin("POST", "faults", {"fail": what, "times": times, "match": match, **more}))
 
     @property
-    def calls(self) -> list[Call]:
+    def calls(self) -> CallList:
         """This session's journal, oldest first: its last 1,000 calls (``GET /_edenfake/calls``), as the same
-        :class:`~edenfake.journal.Call` records an in-process journal holds."""
+        :class:`~edenfake.journal.Call` records an in-process journal holds, with the journal's questions
+        (``count``, ``last``, ``filter()``, ``assert_called()``...). Read afresh on each use."""
         count = int(self.admin("GET", "calls?limit=1")["count"])
         listed = self.admin("GET", f"calls?offset={max(count - 1000, 0)}&limit=1000")["calls"]
         known = {f.name for f in dataclasses.fields(Call)}
-        return [Call(**{k: v for k, v in c.items() if k in known}) for c in listed]
+        return CallList(Call(**{k: v for k, v in c.items() if k in known}) for c in listed)
 
     @property
     def credits(self) -> float | None:
@@ -314,8 +325,36 @@ class RemoteSession:
     def set_rate_limit(self, per_second: int | None) -> None:
         self.admin("PUT", "rate-limit", {"per_second": per_second})
 
-    def set_latency(self, seconds: float | list[float], *, seed: int | None = None) -> None:
-        self.admin("PUT", "latency", {"seconds": seconds, **({} if seed is None else {"seed": seed})})
+    def set_latency(self, seconds: float | list[float] | tuple[float, float], *, seed: int | None = None) -> None:
+        sent = list(seconds) if isinstance(seconds, (list, tuple)) else seconds
+        self.admin("PUT", "latency", {"seconds": sent, **({} if seed is None else {"seed": seed})})
+
+    # The names the in-process handle (edenfake.Handle) gives the same controls.
+
+    def rate_limit(self, per_second: int | None) -> None:
+        """Refuse with 429 past ``per_second`` requests per token per second in this session (None: off)."""
+        self.set_rate_limit(per_second)
+
+    def latency(self, seconds: float | tuple[float, float] | list[float], *, seed: int | None = None) -> None:
+        """Delay this session's API answers by ``seconds``, or by a seeded draw from a ``(low, high)`` range."""
+        self.set_latency(seconds, seed=seed)
+
+    def chaos(self, rate: float, *, statuses: Iterable[int | str] | None = None, seed: int | None = None) -> None:
+        """Fail a seeded random ``rate`` of this session's API requests (``statuses``: what they answer)."""
+        body: dict[str, Any] = {"rate": rate, "seed": seed}
+        if statuses is not None:
+            body["statuses"] = list(statuses)
+        self.admin("PUT", "chaos", body)
+
+    def assert_all_faults_used(self, *, switch_off: str = "pass assert_all_faults_used=False") -> None:
+        """AssertionError listing this session's queued faults that never answered a request."""
+        unused = self.unused_faults()
+        if unused:
+            listing = "\n".join(f"  {describe_fault(f)}" for f in unused)
+            raise AssertionError(
+                f"{len(unused)} queued fault(s) never answered a request:\n{listing}\n"
+                f"Remove them, fix the requests they were meant for, or {switch_off}."
+            )
 
     def reset(self) -> None:
         """This session back to the start (``POST /_edenfake/reset`` under it); other sessions keep theirs."""
@@ -324,3 +363,11 @@ class RemoteSession:
     def unused_faults(self) -> list[dict[str, Any]]:
         """This session's queued faults that never answered a request."""
         return [f for f in self.admin("GET", "faults")["faults"] if f["used"] == 0]
+
+
+def describe_fault(fault: dict[str, Any]) -> str:
+    """A queued fault as the admin API lists it, in the words of ``Fault.describe``."""
+    match = f", match={fault['match']!r}" if fault.get("match") is not None else ""
+    times = fault.get("times")
+    rest = "" if times is None else f", {times - int(fault.get('used', 0))} of {times} left"
+    return f"fail({fault['fail']!r}{match}{rest})"

@@ -22,10 +22,10 @@ import json
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from edenfake import _har
 from edenfake._options import EDEN_URL
@@ -34,7 +34,7 @@ from edenfake._request import MAX_DEPTH, STRICT_DECODER, parse_json
 from edenfake._wire import compact_json
 from edenfake.errors import ApiError
 
-__all__ = ["MAX_INPUT_IMAGES", "Call", "Journal"]
+__all__ = ["MAX_INPUT_IMAGES", "Call", "CallList", "Journal"]
 
 #: an edit's input images the journal lists (its mask comes after them)
 MAX_INPUT_IMAGES = 16
@@ -163,7 +163,80 @@ def _utf8(data: bytes | None) -> bool:
     return not data or (data.isascii() and b"\x00" not in data)
 
 
-class Journal:
+class _Queries:
+    """What a journal answers of its calls, oldest first: the live :class:`Journal`, and :class:`CallList`, the
+    calls a session of a server elsewhere read back."""
+
+    if TYPE_CHECKING:
+
+        def __iter__(self) -> Iterator[Call]: ...
+        def __len__(self) -> int: ...
+
+    def _newest(self) -> Call | None:
+        raise NotImplementedError
+
+    @property
+    def count(self) -> int:
+        return len(self)
+
+    @property
+    def last(self) -> Call:
+        """The newest call; AssertionError when there is none."""
+        newest = self._newest()
+        if newest is None:
+            raise AssertionError("edenfake received no request")
+        return newest
+
+    def filter(
+        self, *, path: str | None = None, status: int | None = None, tags: dict[str, str] | None = None, **fields: Any
+    ) -> list[Call]:
+        """The calls to ``path`` (and with ``status``) whose request fields equal ``fields`` and that carry each
+        of ``tags`` (the call's merged tags; keys compared in lower case, as they are kept)."""
+        wanted = {str(k).lower(): v for k, v in (tags or {}).items()}
+        return [
+            c
+            for c in self
+            if (path is None or c.path == path)
+            and (status is None or c.status == status)
+            and all(c.tags.get(k, _MISSING) == v for k, v in wanted.items())
+            and all(c.fields.get(k, _MISSING) == v for k, v in fields.items())
+        ]
+
+    def assert_called(self, *, times: int | None = None, path: str | None = None) -> None:
+        calls = self.filter(path=path)
+        where = f" to {path}" if path else ""
+        if times is None and not calls:
+            raise AssertionError(f"edenfake received no request{where}")
+        if times is not None and len(calls) != times:
+            raise AssertionError(f"expected {times} request(s){where}, got {len(calls)}:\n{self._listing(calls)}")
+
+    def assert_not_called(self) -> None:
+        if len(self):
+            raise AssertionError(f"expected no request, got {len(self)}:\n{self._listing(list(self))}")
+
+    def assert_called_with(self, **fields: Any) -> None:
+        """The newest call's request fields equal ``fields`` (other fields are not compared)."""
+        last = self.last
+        diffs = [
+            f"  {k}: expected {v!r}, sent {last.fields.get(k, '<missing>')!r}"
+            for k, v in fields.items()
+            if last.fields.get(k, _MISSING) != v
+        ]
+        if diffs:
+            raise AssertionError("the last request differs:\n" + "\n".join(diffs) + f"\nit was: {last.summary()}")
+
+    def assert_any_call(self, **fields: Any) -> None:
+        """Some call's request fields equal ``fields``."""
+        if not self.filter(**fields):
+            raise AssertionError(f"no request had {fields!r}; received:\n{self._listing(list(self))}")
+
+    def _listing(self, calls: list[Call]) -> str:
+        if not calls:
+            return "  (none)"
+        return "\n".join(f"  {i}: {c.summary()}" for i, c in enumerate(calls))
+
+
+class Journal(_Queries):
     """The calls a fake answered, oldest first. Thread-safe; at most ``max_calls`` calls and ``max_bytes`` bytes
     (the oldest are dropped first, and counted in ``dropped``)."""
 
@@ -323,67 +396,45 @@ class Journal:
         return f"<Journal of {len(self)} call(s)>"
 
     @property
-    def count(self) -> int:
-        return len(self)
-
-    @property
     def size_bytes(self) -> int:
         """What the kept calls cost: their bytes and a fixed overhead each."""
         return self._bytes
 
-    @property
-    def last(self) -> Call:
-        """The newest call; AssertionError when there is none."""
+    def _newest(self) -> Call | None:
         with self._lock:
-            if not self._calls:
-                raise AssertionError("edenfake received no request")
-            entry = self._calls[-1]
-        return self._build(entry)
+            entry = self._calls[-1] if self._calls else None
+        return None if entry is None else self._build(entry)
 
-    def filter(
-        self, *, path: str | None = None, status: int | None = None, tags: dict[str, str] | None = None, **fields: Any
-    ) -> list[Call]:
-        """The calls to ``path`` (and with ``status``) whose request fields equal ``fields`` and that carry each
-        of ``tags`` (the call's merged tags; keys compared in lower case, as they are kept)."""
-        wanted = {str(k).lower(): v for k, v in (tags or {}).items()}
-        return [
-            c
-            for c in self
-            if (path is None or c.path == path)
-            and (status is None or c.status == status)
-            and all(c.tags.get(k, _MISSING) == v for k, v in wanted.items())
-            and all(c.fields.get(k, _MISSING) == v for k, v in fields.items())
-        ]
 
-    def assert_called(self, *, times: int | None = None, path: str | None = None) -> None:
-        calls = self.filter(path=path)
-        where = f" to {path}" if path else ""
-        if times is None and not calls:
-            raise AssertionError(f"edenfake received no request{where}")
-        if times is not None and len(calls) != times:
-            raise AssertionError(f"expected {times} request(s){where}, got {len(calls)}:\n{self._listing(calls)}")
+class CallList(_Queries):
+    """Calls read back from a server (a session's journal, oldest first), with the journal's questions:
+    ``count``, ``last``, ``filter()``, ``assert_called()`` and the rest. It is what it was when read."""
 
-    def assert_not_called(self) -> None:
-        if len(self):
-            raise AssertionError(f"expected no request, got {len(self)}:\n{self._listing(list(self))}")
+    def __init__(self, calls: Iterable[Call]) -> None:
+        self._list = list(calls)
 
-    def assert_called_with(self, **fields: Any) -> None:
-        """The newest call's request fields equal ``fields`` (other fields are not compared)."""
-        last = self.last
-        diffs = [
-            f"  {k}: expected {v!r}, sent {last.fields.get(k, '<missing>')!r}"
-            for k, v in fields.items()
-            if last.fields.get(k, _MISSING) != v
-        ]
-        if diffs:
-            raise AssertionError("the last request differs:\n" + "\n".join(diffs) + f"\nit was: {last.summary()}")
+    @overload
+    def __getitem__(self, index: int) -> Call: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Call]: ...
+    def __getitem__(self, index: int | slice) -> Call | list[Call]:
+        return self._list[index]
 
-    def assert_any_call(self, **fields: Any) -> None:
-        """Some call's request fields equal ``fields``."""
-        if not self.filter(**fields):
-            raise AssertionError(f"no request had {fields!r}; received:\n{self._listing(list(self))}")
+    def __iter__(self) -> Iterator[Call]:
+        return iter(self._list)
 
-    def _listing(self, calls: list[Call]) -> str:
-        if not calls:
-            return "  (none)"
-        return "\n".join(f"  {i}: {c.summary()}" for i, c in enumerate(calls))
+    def __len__(self) -> int:
+        return len(self._list)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, CallList)):
+            return self._list == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<CallList of {len(self)} call(s)>"
+
+    def _newest(self) -> Call | None:
+        return self._list[-1] if self._list else None

@@ -271,6 +271,8 @@ def _edenfake_shared_server(request: pytest.FixtureRequest) -> Iterator[RemoteSe
 
 def _in_shared_session(request: pytest.FixtureRequest, options: dict[str, Any]) -> Iterator[RemoteSession]:
     """``edenfake_server`` under ``--edenfake-shared-server``: this worker's session of the shared server."""
+    from edenfake._sessions import describe_fault
+
     handle: RemoteSession = request.getfixturevalue("_edenfake_shared_server")
     setters: dict[str, Callable[[Any], None]] = {
         "credits": handle.set_credits,
@@ -293,7 +295,7 @@ def _in_shared_session(request: pytest.FixtureRequest, options: dict[str, Any]) 
         unused = handle.unused_faults()
         handle.reset()
         if options.get("assert_all_faults_used", True) and unused and not failed:
-            listing = "\n".join(f"  {f['fail']} x{f['times']} match={f['match']!r}" for f in unused)
+            listing = "\n".join(f"  {describe_fault(f)}" for f in unused)
             pytest.fail(f"{len(unused)} queued fault(s) never answered a request:\n{listing}", pytrace=False)
 
 

@@ -227,6 +227,48 @@ def test_handles_say_which_headers_put_a_client_in_their_session() -> None:
         assert remote.calls == [] and remote.credits is None
 
 
+def test_a_remote_sessions_handle_asks_and_sets_what_the_in_process_one_does() -> None:
+    """Under --edenfake-shared-server a worker holds a RemoteSession: its journal answers the same questions
+    (count, last, filter, the assertions), and rate_limit, latency, chaos and assert_all_faults_used exist
+    under the in-process handle's names, for this session only."""
+    from edenfake._sessions import RemoteSession
+
+    fake = EdenFake(clock=1_800_000_000)  # frozen: the two rate-limited requests share one second
+    with edenfake.serve(fake, assert_all_faults_used=False) as served:
+        remote = RemoteSession(served.url, "w1")
+        headers = {**AUTH, **remote.session_headers}
+        remote.calls.assert_not_called()
+        assert remote.calls.count == 0 and len(remote.calls) == 0
+        with pytest.raises(AssertionError, match="received no request"):
+            remote.calls.last  # noqa: B018
+        httpx.post(remote.base_url + "/images/generations", json=BODY, headers=headers)
+        calls = remote.calls
+        assert calls.count == 1 and calls.last.prompt == BODY["prompt"] and calls[0].status == 200
+        calls.assert_called(times=1, path="/v3/images/generations")
+        calls.assert_called_with(prompt=BODY["prompt"])
+        assert calls.filter(status=200) == [calls.last] and calls.filter(status=500) == []
+        with pytest.raises(AssertionError, match="expected no request, got 1"):
+            calls.assert_not_called()
+        remote.rate_limit(1)
+        statuses = [httpx.post(remote.base_url + "/images/generations", json=BODY, headers=headers).status_code]
+        statuses.append(httpx.post(remote.base_url + "/images/generations", json=BODY, headers=headers).status_code)
+        assert statuses == [200, 429]
+        remote.rate_limit(None)
+        remote.chaos(1.0, statuses=[502], seed=1)
+        assert httpx.post(remote.base_url + "/images/generations", json=BODY, headers=headers).status_code == 502
+        remote.chaos(0.0)
+        remote.latency((0.0, 0.01), seed=3)
+        assert remote.admin("GET", "state")["latency"] == [0.0, 0.01]
+        remote.fail(503, match={"model": "openai/dall-e-3"})
+        with pytest.raises(AssertionError) as unused:
+            remote.assert_all_faults_used()
+        assert (
+            "1 queued fault(s) never answered a request:\n  fail(503, match={'model': 'openai/dall-e-3'}, 1 of 1 left)"
+            in str(unused.value)
+        )
+        assert fake.calls.count == 0  # the default session saw none of it
+
+
 CONSUMER = """
 import os, pathlib, httpx, pytest
 

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from edenfake._wire import asgi_headers, encode_error
-from edenfake.errors import ApiError, HeadersTooLarge, RequestTimeout, ServiceUnavailable
+from edenfake.errors import ApiError, BadRequest, HeadersTooLarge, RequestTimeout, ServiceUnavailable
 
 __all__ = ["MAX_HEAD_BYTES", "Bounds", "bounded", "protocol_class"]
 
@@ -54,6 +54,7 @@ class Bounds:
     request_timeout: float
     timeout_answer: bytes
     too_large_answer: bytes
+    malformed_answer: bytes
     #: bytes received since the last answer ended while the next request's head is not complete
     _head_bytes = 0
     cycle: Any
@@ -168,6 +169,13 @@ class Bounds:
         log.info("edenfake: dropped a connection that did not read its answer within %g s", self.request_timeout)
         self.transport.abort()
 
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to bytes that are not an HTTP/1.1 request (a bad request line, a Content-Length
+        twice or negative, no Host, a broken chunk): the API's 400 in JSON, then the connection closes, instead
+        of a plain-text line."""
+        self.transport.write(self.malformed_answer)
+        self.transport.close()
+
     def _close(self, answer: bytes, why: str, bound: float) -> None:
         """Answer ``answer`` unless an answer has started, close the connection, log one line."""
         cycle = self.cycle
@@ -217,8 +225,16 @@ def bounded(base: type[asyncio.Protocol], seconds: float, max_connections: int |
         "request_timeout": seconds,
         "timeout_answer": _closing_answer(RequestTimeout(seconds), "Request Timeout"),
         "too_large_answer": _closing_answer(HeadersTooLarge(MAX_HEAD_BYTES), "Request Header Fields Too Large"),
+        "malformed_answer": _closing_answer(MALFORMED, "Bad Request"),
     }
     return type(f"Bounded{base.__name__}", (Bounds, base), attributes)
+
+
+#: what a request that is not HTTP/1.1 gets (the parser says no more than that it is not)
+MALFORMED = BadRequest(
+    "The request is not valid HTTP/1.1 (its request line, its headers or its body's framing)",
+    error_code="INVALID_REQUEST",
+)
 
 
 def _closing_answer(error: ApiError, reason: str) -> bytes:

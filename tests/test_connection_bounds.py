@@ -211,7 +211,7 @@ def test_a_request_head_over_the_bound_is_answered_431_and_cut_off(live: LiveSer
         data, _ = _read_all(sock)
     status, _, body = data.partition(b"\r\n\r\n")
     if shape == "long-target" and status.startswith(b"HTTP/1.1 400 "):
-        assert body == b"Invalid HTTP request received.", body  # httptools' parser refuses it first: one line
+        assert json.loads(body)["error_code"] == "INVALID_REQUEST", body  # httptools' parser refuses it first
         return
     assert status.startswith(b"HTTP/1.1 431 "), data[:120]
     error = json.loads(body)
@@ -314,3 +314,32 @@ def test_a_client_that_shuts_its_side_after_its_request_still_gets_the_answer(li
             data, _ = _read_all(sock)
         assert data.startswith(b"HTTP/1.1 200 "), (size, data[:200])
         assert json.loads(data.partition(b"\r\n\r\n")[2])["data"][0]["b64_json"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        b"POST /v3/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n",
+        b"POST /v3/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bad: a\x00b\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon here\r\n\r\n",
+    ],
+    ids=["request-line", "two-lengths", "negative-length", "bad-chunk", "nul-in-header", "no-colon"],
+)
+def test_bytes_that_are_not_http_get_the_apis_400_in_json_and_the_connection_closes(
+    live: LiveServer, raw: bytes
+) -> None:
+    with _connect(live) as sock:
+        sock.sendall(raw)
+        data, _ = _read_all(sock)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), data[:200]
+    assert b"content-type: application/json" in head.lower() and b"connection: close" in head.lower()
+    error = json.loads(body)
+    assert error["error_code"] == "INVALID_REQUEST" and "not valid HTTP/1.1" in error["detail"]
+    assert not contracts.violations("errors", error)
+    with _connect(live) as sock:  # and the server goes on
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert _read_all(sock)[0].startswith(b"HTTP/1.1 200 ")

@@ -66,8 +66,9 @@ class FakeResponse:
 
 def asgi_headers(headers: Iterable[tuple[str, str]], body: bytes) -> list[tuple[bytes, bytes]]:
     """An answer's headers as an ASGI server takes them (Latin-1 bytes), with its body's length unless they
-    state one (a HEAD answer carries its GET's length, and no body)."""
-    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    state one (a HEAD answer carries its GET's length, and no body). A ``Date`` (an upstream's, forwarded or
+    replayed) is left out: the server writes its own, and a second one would break the header's one value."""
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers if k != "date"]
     if not any(k == b"content-length" for k, _ in raw):
         raw.append((b"content-length", str(len(body)).encode()))
     return raw

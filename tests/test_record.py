@@ -200,3 +200,16 @@ def test_record_refuses_an_upstream_that_is_not_a_url(tmp_path: Path, capsys: py
     assert "must be an http:// or https:// URL" in capsys.readouterr().err
     assert main(["record", "--cassette", str(tmp_path / "c"), "--upstream", "https://u:p@api.edenai.run"]) == 2
     assert "carries no credentials" in capsys.readouterr().err
+
+
+def test_the_proxy_sends_one_date_its_own(stand_in: StandIn, tmp_path: Path) -> None:
+    """The upstream's answer has a Date and the proxy's server writes one: a client gets exactly one."""
+    proc, url = _start_proxy("--upstream", stand_in.base_url, "--cassette", str(tmp_path / "c"))
+    try:
+        answer = httpx.get(url + "/v3/images/models", headers={"Authorization": f"Bearer {SECRET_TOKEN}"})
+        assert answer.status_code == 200 and len(answer.headers.get_list("date")) == 1
+        assert httpx.get(
+            stand_in.base_url + "/v3/images/models", headers={"Authorization": f"Bearer {SECRET_TOKEN}"}
+        ).headers["date"]
+    finally:
+        _stop(proc)

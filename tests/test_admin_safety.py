@@ -231,7 +231,8 @@ def test_a_foreign_host_reads_and_changes_nothing(server: LiveServer, http: http
 def test_a_hosted_image_is_not_served_under_a_foreign_host(server: LiveServer, http: httpx.Client) -> None:
     item = http.post(GENERATE, json=URL_BODY, headers=AUTH).json()["data"][0]
     path = httpx.URL(item["url"]).path
-    assert http.get(path).status_code == 200
+    hosted = http.get(path)
+    assert hosted.status_code == 200 and hosted.headers["x-content-type-options"] == "nosniff"  # never a page
     refused(http.get(path, headers={"Host": "rebound.example"}), "HOST_NOT_ALLOWED")
 
 

@@ -84,7 +84,7 @@ def check_image(
         return None
     found = _format(data)
     if found is None:
-        shown = f"it starts with {bytes(data[:8])!r}"
+        shown = f"its first bytes are {bytes(data[:8]).hex(' ')}" if data else "it is empty"
         problems.append(problem(loc, "image_invalid", f"{subject} is not a PNG, JPEG or WebP ({shown})"))
         return None
     fmt, opener = found

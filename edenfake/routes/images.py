@@ -16,7 +16,13 @@ def get_hosted_image(core: Core, exchange: Exchange) -> FakeResponse:
     if found is None:
         raise NotFound("Image not found or expired")
     data, (media_type,) = found
-    return FakeResponse(200, {"content-type": str(media_type), "cache-control": "private, max-age=60"}, data)
+    # nosniff: a browser shows the bytes as their declared type or not at all (a cassette's file is no page)
+    headers = {
+        "content-type": str(media_type),
+        "cache-control": "private, max-age=60",
+        "x-content-type-options": "nosniff",
+    }
+    return FakeResponse(200, headers, data)
 
 
 HANDLERS = {"getHostedImage": get_hosted_image}

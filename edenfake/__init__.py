@@ -8,7 +8,8 @@ Where things live, lowest layer first (``tests/test_layout.py`` holds every modu
 - contracts and data: ``contracts/*.json`` read by ``_schemas``; ``contracts`` (validators, the route table of
   ``_routing``), ``_redact`` (what an answer may echo), ``catalog`` (models, prices, rules), ``_regions``
   (where models are served: hosts, ``model@CODE``), ``_options`` (every option, once; ``_kwargs``, their
-  keywords for mypy), ``errors``, ``_media`` (file kinds), ``_png``, ``_glyphs`` (label text), ``_inspect``
+  keywords for mypy), ``errors``, ``_media`` (file kinds), ``_files`` (files a user names, read within a
+  bound), ``_png``, ``_glyphs`` (label text), ``_inspect``
   (an image's fingerprint read back), ``_store`` and ``_acceptor`` (a contract as a fast "valid?" predicate);
 - requests and state: ``_wire`` (requests and answers as plain data), ``_request`` and ``_multipart`` (a body
   read once), ``_query`` (a query string read), ``_summaries`` (what the journal keeps of a body), ``images``

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from edenfake import contracts
+from edenfake._files import read_regular
 from edenfake._redact import one_line
 from edenfake._request import parse_json
 from edenfake.cassettes import format as cassette_format
@@ -50,12 +51,10 @@ def read_limited(name: str, limit: int = MAX_BYTES) -> bytes:
     if name == "-":
         stream = getattr(sys.stdin, "buffer", None)
         data = stream.read(limit + 1) if stream is not None else sys.stdin.read(limit + 1).encode()
-    else:
-        with open(name, "rb") as f:
-            data = f.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"larger than {limit // (1024 * 1024)} MiB, the most edenfake reads")
-    return data
+        if len(data) > limit:
+            raise ValueError(f"larger than {limit // (1024 * 1024)} MiB, the most edenfake reads")
+        return data
+    return read_regular(name, limit)  # a FIFO or a device is refused, never waited on
 
 
 def _parsed(data: bytes) -> Any:

@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from edenfake import _redact, contracts
+from edenfake._files import read_json
 from edenfake._regions import Regions
 from edenfake.errors import CatalogError, ProviderError
 
 __all__ = ["Catalog", "ModelSpec", "Plan", "content_policy_error"]
 
 _DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "catalog.json"
+#: the largest catalog file read (the built-in one is some 26 kB)
+MAX_CATALOG_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -309,10 +312,9 @@ class Catalog:
         if path is None:
             return cls.default()
         try:
-            with open(path, encoding="utf-8") as f:
-                user = json.load(f)
-        except (OSError, json.JSONDecodeError) as exc:
-            raise CatalogError(f"cannot read catalog {os.fspath(path)}: {exc}") from exc
+            user = read_json(path, MAX_CATALOG_BYTES)
+        except (OSError, ValueError) as exc:
+            raise CatalogError(f"cannot read catalog {os.fspath(path)}: {exc}") from None
         return cls.from_data(user, replace=replace, source=os.fspath(path))
 
     @classmethod

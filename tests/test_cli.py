@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -74,6 +75,35 @@ def test_a_bad_catalog_file_is_refused_with_a_clear_message(tmp_path: Path, caps
     assert main(["serve", "--catalog", str(bad), "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert "n_max" in err and str(bad) in err
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("fifo", "is not a regular file"),
+        ('{"models": {"openai/gpt-image-1": {"n_max": NaN}}}', "NaN is not a JSON number"),
+        ("[" * 100_000 + "]" * 100_000, "nests too deep"),
+        (b"\xff\xfe{}", "can't decode byte 0xff"),
+    ],
+    ids=["fifo", "nan", "deep", "not-utf8"],
+)
+def test_a_catalog_that_is_no_json_file_is_refused_at_once_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | bytes, says: str
+) -> None:
+    """A FIFO is refused, never waited on (for serve and validate alike), and the catalog is strict JSON."""
+    path = tmp_path / "catalog.json"
+    if content == "fifo":
+        os.mkfifo(path)
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    assert main(["serve", "--catalog", str(path), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and str(path) in err and len(err.strip().splitlines()) == 1, err
+    if content == "fifo":
+        assert main(["validate", str(path)]) == 2
+        assert "is not a regular file" in capsys.readouterr().err
 
 
 def test_a_port_in_use_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

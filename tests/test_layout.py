@@ -23,6 +23,7 @@ LAYERS: dict[str, set[str]] = {
         "edenfake._routing",
         "edenfake._redact",
         "edenfake._media",
+        "edenfake._files",
         "edenfake._png",
         "edenfake._inspect",
         "edenfake._glyphs",

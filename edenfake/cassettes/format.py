@@ -19,13 +19,13 @@ import hashlib
 import json
 import os
 import re
-import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from edenfake import _media, contracts
+from edenfake._files import open_regular
 from edenfake._redact import one_line
 from edenfake._request import parse_json
 from edenfake._schemas import load_file
@@ -98,22 +98,6 @@ def file_name(data: bytes | memoryview) -> str:
 
 def media_type(name: str) -> str:
     return _media.media_type_of(name)
-
-
-def open_regular(path: Path) -> IO[bytes]:
-    """``path`` opened for reading when it is a regular file and not a symlink; OSError otherwise. A FIFO or
-    a device is refused without blocking on it."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    fd = os.open(path, flags)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path} is not a regular file")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def header_problem(name: str, value: str) -> str | None:

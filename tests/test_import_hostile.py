@@ -276,3 +276,23 @@ def test_nothing_importable_writes_nothing_and_exits_1(tmp_path: Path, capsys: p
     nothing = f"nothing written to {tmp_path / 'out'}"
     assert said == f"edenfake import: 0 exchange(s) imported ({nothing}); 1 skipped: 1 not an Eden route\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_drift_of_a_cassette_none_of_whose_requests_can_be_sent_is_no_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An imported request whose body was not readable is kept without it and left out of drift: when that
+    is every one, drift says nothing was compared and exits 2, never "no drift"."""
+    unreadable = _entry(request__postData={"mimeType": "application/json", "text": "{not json"})
+    (tmp_path / "har").write_bytes(_har(unreadable))
+    assert main(["import", str(tmp_path / "har"), "--out", str(tmp_path / "none")]) == 0
+    capsys.readouterr()
+    assert main(["drift", str(tmp_path / "none")]) == 2
+    out = capsys.readouterr().out
+    assert "nothing compared: none of the 1 exchange(s) could be sent" in out and "no drift" not in out
+    (tmp_path / "two").write_bytes(_har(unreadable, _entry({"model": "openai/gpt-image-1", "prompt": "a fox"})))
+    assert main(["import", str(tmp_path / "two"), "--out", str(tmp_path / "some")]) == 0
+    capsys.readouterr()
+    assert main(["drift", str(tmp_path / "some"), "--json"]) in (0, 1)
+    report = json.loads(capsys.readouterr().out)
+    assert (report["exchanges"], report["compared"]) == (2, 1)

@@ -119,4 +119,6 @@ def run(args: argparse.Namespace) -> int:
         except CatalogError as exc:
             return _fail(f"could not write the suggested catalog: {_flat(exc)}")
         print(f"catalog overlay written to {args.suggest_catalog}", file=sys.stderr)
+    if report.exchanges and not report.compared:
+        return 2  # nothing was checked: no verdict
     return 1 if report.drifted else 0

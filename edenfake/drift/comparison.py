@@ -141,6 +141,7 @@ class _Comparison:
         if request is None:
             self.report.notes.append(f"{self.where}: not sent (its body was not readable, so it was not kept)")
             return
+        self.report.compared += 1
         self._substitute_file_ids(request)
         self.fields = self._fields(request)
         response = recorded.response

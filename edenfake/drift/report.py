@@ -49,6 +49,8 @@ class Report:
     catalog: str
     differences: list[Difference] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: exchanges sent to the fake and compared (one whose request could not be rebuilt is noted, not compared)
+    compared: int = 0
     suggestion: dict[str, Any] = field(default_factory=lambda: {"models": {}})
 
     @property
@@ -70,7 +72,17 @@ class Report:
         lines.extend(f"note: {n}" for n in self.notes)
         grouped = self.by_kind()
         if not grouped:
-            lines.append(f"no drift: the fake answered all {self.exchanges} exchange(s) as recorded")
+            if self.exchanges and not self.compared:
+                lines.append(
+                    f"nothing compared: none of the {self.exchanges} exchange(s) could be sent (see the notes)"
+                )
+            elif self.compared < self.exchanges:
+                skipped = self.exchanges - self.compared
+                lines.append(
+                    f"no drift in the {self.compared} exchange(s) compared; {skipped} not sent (see the notes)"
+                )
+            else:
+                lines.append(f"no drift: the fake answered all {self.exchanges} exchange(s) as recorded")
             return "\n".join(lines)
         width = max(len("kind"), *(len(k) for k in grouped))
         lines.append("")
@@ -92,6 +104,7 @@ class Report:
         return {
             "cassette": self.cassette,
             "exchanges": self.exchanges,
+            "compared": self.compared,
             "catalog": self.catalog,
             "drift": self.drifted,
             "kinds": {

@@ -13,8 +13,9 @@ Where things live, lowest layer first (``tests/test_layout.py`` holds every modu
   (an image's fingerprint read back), ``_store`` and ``_acceptor`` (a contract as a fast "valid?" predicate);
 - requests and state: ``_wire`` (requests and answers as plain data), ``_request`` and ``_multipart`` (a body
   read once), ``_query`` (a query string read), ``_summaries`` (what the journal keeps of a body), ``images``
-  (placeholders and their cache), ``journal``, ``faults``, ``_sessions`` (``X-Edenfake-Session``: each
-  session's state); the cassette files: ``cassettes.format``, ``.matching``, ``.scrub``, ``.writing``;
+  (placeholders and their cache), ``journal`` (its questions in ``_calls``), ``faults``, ``_sessions``
+  (``X-Edenfake-Session``: each session's state); the cassette files: ``cassettes.format``, ``.matching``,
+  ``.scrub``, ``.writing``;
 - the core: ``_core`` (state, authentication, credits, stores);
 - answers: ``_answers`` (image answers), ``routes/`` (one module per group of the OpenAPI document's
   operations), ``_guard`` (requests a web page may not make), ``cassettes.replay``;

@@ -22,12 +22,12 @@ import json
 import os
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
 from edenfake import _har
+from edenfake._calls import Call, CallList, Queries
 from edenfake._options import EDEN_URL
 from edenfake._redact import redact_body, redact_headers
 from edenfake._request import MAX_DEPTH, STRICT_DECODER, parse_json
@@ -43,82 +43,6 @@ MAX_INPUT_IMAGES = 16
 _ENTRY_OVERHEAD = 512
 
 
-@dataclass(frozen=True)
-class Call:
-    """One request the fake answered."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    #: the parsed JSON body, or None when the body was not JSON
-    json: Any
-    status: int
-    #: the JSON answer, or None for binary answers; each image's base64 is replaced by
-    #: ``{"sha256", "bytes", "format", "width", "height"}`` (the journal keeps no image data); an answer said to
-    #: be JSON that is not strict JSON is ``{"not_json": {"bytes": N, "sha256": HEX}}``
-    response: Any
-    #: multipart text fields (image edits), or None
-    form: dict[str, Any] | None = None
-    #: uploaded files: part name, file name, content type, size and sha256 (never the bytes)
-    files: list[dict[str, Any]] = field(default_factory=list)
-    #: the injected fault that answered, e.g. "429", "timeout", "disconnect", or None
-    fault: str | None = None
-    #: the fake clock's time when the call came in
-    at: float = 0.0
-    #: seconds the core took, injected latency excluded
-    duration: float = 0.0
-    #: the answer came from a cassette (``replay=``), not from the fake's own rules
-    replayed: bool = False
-    #: an edit's input images (the mask last): ``{"role": "image" | "mask", "sha256", "format", "width",
-    #: "height", "bytes", "hosted"}`` each (format, size and bytes None for a remote URL the fake does not fetch)
-    inputs: list[dict[str, Any]] = field(default_factory=list)
-    #: the call's tags (the X-EdenAI-Tags header and a JSON body's ``tags``, merged; keys lower-case); {} when
-    #: it had none, or when they were refused (a 400 INVALID_TAGS)
-    tags: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def fields(self) -> dict[str, Any]:
-        """The request's fields: the JSON body, or the multipart text fields."""
-        if isinstance(self.json, dict):
-            return self.json
-        return self.form or {}
-
-    @property
-    def model(self) -> Any:
-        return self.fields.get("model")
-
-    @property
-    def prompt(self) -> Any:
-        return self.fields.get("prompt")
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    @property
-    def error_code(self) -> str | None:
-        """An error answer's ``error_code`` (``"INVALID_MODEL"``, ``"RATE_LIMITED"``...), else None."""
-        answer = self.response
-        code = answer.get("error_code") if isinstance(answer, dict) and not self.ok else None
-        return code if isinstance(code, str) else None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The call as plain JSON-ready data (what ``GET /_edenfake/calls`` answers)."""
-        return asdict(self)
-
-    def summary(self) -> str:
-        shown = {k: _short(v) for k, v in self.fields.items()}
-        fault = f" [fault {self.fault}]" if self.fault else ""
-        return f"{self.method} {self.path} -> {self.status}{fault} {shown}"
-
-
-def _short(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > 60:
-        return value[:57] + "..."
-    return value
-
-
-_MISSING = object()
 _Entry = tuple[
     str,
     str,
@@ -163,80 +87,7 @@ def _utf8(data: bytes | None) -> bool:
     return not data or (data.isascii() and b"\x00" not in data)
 
 
-class _Queries:
-    """What a journal answers of its calls, oldest first: the live :class:`Journal`, and :class:`CallList`, the
-    calls a session of a server elsewhere read back."""
-
-    if TYPE_CHECKING:
-
-        def __iter__(self) -> Iterator[Call]: ...
-        def __len__(self) -> int: ...
-
-    def _newest(self) -> Call | None:
-        raise NotImplementedError
-
-    @property
-    def count(self) -> int:
-        return len(self)
-
-    @property
-    def last(self) -> Call:
-        """The newest call; AssertionError when there is none."""
-        newest = self._newest()
-        if newest is None:
-            raise AssertionError("edenfake received no request")
-        return newest
-
-    def filter(
-        self, *, path: str | None = None, status: int | None = None, tags: dict[str, str] | None = None, **fields: Any
-    ) -> list[Call]:
-        """The calls to ``path`` (and with ``status``) whose request fields equal ``fields`` and that carry each
-        of ``tags`` (the call's merged tags; keys compared in lower case, as they are kept)."""
-        wanted = {str(k).lower(): v for k, v in (tags or {}).items()}
-        return [
-            c
-            for c in self
-            if (path is None or c.path == path)
-            and (status is None or c.status == status)
-            and all(c.tags.get(k, _MISSING) == v for k, v in wanted.items())
-            and all(c.fields.get(k, _MISSING) == v for k, v in fields.items())
-        ]
-
-    def assert_called(self, *, times: int | None = None, path: str | None = None) -> None:
-        calls = self.filter(path=path)
-        where = f" to {path}" if path else ""
-        if times is None and not calls:
-            raise AssertionError(f"edenfake received no request{where}")
-        if times is not None and len(calls) != times:
-            raise AssertionError(f"expected {times} request(s){where}, got {len(calls)}:\n{self._listing(calls)}")
-
-    def assert_not_called(self) -> None:
-        if len(self):
-            raise AssertionError(f"expected no request, got {len(self)}:\n{self._listing(list(self))}")
-
-    def assert_called_with(self, **fields: Any) -> None:
-        """The newest call's request fields equal ``fields`` (other fields are not compared)."""
-        last = self.last
-        diffs = [
-            f"  {k}: expected {v!r}, sent {last.fields.get(k, '<missing>')!r}"
-            for k, v in fields.items()
-            if last.fields.get(k, _MISSING) != v
-        ]
-        if diffs:
-            raise AssertionError("the last request differs:\n" + "\n".join(diffs) + f"\nit was: {last.summary()}")
-
-    def assert_any_call(self, **fields: Any) -> None:
-        """Some call's request fields equal ``fields``."""
-        if not self.filter(**fields):
-            raise AssertionError(f"no request had {fields!r}; received:\n{self._listing(list(self))}")
-
-    def _listing(self, calls: list[Call]) -> str:
-        if not calls:
-            return "  (none)"
-        return "\n".join(f"  {i}: {c.summary()}" for i, c in enumerate(calls))
-
-
-class Journal(_Queries):
+class Journal(Queries):
     """The calls a fake answered, oldest first. Thread-safe; at most ``max_calls`` calls and ``max_bytes`` bytes
     (the oldest are dropped first, and counted in ``dropped``)."""
 
@@ -347,6 +198,9 @@ class Journal(_Queries):
 
     def page(self, offset: int = 0, limit: int | None = None) -> list[Call]:
         """Calls ``offset`` to ``offset + limit``, oldest first (only those are built)."""
+        for name, value in (("offset", offset), ("limit", limit)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                raise ValueError(f"calls.page(): {name} is a whole number (0 or more), got {value!r}")
         with self._lock:
             end = len(self._calls) if limit is None else min(len(self._calls), offset + limit)
             entries = [self._calls[i] for i in range(offset, end)] if offset < end else []
@@ -404,37 +258,3 @@ class Journal(_Queries):
         with self._lock:
             entry = self._calls[-1] if self._calls else None
         return None if entry is None else self._build(entry)
-
-
-class CallList(_Queries):
-    """Calls read back from a server (a session's journal, oldest first), with the journal's questions:
-    ``count``, ``last``, ``filter()``, ``assert_called()`` and the rest. It is what it was when read."""
-
-    def __init__(self, calls: Iterable[Call]) -> None:
-        self._list = list(calls)
-
-    @overload
-    def __getitem__(self, index: int) -> Call: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Call]: ...
-    def __getitem__(self, index: int | slice) -> Call | list[Call]:
-        return self._list[index]
-
-    def __iter__(self) -> Iterator[Call]:
-        return iter(self._list)
-
-    def __len__(self) -> int:
-        return len(self._list)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (list, CallList)):
-            return self._list == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"<CallList of {len(self)} call(s)>"
-
-    def _newest(self) -> Call | None:
-        return self._list[-1] if self._list else None

@@ -36,6 +36,7 @@ LAYERS: dict[str, set[str]] = {
         "edenfake.catalog",
     },
     "requests, state and cassette files": {
+        "edenfake._calls",
         "edenfake._wire",
         "edenfake._multipart",
         "edenfake._summaries",

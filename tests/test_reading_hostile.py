@@ -324,7 +324,8 @@ def test_a_non_image_is_named_by_its_part_the_same_way_every_time() -> None:
         == [
             (
                 ["body", "image[]", 1],
-                "the image in part 'image[]' #2 is not a PNG, JPEG or WebP (its first bytes are 6a 75 73 74 20 73 6f 6d)",
+                "the image in part 'image[]' #2 is not a PNG, JPEG or WebP"
+                " (its first bytes are 6a 75 73 74 20 73 6f 6d)",
             )
         ]
     )
@@ -336,7 +337,8 @@ def test_a_non_image_in_a_json_edit_is_named_by_its_field(client: TestClient) ->
     assert r.status_code == 422
     [entry] = r.json()["detail"]
     assert entry["loc"] == ["body", "images", 0]
-    assert entry["msg"] == "the image at images[0] is not a PNG, JPEG or WebP (its first bytes are 47 49 46 38 39 61 01 00)"
+    said = "the image at images[0] is not a PNG, JPEG or WebP (its first bytes are 47 49 46 38 39 61 01 00)"
+    assert entry["msg"] == said
 
 
 def test_a_broken_png_names_the_part_and_no_python_object(client: TestClient) -> None:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # python-multipart is imported by the first multipart body: a
     from python_multipart.exceptions import MultipartParseError
     from python_multipart.multipart import MultipartParser
 
-__all__ = ["MAX_PARTS", "MULTIPART", "Part", "parse_multipart"]
+__all__ = ["MAX_PARTS", "MULTIPART", "Part", "invalid", "parse_multipart"]
 
 #: the parser's logger, for this module's parsers alone: silent (a user's own logging of python-multipart stays)
 _QUIET = logging.Logger("edenfake.multipart", logging.CRITICAL + 1)
@@ -47,7 +47,8 @@ _BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]
 _BOUNDARY_CHARS = "letters, digits, space and '()+_,-./:=?"
 
 
-def _invalid(rule: str) -> BadRequest:
+def invalid(rule: str) -> BadRequest:
+    """The 400 for a multipart body that breaks ``rule``."""
     return BadRequest(f"Invalid multipart body: {rule}", error_code="INVALID_BODY")
 
 
@@ -58,18 +59,16 @@ def _boundary(content_type: str) -> bytes:
     try:
         _, params = parse_options_header(content_type)
     except ValueError:  # UnicodeEncodeError: the parser reads header values as Latin-1
-        raise _invalid("the Content-Type header holds characters outside Latin-1") from None
+        raise invalid("the Content-Type header holds characters outside Latin-1") from None
     boundary = params.get(b"boundary")
     if not boundary:
         raise BadRequest("multipart/form-data needs a boundary parameter in Content-Type", error_code="INVALID_BODY")
     text = boundary.decode("latin-1")
     if len(text) > 70:
-        raise _invalid(f"the boundary is {len(text)} characters long; RFC 2046 allows 1 to 70")
+        raise invalid(f"the boundary is {len(text)} characters long; RFC 2046 allows 1 to 70")
     if not _BOUNDARY.fullmatch(text):
         odd = next((c for c in text if not _BOUNDARY.fullmatch(c)), " ")
-        raise _invalid(
-            f"the boundary holds {odd!r}; RFC 2046 allows only {_BOUNDARY_CHARS}, and not a space at the end"
-        )
+        raise invalid(f"the boundary holds {odd!r}; RFC 2046 allows only {_BOUNDARY_CHARS}, and not a space at the end")
     return boundary
 
 
@@ -140,7 +139,7 @@ def parse_multipart(content_type: str, body: bytes, *, max_parts: int = MAX_PART
     try:
         parser = MultipartParser(boundary, callbacks)
     except Exception as exc:  # the parser's own checks of the boundary
-        raise _invalid(f"the boundary is refused: {_redact.clip(str(exc), 200)}") from None
+        raise invalid(f"the boundary is refused: {_redact.clip(str(exc), 200)}") from None
     parser.logger = _QUIET  # what it logs of a broken body it also raises, and the 400 says it in one line
     try:
         parser.write(body)
@@ -148,16 +147,16 @@ def parse_multipart(content_type: str, body: bytes, *, max_parts: int = MAX_PART
     except BadRequest:
         raise
     except MultipartParseError as exc:
-        raise _invalid(_parse_rule(exc, parser, boundary)) from None
+        raise invalid(_parse_rule(exc, parser, boundary)) from None
     except Exception as exc:  # anything else python-multipart may raise for a body it cannot read
-        raise _invalid(_redact.clip(str(exc), 200)) from None
+        raise invalid(_redact.clip(str(exc), 200)) from None
     if not ended and not current:  # no part began
-        raise _invalid("no parts (is the boundary right?)")
+        raise invalid("no parts (is the boundary right?)")
     if not ended:
         shown = _redact.clip(boundary.decode("latin-1"), 70)
-        raise _invalid(f"the body ends before its closing boundary '--{shown}--' (was it cut short?)")
+        raise invalid(f"the body ends before its closing boundary '--{shown}--' (was it cut short?)")
     if not parts:
-        raise _invalid("no parts")
+        raise invalid("no parts")
     return parts
 
 

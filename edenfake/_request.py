@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from edenfake import _redact, _tags, contracts
-from edenfake._multipart import MULTIPART, Part, parse_multipart
+from edenfake._multipart import MULTIPART, Part, invalid, parse_multipart
 from edenfake._schemas import json_types
 from edenfake._summaries import file_summaries, journal_json
 from edenfake._wire import JSON_MEDIA, Encoded, FakeRequest, Refusal, compact_json, encode_error
@@ -129,11 +129,16 @@ class Exchange:
         if self._fields is None:
             contract = self.route.form_contract if self.route is not None else None
             skip = _file_parts(contract)
-            self._fields = {
-                p.name: _coerce(contract, p.name, p.text)
-                for p in self.parts()
-                if p.filename is None and p.name not in skip
-            }
+            fields: dict[str, Any] = {}
+            for part in self.parts():
+                if part.filename is not None or part.name in skip:
+                    continue
+                problem = _field_problem(part, fields)
+                if problem is not None:
+                    self.problem = encode_error(invalid(problem))
+                    raise Refusal(self.problem)
+                fields[part.name] = _coerce(contract, part.name, part.text)
+            self._fields = fields
         return self._fields
 
     def fields(self) -> dict[str, Any]:
@@ -342,6 +347,19 @@ def parse_json(body: bytes) -> Any:
             if hasattr(sys, "get_int_max_str_digits")
             else "Invalid JSON body: an integer has too many digits"
         ) from None
+
+
+def _field_problem(part: Part, fields: dict[str, Any]) -> str | None:
+    """Why a multipart text field cannot be read as the JSON body's field would be: given twice (which value
+    was meant?), or not UTF-8 text (a JSON body of such bytes is a 400 too)."""
+    shown = _redact.clip(part.name, 60)
+    if part.name in fields:
+        return f"the field {shown!r} is given twice; send it once"
+    try:
+        bytes(part.data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"the field {shown!r} is not UTF-8 text (byte {exc.start})"
+    return None
 
 
 def _json_type(value: Any) -> str:

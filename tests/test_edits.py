@@ -170,6 +170,40 @@ def test_a_malformed_multipart_body_is_400(client: TestClient) -> None:
     assert r.status_code == 400 and "boundary" in r.json()["detail"]
 
 
+def _form(*fields: tuple[str, bytes]) -> tuple[bytes, dict[str, str]]:
+    """A multipart edit with these text fields, as raw bytes (some clients send what httpx would not)."""
+    parts = [b'--b\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (k.encode(), v) for k, v in fields]
+    image = b'--b\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+    body = b"".join(parts) + image + png() + b"\r\n--b--\r\n"
+    return body, {"content-type": "multipart/form-data; boundary=b", **AUTH}
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ([("model", GPT.encode()), ("prompt", b"\xff\xfe")], "the field 'prompt' is not UTF-8 text (byte 0)"),
+        ([("model", GPT.encode()), ("prompt", b"a"), ("n", b"1"), ("n", b"2")], "the field 'n' is given twice"),
+        (
+            [("model", GPT.encode()), ("model", b"openai/dall-e-2"), ("prompt", b"a")],
+            "the field 'model' is given twice",
+        ),
+    ],
+    ids=["not-utf8", "n-twice", "model-twice"],
+)
+def test_a_text_field_that_cannot_be_read_as_json_would_be_is_400_naming_it(
+    client: TestClient, fields: list[tuple[str, bytes]], says: str
+) -> None:
+    """The same bytes in a JSON body are a 400; a field given twice leaves which value was meant unknown."""
+    body, headers = _form(*fields)
+    with edenfake.mock(assert_all_faults_used=False):  # the in-process door reads the same way
+        mocked = httpx.post("https://api.edenai.run" + URL, content=body, headers=headers)
+    for r in (client.post(URL, content=body, headers=headers), mocked):
+        assert r.status_code == 400 and r.json()["error_code"] == "INVALID_BODY", r.text
+        assert r.json()["detail"] == f"Invalid multipart body: {says}" + ("; send it once" if "twice" in says else "")
+    good, headers = _form(("model", GPT.encode()), ("prompt", "un renard é".encode()))
+    assert client.post(URL, content=good, headers=headers).status_code == 200
+
+
 def test_other_content_types_are_415(client: TestClient) -> None:
     r = client.post(URL, content=b"x", headers={"content-type": "text/plain"})
     assert r.status_code == 415

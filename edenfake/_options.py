@@ -270,8 +270,8 @@ class FakeOptions:
             ):
                 most = "" if longest == math.inf else f" and <= {longest:g}"
                 raise ValueError(f"{f.name} must be a number of seconds > 0{most}, got {_shown(value)}")
-        for name in ("tokens", "allowed_hosts"):
-            value = getattr(self, name)
+        for name in ("tokens", "allowed_hosts", "base_urls"):  # base_urls: the mock's options only
+            value = getattr(self, name, None)
             if value is None:
                 continue
             if isinstance(value, str) or not isinstance(value, Iterable):

@@ -204,6 +204,21 @@ def test_a_wrong_option_value_is_refused_naming_the_option_and_the_rule(
         edenfake.EdenFake(**kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("base_urls", "error", "says"),
+    [
+        ("https://gateway.example/eden", TypeError, "base_urls must be a list of strings, got 'https://gateway"),
+        ([1], ValueError, "base_urls must be non-empty strings, got \\[1\\]"),
+        (["https://gateway.example", ""], ValueError, "base_urls must be non-empty strings"),
+    ],
+)
+def test_the_mocks_base_urls_are_a_list_of_strings(base_urls: object, error: type[Exception], says: str) -> None:
+    """A string alone would be read as a list of its characters (``not a base URL: ':'``)."""
+    with pytest.raises(error, match=says):
+        edenfake.mock(base_urls=base_urls)  # type: ignore[arg-type]
+    assert edenfake.mock(base_urls=("https://gateway.example/eden",)).targets[-1].prefix == "/eden"
+
+
 def test_options_are_frozen_and_a_fake_can_be_built_from_them_with_changes() -> None:
     base = _options.FakeOptions(credits=2.0, clock=FROZEN)
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -35,6 +35,25 @@ class FakeRequest:
     #: (edenfake._offload); the core takes it instead of reading the body again
     exchange: object = field(default=None, init=False, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        # Doors build these right; a test building one by hand gets a TypeError naming the field, not a 500.
+        if not isinstance(self.body, bytes):
+            raise TypeError(f"FakeRequest.body is bytes, got {type(self.body).__name__} (text: body=text.encode())")
+        if not isinstance(self.headers, list):
+            raise TypeError(f"FakeRequest.headers is a list of (name, value) pairs, got {type(self.headers).__name__}")
+        if not isinstance(self.method, str) or not isinstance(self.path, str):
+            raise TypeError("FakeRequest.method and .path are strings")
+        if not self.method.isupper():
+            self.method = self.method.upper()  # as HTTP servers hand it over
+        for pair in self.headers:
+            if not (
+                isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) and isinstance(pair[1], str)
+            ):
+                raise TypeError(f"FakeRequest.headers holds (name, value) pairs of strings, got {pair!r:.80}")
+            if not pair[0].islower() and pair[0] != pair[0].lower():
+                self.headers = [(k.lower(), v) for k, v in self.headers]  # lower case, as ASGI servers give them
+                break
+
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lower case), as ASGI servers give it."""
         for key, value in self.headers:

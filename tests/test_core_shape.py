@@ -12,7 +12,7 @@ import httpx2
 import pytest
 
 import edenfake
-from edenfake import _options
+from edenfake import FakeRequest, _options
 from edenfake._mock import _Active
 from edenfake.cli import main
 from edenfake.server import LiveServer
@@ -270,3 +270,20 @@ def test_a_head_the_guard_refuses_is_its_get_refusal_without_the_body() -> None:
     head = fake.answer(edenfake.FakeRequest("HEAD", "/healthz", headers, server_host="127.0.0.1"))
     assert get.status == head.status == 403 and head.body == b""
     assert head.headers["content-length"] == str(len(get.body)) and get.json()["error_code"] == "HOST_NOT_ALLOWED"
+
+
+def test_a_request_built_by_hand_is_read_as_a_door_would_hand_it_over_or_refused_naming_the_field() -> None:
+    fake = edenfake.EdenFake(clock=FROZEN)
+    body = b'{"model": "openai/gpt-image-1", "prompt": "a fox", "quality": "low"}'
+    # Header names in any case and a lower-case method are read as a server hands them over.
+    sent = FakeRequest(method="post", path="/v3/images/generations", headers=[("Authorization", "Bearer t")], body=body)
+    assert (sent.method, sent.headers) == ("POST", [("authorization", "Bearer t")])
+    assert fake.answer(sent).status == 200
+    for wrong, says in [
+        ({"body": body.decode()}, "FakeRequest.body is bytes, got str (text: body=text.encode())"),
+        ({"headers": {"authorization": "Bearer t"}}, "FakeRequest.headers is a list of (name, value) pairs, got dict"),
+        ({"headers": [("authorization", b"Bearer t")]}, "FakeRequest.headers holds (name, value) pairs of strings"),
+    ]:
+        with pytest.raises(TypeError) as info:
+            FakeRequest(method="POST", path="/v3/images/generations", **wrong)  # type: ignore[arg-type]
+        assert says in str(info.value)

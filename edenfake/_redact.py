@@ -84,7 +84,7 @@ def is_credential_header(name: str) -> bool:
 #: what else a header's name says of a secret it may carry (X-Auth-Token, X-Amz-Security-Token, X-Client-Secret):
 #: the journal, its exports and a cassette's scrubbing treat those values as secrets too, though such a header
 #: may be forwarded (extra_headers)
-_SECRET_NAME = re.compile(r"auth|token|secret|passw|credential|api-?key|cookie|session-?id", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"auth|token|secret|passw|credential|api[-_]?key|cookie|session[-_]?id", re.IGNORECASE)
 
 
 def is_secret_header(name: str) -> bool:

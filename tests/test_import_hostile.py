@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
+import edenfake
 from edenfake.cassettes import har as har_module
 from edenfake.cassettes.format import Cassette
 from edenfake.cli import main
@@ -296,3 +298,31 @@ def test_drift_of_a_cassette_none_of_whose_requests_can_be_sent_is_no_verdict(
     assert main(["drift", str(tmp_path / "some"), "--json"]) in (0, 1)
     report = json.loads(capsys.readouterr().out)
     assert (report["exchanges"], report["compared"]) == (2, 1)
+
+
+def test_secrets_in_fields_named_like_secrets_are_scrubbed_and_replay_still_matches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A request's metadata api_key and an answer's token are kept as "***" (everywhere they are spelled), and
+    a request that differs from the recorded one only by such a field is answered from the cassette."""
+    body = {"model": "openai/gpt-image-1", "prompt": "a fox", "metadata": {"api_key": "METASECRET1234567"}}
+    answer = {
+        **ANSWER,
+        "api_key": "RESPBODYSECRET99",
+        "session": {"token": "sk-live-RESPTOKEN42"},
+        "note": "sk-live-RESPTOKEN42",
+    }
+    (tmp_path / "har").write_bytes(_har(_entry(body, response__content={"size": 1, "text": json.dumps(answer)})))
+    assert main(["import", str(tmp_path / "har"), "--out", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    for path in (tmp_path / "out").rglob("*"):
+        if path.is_file():
+            kept = path.read_bytes()
+            for secret in (b"METASECRET1234567", b"RESPBODYSECRET99", b"sk-live-RESPTOKEN42"):
+                assert secret not in kept, (path.name, secret)
+    other_key = {**body, "metadata": {"api_key": "ANOTHER-KEY-0987654"}}
+    with edenfake.mock(replay=tmp_path / "out", unmatched="error") as eden:
+        got = httpx.post(
+            "https://api.edenai.run/v3/images/generations", json=other_key, headers={"Authorization": "Bearer t"}
+        )
+    assert got.status_code == 200 and got.json()["api_key"] == "***" and eden.calls.last.replayed

@@ -23,13 +23,15 @@ from edenfake import _redact
 from edenfake._request import MULTIPART, is_json_media, parse_json, parse_multipart
 from edenfake._wire import FakeRequest
 from edenfake.cassettes.format import REQUEST_HEADERS, file_name
-from edenfake.cassettes.scrub import add_query_secrets, strip_urls
+from edenfake.cassettes.scrub import MIN_SECRET, add_query_secrets, strip_urls
 from edenfake.errors import ApiError
 
-__all__ = ["Described", "describe_request", "differences", "match_key", "rebuild_request"]
+__all__ = ["Described", "add_named_secrets", "describe_request", "differences", "match_key", "rebuild_request"]
 
 #: the multipart parts that are files even without a file name
 _FILE_PARTS = ("image", "image[]", "mask", "file")
+#: the most values of one body looked through for secret-named fields (a body is bounded; so is this walk)
+_MAX_WALK = 100_000
 
 
 @dataclass
@@ -127,6 +129,23 @@ def _credential_values(headers: Any, out: Described) -> None:
                 out.secrets.add(name)
 
 
+def add_named_secrets(value: Any, secrets: set[str]) -> None:
+    """Add to ``secrets`` every string of ``value`` (decoded JSON) held by a key named like a secret (``api_key``,
+    ``token``, ``password``...: :func:`edenfake._redact.is_secret_header`'s names), long enough to scrub."""
+    stack, seen = [value], 0
+    while stack and seen < _MAX_WALK:
+        item = stack.pop()
+        seen += 1
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if isinstance(inner, str) and len(inner) >= MIN_SECRET and _redact.is_secret_header(str(key)):
+                    secrets.add(inner)
+                elif isinstance(inner, (dict, list)):
+                    stack.append(inner)
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, (dict, list)))
+
+
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
@@ -146,6 +165,11 @@ def _kept_json(value: Any, out: Described, *, top: bool = False) -> Any:
             if top and key == "extra_headers" and item is not None:
                 _credential_values(item, out)
                 kept[key] = _redact.redact_extra_headers(item)
+            elif isinstance(item, str) and _redact.is_secret_header(str(key)):
+                # A field named like a secret (metadata's api_key, a token): "***" here, and at replay, so that
+                # requests still match; scrubbed from anything else of the exchange that spells it.
+                add_named_secrets({key: item}, out.secrets)
+                kept[key] = _redact.REDACTED
             else:
                 kept[key] = _kept_json(item, out)
         return kept

@@ -39,7 +39,7 @@ from edenfake.cassettes.format import (
     open_regular,
     parse_line,
 )
-from edenfake.cassettes.matching import Described
+from edenfake.cassettes.matching import Described, add_named_secrets
 from edenfake.cassettes.scrub import leaked, scrubbed, secret_pattern, strip_url, strip_urls
 from edenfake.errors import ApiError, EdenfakeError
 
@@ -93,6 +93,7 @@ def describe_response(
             except UnicodeDecodeError:
                 out.record["body_b64"] = base64.b64encode(body).decode("ascii")
         return out
+    add_named_secrets(original, out.secrets)  # an answer's token or api_key field: scrubbed wherever it is spelled
     literals: list[tuple[str, str]] = []
     out.record["json"] = _kept_answer(original, out, fetch, literals, budget)
     style = next((n for n, p in FORMATS.items() if _dumps(original, p) == body), None)

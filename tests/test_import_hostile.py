@@ -326,3 +326,11 @@ def test_secrets_in_fields_named_like_secrets_are_scrubbed_and_replay_still_matc
             "https://api.edenai.run/v3/images/generations", json=other_key, headers={"Authorization": "Bearer t"}
         )
     assert got.status_code == 200 and got.json()["api_key"] == "***" and eden.calls.last.replayed
+
+
+def test_an_entry_whose_url_does_not_parse_is_skipped_and_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "har").write_bytes(_har(_entry(request__url="http://[::1"), _entry({"model": "openai/gpt-image-1"})))
+    assert main(["import", str(tmp_path / "har"), "--out", str(tmp_path / "out")]) == 0
+    assert "1 exchange(s) imported" in capsys.readouterr().out and len(Cassette.load(tmp_path / "out")) == 1

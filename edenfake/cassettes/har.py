@@ -70,13 +70,20 @@ class Exchange:
     #: why the recording does not hold this exchange whole (the entry is skipped), or None
     lost: str | None = None
 
+    def __post_init__(self) -> None:
+        try:
+            self._parts = urllib.parse.urlsplit(self.url)
+        except ValueError as exc:  # "http://[::1": not a URL, so not a request to any API
+            self._parts = urllib.parse.urlsplit("")
+            self.lost = self.lost or f"its URL does not parse ({one_line(str(exc), 100)})"
+
     @property
     def path(self) -> str:
-        return urllib.parse.urlsplit(self.url).path or "/"
+        return self._parts.path or "/"
 
     @property
     def query(self) -> str:
-        return urllib.parse.urlsplit(self.url).query
+        return self._parts.query
 
 
 def read_bounded_file(path: Path) -> bytes:

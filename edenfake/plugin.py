@@ -4,12 +4,11 @@
 ``@pytest.mark.edenfake(cassette=True)`` makes the ``edenfake`` fixture replay the test's cassette;
 ``--edenfake-record=once|rewrite`` records it from ``--edenfake-upstream`` (the real service by default).
 
-A failing test that used a fixture gets an "edenfake calls" section in its report, beside the captured output:
-each call the fake answered (method, path, status, error code, the fault, the fake's detail), one line each.
-
-A test that asks for ``edenfake_failure`` beside a fake runs once per failure mode (``edenfake._failures``,
-picked by ``@pytest.mark.edenfake_failures(...)`` and the ``edenfake_failures_exclude`` ini option), and the run
-ends with a table of the modes each such test survived."""
+A failing test that used a fixture gets an "edenfake calls" report section: each call the fake answered
+(method, path, status, error code, the fault, the fake's detail), one line each. A test that asks for
+``edenfake_failure`` beside a fake runs once per failure mode (``edenfake._failures``, picked by
+``@pytest.mark.edenfake_failures(...)`` and the ``edenfake_failures_exclude`` ini option), and the run ends
+with a table of the modes each such test survived."""
 
 from __future__ import annotations
 
@@ -388,13 +387,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if marker.args or set(marker.kwargs) - {"include", "exclude", "times", "hang"}:
             pytest.fail(f"{where} takes include=, exclude=, times= and hang= (keywords only)", pytrace=False)
         options.update(marker.kwargs)
+    problem: str | None = None
     try:  # the ini option's modes are left out everywhere, whatever a marker says
         kept = _failures.select(None, metafunc.config.getini("edenfake_failures_exclude"), "edenfake_failures_exclude")
         chosen = [m for m in _failures.select(options.get("include"), options.get("exclude", ()), where) if m in kept]
         failures = [_failures.Failure(m, options.get("times", 1), options.get("hang", _failures.HANG)) for m in chosen]
     except ValueError as exc:  # InvalidSetting is one too: it names the control (times, hang) and its rule
         message = str(exc)
-        pytest.fail(message if message.startswith(("edenfake_", where)) else f"{where}: {message}", pytrace=False)
+        problem = message if message.startswith(("edenfake_", where)) else f"{where}: {message}"
+    if problem is not None:  # failed outside the except block: the report says it once, with no chained error
+        pytest.fail(problem, pytrace=False)
     metafunc.parametrize("edenfake_failure", failures, ids=[f.id for f in failures], indirect=True)
 
 

@@ -114,3 +114,12 @@ def test_recording_from_a_hostile_upstream_through_the_plugin(
             assert spelled.encode() not in raw, spelled
     pytester.makepyfile(test_app=HEAD.replace("TOKEN", "another-token") + HOSTILE)
     _run(pytester).assert_outcomes(passed=1)  # the cassette replays, offline
+
+
+@pytest.mark.parametrize("name", ["", "  ", ".", ".."])
+def test_a_cassette_name_with_nothing_in_it_is_refused(name: str) -> None:
+    from edenfake.cassettes.session import cassette_dir
+
+    with pytest.raises(ValueError, match="cassette= takes True or a name that is not empty"):
+        cassette_dir("tests/test_x.py", "test_y", name)
+    assert cassette_dir("tests/test_x.py", "test_y", "a b/c").name == "a_b_c"  # a name is made safe

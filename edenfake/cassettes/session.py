@@ -21,6 +21,8 @@ RECORD_MODES = _options.RECORD_MODES
 def cassette_dir(test_file: str | os.PathLike[str], test_name: str, cassette: object) -> Path:
     """``cassettes/<module>/<test>/`` beside the test file (``cassette`` True), or ``.../<module>/<name>/``."""
     if isinstance(cassette, str):
+        if not cassette.strip(" ."):
+            raise ValueError(f"cassette= takes True or a name that is not empty, got {cassette!r}")
         name = cassette
     elif cassette is True:
         name = test_name

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal, overload
 
 from edenfake._core import Clock
 from edenfake.fake import EdenFake
-from edenfake.faults import CHAOS_STATUSES, Fault, FaultKind
+from edenfake.faults import CHAOS_STATUSES, Fault, FaultKind, unused_faults_message
 from edenfake.journal import Journal
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class Handle:
     def assert_all_faults_used(self, *, switch_off: str = "pass assert_all_faults_used=False") -> None:
         """AssertionError listing the queued faults that never answered a request; ``switch_off`` says how to
         turn the check off where it runs."""
-        message = unused_faults_message(self.unused_faults(), switch_off)
+        message = unused_faults_message([f.describe() for f in self.unused_faults()], switch_off)
         if message:
             raise AssertionError(message)
 
@@ -113,14 +113,3 @@ class Handle:
         from edenfake import _mock_requests, _transports
 
         return _mock_requests.FakeAdapter(self, _transports.door_route(self))
-
-
-def unused_faults_message(unused: list[Fault], switch_off: str) -> str | None:
-    """What to say of faults queued and never used, or None when there are none."""
-    if not unused:
-        return None
-    listing = "\n".join(f"  {f.describe()}" for f in unused)
-    return (
-        f"{len(unused)} queued fault(s) never answered a request:\n{listing}\n"
-        f"Remove them, fix the requests they were meant for, or {switch_off}."
-    )

@@ -41,6 +41,7 @@ from edenfake import contracts
 from edenfake._redact import clip, one_line
 from edenfake._wire import FakeRequest
 from edenfake.errors import BadRequest, NotFound
+from edenfake.faults import unused_faults_message
 from edenfake.journal import Call, CallList
 
 __all__ = [
@@ -348,13 +349,9 @@ class RemoteSession:
 
     def assert_all_faults_used(self, *, switch_off: str = "pass assert_all_faults_used=False") -> None:
         """AssertionError listing this session's queued faults that never answered a request."""
-        unused = self.unused_faults()
-        if unused:
-            listing = "\n".join(f"  {describe_fault(f)}" for f in unused)
-            raise AssertionError(
-                f"{len(unused)} queued fault(s) never answered a request:\n{listing}\n"
-                f"Remove them, fix the requests they were meant for, or {switch_off}."
-            )
+        message = unused_faults_message([describe_fault(f) for f in self.unused_faults()], switch_off)
+        if message:
+            raise AssertionError(message)
 
     def reset(self) -> None:
         """This session back to the start (``POST /_edenfake/reset`` under it); other sessions keep theirs."""

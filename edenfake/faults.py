@@ -415,3 +415,14 @@ class FaultPlan:
 def _applies(what: int | str, statuses: frozenset[int] | None) -> bool:
     status = _answer_status(what)
     return status is None or statuses is None or status in statuses
+
+
+def unused_faults_message(described: list[str], switch_off: str) -> str | None:
+    """What to say of queued faults that never answered (each as :meth:`Fault.describe` words it), or None."""
+    if not described:
+        return None
+    listing = "\n".join(f"  {line}" for line in described)
+    return (
+        f"{len(described)} queued fault(s) never answered a request:\n{listing}\n"
+        f"Remove them, fix the requests they were meant for, or {switch_off}."
+    )

@@ -358,11 +358,10 @@ def edenfake_server(request: pytest.FixtureRequest) -> Iterator[LiveServer | Rem
 def _fail_on_unused(unused: list[Any]) -> None:
     if not unused:  # most tests: nothing to say, nothing to import
         return
-    from edenfake._handle import unused_faults_message
+    from edenfake.faults import unused_faults_message
 
-    message = unused_faults_message(unused, "mark the test @pytest.mark.edenfake(assert_all_faults_used=False)")
-    if message:
-        pytest.fail(message, pytrace=False)
+    switch_off = "mark the test @pytest.mark.edenfake(assert_all_faults_used=False)"
+    pytest.fail(unused_faults_message([f.describe() for f in unused], switch_off) or "", pytrace=False)
 
 
 # The failure matrix: a test asking for ``edenfake_failure`` runs once per failure mode (edenfake._failures).

@@ -168,7 +168,8 @@ def _kept_json(value: Any, out: Described, *, top: bool = False) -> Any:
             elif isinstance(item, str) and _redact.is_secret_header(str(key)):
                 # A field named like a secret (metadata's api_key, a token): "***" here, and at replay, so that
                 # requests still match; scrubbed from anything else of the exchange that spells it.
-                add_named_secrets({key: item}, out.secrets)
+                if len(item) >= MIN_SECRET:  # shorter ones would wreck the exchange's other strings
+                    out.secrets.add(item)
                 kept[key] = _redact.REDACTED
             else:
                 kept[key] = _kept_json(item, out)

@@ -109,6 +109,23 @@ def _to_response(module: Any, request: Any, answer: FakeResponse) -> Any:
     return module.Response(answer.status, headers=list(answer.headers.items()), content=answer.body, request=request)
 
 
+def _read_timeout(request: Any) -> float | None:
+    """The read timeout the client gave ``request`` (httpx and httpx2 put it in its extensions), or None."""
+    timeout = request.extensions.get("timeout")
+    read = timeout.get("read") if isinstance(timeout, dict) else None
+    return float(read) if isinstance(read, (int, float)) and not isinstance(read, bool) else None
+
+
+def _held(module: Any, request: Any, delay: float) -> tuple[float, Exception | None]:
+    """How long an answer with latency ``delay`` keeps the client waiting, and the ReadTimeout it then raises
+    when the client's read timeout is shorter (as a server that slow would make it)."""
+    wait = _read_timeout(request)
+    if wait is None or delay <= wait:
+        return delay, None
+    why = f"edenfake: the answer's latency ({delay:.3g} s) is over the read timeout ({wait:.3g} s)"
+    return wait, module.ReadTimeout(why, request=request)
+
+
 @functools.cache
 def _classes(module: Any) -> tuple[type, type]:
     """``module``'s (httpx's or httpx2's) transport classes answered by a fake: real subclasses of its
@@ -128,7 +145,10 @@ def _classes(module: Any) -> tuple[type, type]:
             answer = self.handle.fake.answer(found)
             response = _to_response(module, request, answer)
             if answer.delay:
-                time.sleep(answer.delay)
+                held, timed_out = _held(module, request, answer.delay)
+                time.sleep(held)
+                if timed_out is not None:
+                    raise timed_out
             return response
 
     class AsyncTransport(module.AsyncBaseTransport):  # type: ignore[misc]
@@ -151,7 +171,10 @@ def _classes(module: Any) -> tuple[type, type]:
             answer = await _offload.answer(self.handle.fake, found)
             response = _to_response(module, request, answer)
             if answer.delay:
-                await anyio.sleep(answer.delay)
+                held, timed_out = _held(module, request, answer.delay)
+                await anyio.sleep(held)
+                if timed_out is not None:
+                    raise timed_out
             return response
 
     SyncTransport.__qualname__ = SyncTransport.__name__ = f"EdenFake{module.__name__.capitalize()}Transport"

@@ -122,3 +122,34 @@ print(json.dumps({"before": before, "requests": r.status_code, "aiohttp": status
     done = run_python("-c", code)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout) == {"before": [], "requests": 200, "aiohttp": 200, "calls": 2, "watching": False}
+
+
+@pytest.mark.parametrize("library", ["httpx", "httpx2"])
+def test_latency_over_the_read_timeout_is_the_clients_read_timeout(library: str) -> None:
+    module: Any = httpx if library == "httpx" else httpx2
+    with edenfake.mock() as eden:
+        eden.latency(0.4)
+        with module.Client(headers=AUTH, timeout=module.Timeout(5.0, read=0.05)) as c:
+            with pytest.raises(module.ReadTimeout, match=r"latency \(0\.4 s\) is over the read timeout \(0\.05 s\)"):
+                c.post(f"{EDEN}/v3/images/generations", json=BODY)
+        with module.Client(headers=AUTH, timeout=5.0) as c:  # a longer timeout waits for the answer
+            assert c.post(f"{EDEN}/v3/images/generations", json=BODY).status_code == 200
+
+
+@pytest.mark.parametrize("library", ["httpx", "httpx2"])
+async def test_latency_over_the_read_timeout_of_an_async_client(library: str) -> None:
+    module: Any = httpx if library == "httpx" else httpx2
+    with edenfake.mock() as eden:
+        eden.latency(0.4)
+        async with module.AsyncClient(headers=AUTH, timeout=module.Timeout(5.0, read=0.05)) as c:
+            with pytest.raises(module.ReadTimeout):
+                await c.post(f"{EDEN}/v3/images/generations", json=BODY)
+
+
+def test_latency_over_the_sdks_timeout_is_its_api_timeout_error() -> None:
+    openai = pytest.importorskip("openai")
+    with edenfake.mock() as eden:
+        eden.latency(0.4)
+        client = openai.OpenAI(api_key="t", base_url=f"{EDEN}/v3", max_retries=0, timeout=0.05)
+        with pytest.raises(openai.APITimeoutError):
+            client.images.generate(model="openai/gpt-image-1", prompt="x", quality="low")

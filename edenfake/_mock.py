@@ -58,12 +58,17 @@ class _Target:
     @functools.lru_cache(maxsize=256)
     def parse(cls, base_url: str) -> _Target:
         parts = urllib.parse.urlsplit(base_url if "://" in base_url else f"https://{base_url}")
-        if not parts.hostname:
-            raise ValueError(f"not a base URL: {base_url!r}")
+        host = parts.hostname or ""
+        if (
+            parts.scheme not in ("http", "https")
+            or not host.strip(".")
+            or not all(c.isprintable() and not c.isspace() for c in host)
+        ):
+            raise ValueError(f"not a base URL (http:// or https:// and a host name): {base_url!r}")
         prefix = parts.path.rstrip("/")
         if prefix.endswith("/v3"):
             prefix = prefix[: -len("/v3")]
-        return cls(parts.hostname.lower(), parts.port, prefix)
+        return cls(host.lower().rstrip("."), parts.port, prefix)
 
     def path_for(self, host: str, port: int | None, path: str) -> str | None:
         """The path the core should see, or None when the URL is not this target's."""
@@ -100,8 +105,9 @@ class MockHandle(Handle):
     def route(self, scheme: str, host: str, port: int | None, path: str) -> str | None:
         """The core's path for this URL, or None when the URL is not for the fake."""
         del scheme
+        host = host.lower().rstrip(".")  # "api.edenai.run." is the same host, fully qualified
         for target in self.targets:
-            found = target.path_for(host.lower(), port, path)
+            found = target.path_for(host, port, path)
             if found is not None:
                 return found
         return None

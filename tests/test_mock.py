@@ -340,3 +340,20 @@ def test_a_call_names_its_error_code() -> None:
         eden.fail(429)
         client.post(f"{EDEN}/v3/images/generations", json=BODY)
     assert [c.error_code for c in eden.calls] == [None, "INVALID_MODEL", "RATE_LIMITED"]
+
+
+def test_a_fully_qualified_host_with_its_trailing_dot_is_routed_not_sent_to_the_network() -> None:
+    requests = pytest.importorskip("requests")
+    body = {"model": "openai/gpt-image-1", "prompt": "x", "quality": "low"}
+    with edenfake.mock(base_urls=["https://gateway.test./eden"]) as eden:
+        assert httpx.post("https://api.edenai.run./v3/images/generations", json=body, headers=AUTH).status_code == 200
+        url = "https://API.edenai.run.:443/v3/images/generations"
+        assert requests.post(url, json=body, headers=AUTH).status_code == 200
+        assert httpx.post("https://gateway.test/eden/v3/images/generations", json=body, headers=AUTH).status_code == 200
+    assert len(eden.calls) == 3
+
+
+@pytest.mark.parametrize("base_url", ["ftp://x", "not a url", "https://", "http://.", "https://a b/v3"])
+def test_a_base_url_that_can_never_match_is_refused(base_url: str) -> None:
+    with pytest.raises(ValueError, match=r"not a base URL \(http:// or https:// and a host name\)"):
+        edenfake.mock(base_urls=[base_url])

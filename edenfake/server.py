@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -185,6 +187,16 @@ def _log_cut(count: int) -> None:
     log.info("%s", cut_line(count))
 
 
+def warn_beyond_loopback(fake: EdenFake, host: str, port: int) -> None:
+    """A UserWarning when a fake without an admin token listens beyond loopback (the CLI prints its own)."""
+    if fake.admin_token is None and not ipaddress.ip_address(host).is_loopback:
+        warnings.warn(
+            f"edenfake: listening on {host}, beyond this machine: anyone who reaches port {port} can drive the "
+            "admin API (/_edenfake/: faults, credits, clock, the journal); admin_token= requires a token for it",
+            stacklevel=4,
+        )
+
+
 class LiveServer(Handle):
     """A fake served by uvicorn in a background thread on 127.0.0.1: ``url``, ``base_url``, and the same
     controls as the in-process mock (``calls``, ``fail()``, ``credits``, ``clock``, ``reset()``)."""
@@ -195,6 +207,11 @@ class LiveServer(Handle):
         super().__init__(fake)
         self._sock = bind(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
+        try:
+            warn_beyond_loopback(fake, self.host, self.port)
+        except BaseException:  # warnings turned into errors: the socket goes with the refusal
+            self._sock.close()
+            raise
         self._server = make_server(fake, **config)
         self._thread = threading.Thread(target=self._run, name="edenfake-server", daemon=True)
 

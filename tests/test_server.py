@@ -178,3 +178,23 @@ def test_kept_alive_connections_are_not_held_by_delayed_acks_without_uvloop() ->
     finally:
         server.stop()
     assert statistics.median(times[1:]) < 0.02  # ~0.001 s here; 0.04 s with the delayed-ACK stall
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.7", "::"])
+def test_serving_beyond_loopback_without_an_admin_token_warns_from_python_too(host: str) -> None:
+    # The check itself, given the address a socket got: tests bind loopback alone.
+    from edenfake.server import warn_beyond_loopback
+
+    with pytest.warns(UserWarning, match=rf"listening on {host}, beyond this machine: .* port 8080 .*admin_token="):
+        warn_beyond_loopback(EdenFake(), host, 8080)
+
+
+def test_loopback_or_an_admin_token_needs_no_warning(recwarn: pytest.WarningsRecorder) -> None:
+    from edenfake.server import warn_beyond_loopback
+
+    warn_beyond_loopback(EdenFake(), "127.0.0.1", 8080)
+    warn_beyond_loopback(EdenFake(), "::1", 8080)
+    warn_beyond_loopback(EdenFake(admin_token="a-token"), "0.0.0.0", 8080)
+    with edenfake.serve() as server:
+        assert server.host == "127.0.0.1"
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]

@@ -81,10 +81,15 @@ def is_credential_header(name: str) -> bool:
     return _credential_pattern().match(name.strip().rstrip(":").strip().lower()) is not None
 
 
-#: what else a header's name says of a secret it may carry (X-Auth-Token, X-Amz-Security-Token, X-Client-Secret):
-#: the journal, its exports and a cassette's scrubbing treat those values as secrets too, though such a header
-#: may be forwarded (extra_headers)
-_SECRET_NAME = re.compile(r"auth|token|secret|passw|credential|api[-_]?key|cookie|session[-_]?id", re.IGNORECASE)
+#: what else a header's name says of a secret it may carry (X-Auth-Token, X-Amz-Security-Token, X-Client-Secret,
+#: Ocp-Apim-Subscription-Key, X-Private-Key, X-Jwt, X-Signature): the journal, its exports and a cassette's
+#: scrubbing treat those values as secrets too, though such a header may be forwarded (extra_headers)
+_SECRET_NAME = re.compile(
+    r"auth|token|secret|passw|credential|api[-_]?key|cookie|session[-_]?id|(^|[-_])key$|private|jwt|bearer|signature",
+    re.IGNORECASE,
+)
+#: a value that says it is a credential, whatever its header's name (X-Upstream: Bearer sk-...)
+_CREDENTIAL_VALUE = re.compile(r"(bearer|basic|token|digest)\s", re.IGNORECASE)
 
 
 def is_secret_header(name: str) -> bool:
@@ -97,10 +102,11 @@ def redact_headers(pairs: Any) -> dict[str, str]:
     speaks of a secret, hidden; the scheme of an Authorization value is kept (``Bearer ***``)."""
     out: dict[str, str] = {}
     for name, value in pairs.items() if isinstance(pairs, dict) else pairs:
-        if is_secret_header(name):
-            scheme, sep, _ = value.partition(" ")
-            authorization = name.lower() in ("authorization", "proxy-authorization")
-            value = f"{scheme} {REDACTED}" if sep and authorization else REDACTED
+        says_credential = _CREDENTIAL_VALUE.match(value.strip()) is not None
+        if says_credential or is_secret_header(name):
+            scheme, sep, _ = value.strip().partition(" ")
+            shows_scheme = says_credential or name.lower() in ("authorization", "proxy-authorization")
+            value = f"{scheme} {REDACTED}" if sep and shows_scheme else REDACTED
         out[name] = value
     return out
 

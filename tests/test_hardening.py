@@ -601,11 +601,26 @@ def test_an_integer_past_pythons_digit_limit_is_refused_in_the_clients_terms(doo
     assert "digits" in answer["detail"] and "sys." not in answer["detail"], answer
 
 
-@pytest.mark.parametrize("name", ["X-Auth-Token", "X-Access-Token", "X-Amz-Security-Token", "X-Client-Secret"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        *("X-Auth-Token", "X-Access-Token", "X-Amz-Security-Token", "X-Client-Secret", "Ocp-Apim-Subscription-Key"),
+        *("X-Private-Key", "X-Openai-Key", "X_Service_Key", "X-Jwt", "X-Bearer", "X-Signature"),
+    ],
+)
 def test_a_credential_looking_header_is_journalled_hidden(door: Door, name: str) -> None:
     assert door.post(GEN, json=BODY, headers={name: "sk-HIDDEN-7f3a"}).status_code == 200
     assert door.fake.calls.last.headers[name.lower()] == "***"
     assert "sk-HIDDEN-7f3a" not in door.calls_text()
+
+
+def test_a_value_that_says_it_is_a_credential_is_hidden_under_any_header_name(door: Door) -> None:
+    headers = {"X-Upstream": "Bearer sk-HIDDEN-7f3a", "X-Forward": "Basic dXNlcjpwYXNz", "X-Keep": "visible"}
+    assert door.post(GEN, json=BODY, headers={**headers, "Keep-Alive": "timeout=5"}).status_code == 200
+    seen = door.fake.calls.last.headers
+    assert (seen["x-upstream"], seen["x-forward"]) == ("Bearer ***", "Basic ***")
+    assert (seen["x-keep"], seen["keep-alive"]) == ("visible", "timeout=5")  # a key word alone is no secret
+    assert "sk-HIDDEN-7f3a" not in door.calls_text() and "dXNlcjpwYXNz" not in door.calls_text()
 
 
 def test_minus_zero_credits_read_as_zero(door: Door) -> None:

@@ -129,9 +129,10 @@ def test_latency_over_the_read_timeout_is_the_clients_read_timeout(library: str)
     module: Any = httpx if library == "httpx" else httpx2
     with edenfake.mock() as eden:
         eden.latency(0.4)
-        with module.Client(headers=AUTH, timeout=module.Timeout(5.0, read=0.05)) as c:
-            with pytest.raises(module.ReadTimeout, match=r"latency \(0\.4 s\) is over the read timeout \(0\.05 s\)"):
-                c.post(f"{EDEN}/v3/images/generations", json=BODY)
+        slow = r"latency \(0\.4 s\) is over the read timeout \(0\.05 s\)"
+        client = module.Client(headers=AUTH, timeout=module.Timeout(5.0, read=0.05))
+        with client as c, pytest.raises(module.ReadTimeout, match=slow):
+            c.post(f"{EDEN}/v3/images/generations", json=BODY)
         with module.Client(headers=AUTH, timeout=5.0) as c:  # a longer timeout waits for the answer
             assert c.post(f"{EDEN}/v3/images/generations", json=BODY).status_code == 200
 

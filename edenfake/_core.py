@@ -30,6 +30,7 @@ from edenfake.errors import (
     RegionNotAllowed,
     RequestValidationError,
     Unauthorized,
+    hide_setting_frames,
 )
 from edenfake.faults import (
     CHAOS_STATUSES,
@@ -45,6 +46,7 @@ from edenfake.images import ImageCache
 from edenfake.journal import Journal
 
 __all__ = ["Clock", "Core", "Upload", "UploadStore"]
+__tracebackhide__ = hide_setting_frames  # pytest shows a refused setting at the test's own line
 
 #: what POST /v3/upload defaults to (the contract's UploadForm): what a file is for, and the days it is kept
 UPLOAD_DEFAULTS = {
@@ -238,8 +240,7 @@ class Core:
     def __init__(self, options: _options.FakeOptions) -> None:
         #: what this fake was built from; :meth:`reset` builds its state from them again
         self.options = options
-        catalog = options.catalog
-        self.catalog = catalog if isinstance(catalog, Catalog) else Catalog.load(catalog)
+        self.catalog = options.catalog if isinstance(options.catalog, Catalog) else Catalog.load(options.catalog)
         self.seed = options.seed
         with _naming("clock"):
             self.clock = Clock(options.clock)
@@ -381,8 +382,7 @@ class Core:
 
     def check_contract(self, contract: str, body: Any) -> None:
         """RequestValidationError (422) listing the rules of ``contract`` that ``body`` breaks (at most 20)."""
-        found = contracts.refusal_details(contract, body)
-        if found:
+        if found := contracts.refusal_details(contract, body):
             raise RequestValidationError(found)
 
     def region_of(self, request: FakeRequest) -> str | None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from edenfake._core import Clock
+from edenfake.errors import hide_setting_frames
 from edenfake.fake import EdenFake
 from edenfake.faults import CHAOS_STATUSES, Fault, FaultKind, unused_faults_message
 from edenfake.journal import Journal
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     import requests.adapters
 
 __all__ = ["Handle"]
+#: pytest hides these frames from a refused setting's traceback (the test's own line shows)
+__tracebackhide__ = hide_setting_frames
 
 
 class Handle:
@@ -23,8 +26,20 @@ class Handle:
 
     def __init__(self, fake: EdenFake) -> None:
         self.fake = fake
-        #: queue a fault: the fake's own ``fail()`` (a status, "timeout", "disconnect" or "content_policy")
-        self.fail = fake.fail
+
+    def fail(
+        self,
+        what: int | FaultKind,
+        *,
+        times: int | None = 1,
+        match: Any = None,
+        retry_after: float | None = None,
+        detail: str | None = None,
+        hang: float = 30.0,
+    ) -> Fault:
+        """Queue a fault: see :meth:`edenfake.EdenFake.fail` (a status, "timeout", "disconnect" or
+        "content_policy"; ``times``, ``match``, ``retry_after``, ``detail``, ``hang``)."""
+        return self.fake.fail(what, times=times, match=match, retry_after=retry_after, detail=detail, hang=hang)
 
     @property
     def calls(self) -> Journal:

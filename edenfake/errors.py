@@ -288,3 +288,10 @@ def retry_after_headers(seconds: float) -> dict[str, str]:
     on its own (about a second), which is not what a test asking for no wait wants."""
     whole = int(seconds) if seconds == int(seconds) else int(seconds) + 1
     return {"retry-after": str(whole), "retry-after-ms": str(max(1, round(seconds * 1000)))}
+
+
+def hide_setting_frames(excinfo: Any) -> bool:
+    """pytest's ``__tracebackhide__`` for the modules a control passes through: a refused setting is the
+    caller's mistake, so pytest shows the test's line and the message, not edenfake's frames (any other
+    error keeps them, for a bug report)."""
+    return bool(excinfo.errisinstance(InvalidSetting))

@@ -27,10 +27,13 @@ from edenfake.errors import (
     RequestValidationError,
     ServiceUnavailable,
     Unauthorized,
+    hide_setting_frames,
     retry_after_headers,
 )
 
 __all__ = ["CONTROLS", "MAX_TRACKED", "Fault", "FaultPlan", "RateLimiter", "RequestView", "Window", "check_control"]
+#: pytest hides these frames from a refused setting's traceback (the test's own line shows)
+__tracebackhide__ = hide_setting_frames
 
 FaultKind = Literal["timeout", "disconnect", "content_policy"]
 #: the faults that break the connection instead of answering

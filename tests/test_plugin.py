@@ -291,3 +291,25 @@ def test_both_fixtures_and_the_mock_function_under_xdist(tmp_path: Path) -> None
     assert "-> 400 INVALID_MODEL model='openai/nope': " in sections["test_fails_with_its_calls[openai/nope]"]
     assert "-> 400 INVALID_MODEL model='x/y': " in sections["test_fails_with_its_calls[x/y]"]
     assert sections["test_fails_live"] == "#1 POST /v3/images/generations -> 422: body.model: Field required"
+
+
+def test_a_refused_setting_shows_the_tests_line_and_the_message_not_edenfakes_frames(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+def test_status(edenfake):
+    edenfake.fail(404)
+
+def test_credits(edenfake):
+    edenfake.credits = -1
+
+def test_misspelt_option(edenfake):
+    edenfake.fail(429, retry_afer=1)
+""",
+    )
+    result.assert_outcomes(failed=3)
+    out = result.stdout.str()
+    assert "fail: use a status as an integer" in out and "credits: Input should be greater than or equal to 0" in out
+    assert "unexpected keyword argument 'retry_afer'" in out and "Core.fail" not in out
+    for internal in ("_core.py", "faults.py", "_handle.py", "def check_control"):
+        assert internal not in out, internal

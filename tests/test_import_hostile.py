@@ -18,6 +18,8 @@ import yaml
 import edenfake
 from edenfake.cassettes import har as har_module
 from edenfake.cassettes.format import Cassette
+from edenfake.cassettes.har import SourceError
+from edenfake.cassettes.importing import read_source
 from edenfake.cli import main
 from tests.helpers import png
 
@@ -118,7 +120,7 @@ def test_a_sound_har_and_a_sound_vcrpy_cassette_import(tmp_path: Path, capsys: p
         (b"", "empty: not a HAR log or a vcrpy cassette"),
         (_har(_entry())[:-40], "not JSON"),
         (b"[1, 2]", 'not a HAR log (a JSON object with "log")'),
-        (b"[" * 200 + b"]" * 200, "nested more than 64 levels deep"),
+        (b"[" * 200 + b"]" * 200, 'not a HAR log (a JSON object with "log")'),  # never parsed: no format is a list
         (b'{"log":' * 100 + b"{}" + b"}" * 100, "nested too deeply"),
         (b'{"other": 1}', 'no "log" object'),
         (b'{"log": {"entries": {}}}', "$.log.entries: must be an array"),
@@ -334,3 +336,14 @@ def test_an_entry_whose_url_does_not_parse_is_skipped_and_counted(
     (tmp_path / "har").write_bytes(_har(_entry(request__url="http://[::1"), _entry({"model": "openai/gpt-image-1"})))
     assert main(["import", str(tmp_path / "har"), "--out", str(tmp_path / "out")]) == 0
     assert "1 exchange(s) imported" in capsys.readouterr().out and len(Cassette.load(tmp_path / "out")) == 1
+
+
+def test_a_json_list_is_refused_as_no_format_without_pyyaml_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "yaml", None)  # as a plain install has it: PyYAML is the vcr extra's
+    source = tmp_path / "list.json"
+    source.write_bytes(b" [] ")
+    with pytest.raises(SourceError, match=r'not a HAR log \(a JSON object with "log"\) or a vcrpy cassette') as caught:
+        read_source(source)
+    assert "PyYAML" not in str(caught.value)

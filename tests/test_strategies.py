@@ -157,6 +157,16 @@ def test_a_list_where_a_strategy_belongs_says_how_to_pass_one() -> None:
         S.edit_requests(models="openai/gpt-image-1")  # type: ignore[arg-type]
 
 
+def test_arguments_no_draw_can_honour_are_refused_naming_the_argument() -> None:
+    with pytest.raises(TypeError, match=r"status must be an int \(one of \[.*429.*\]\), got '429'"):
+        S.error_bodies(status="429")  # type: ignore[arg-type]
+    for width, height in ((-1, 5), (0, 0), (5, 10_000)):
+        with pytest.raises(ValueError, match=r"(width|height) must be an int from 1 to 4096"):
+            S.masks(width=width, height=height)
+    with pytest.raises(ValueError, match="'openai/dall-e-3' does not edit images; use model_ids\\(edits=True\\)"):
+        find(S.edit_requests(models=st.sampled_from(["openai/dall-e-3"])), lambda body: True)
+
+
 def test_without_hypothesis_the_import_says_which_extra_to_install() -> None:
     code = "import sys; sys.modules['hypothesis'] = None\nfrom edenfake import strategies"
     result = run_python("-c", code)

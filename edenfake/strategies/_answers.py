@@ -117,6 +117,8 @@ def image_responses(*, extra_fields: bool = True) -> st.SearchStrategy[JSON]:
 def error_bodies(*, status: int | None = None) -> st.SearchStrategy[tuple[int, JSON]]:
     """``(status, body)`` for every error the fake sends (or those of one ``status``), from errors.schema.json."""
     known = sorted(s for s in range(400, 600) if contracts.error_definitions(s))
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
+        raise TypeError(f"status must be an int (one of {known}), got {status!r}")
     statuses = [status] if status is not None else known
     if any(s not in known for s in statuses):
         raise ValueError(f"no error body is documented for status {status}; known: {known}")

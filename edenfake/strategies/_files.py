@@ -66,6 +66,9 @@ def broken_image_files() -> st.SearchStrategy[BrokenImage]:
 def masks(*, width: int, height: int, valid: bool = True) -> st.SearchStrategy[tuple[bytes, str | None]]:
     """``(mask bytes, problem)`` for a first image of ``width`` x ``height``: good masks (problem None), or,
     with ``valid=False``, masks refused as ``mask_size_mismatch``, ``mask_no_alpha`` or ``mask_not_png``."""
+    for name, value in (("width", width), ("height", height)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4096:
+            raise ValueError(f"{name} must be an int from 1 to 4096 (the first image's size), got {value!r}")
     colours = st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255))
     if valid:
         return colours.map(lambda c: (_encode("png", (width, height), c, "RGBA"), None))

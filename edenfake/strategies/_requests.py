@@ -150,7 +150,7 @@ def edit_requests(
     cat = _catalog(catalog)
     picked = _models(models)
     chosen = picked if picked is not None else model_ids(catalog=cat, edits=True)
-    return chosen.flatmap(lambda mid: _request_for(_spec(cat, mid), edit=True))
+    return chosen.flatmap(lambda mid: _request_for(_spec(cat, mid, edits=True), edit=True))
 
 
 def _models(models: Any) -> st.SearchStrategy[str] | None:
@@ -166,10 +166,12 @@ def _models(models: Any) -> st.SearchStrategy[str] | None:
     )
 
 
-def _spec(catalog: Catalog, model_id: str) -> ModelSpec:
+def _spec(catalog: Catalog, model_id: str, *, edits: bool = False) -> ModelSpec:
     spec = catalog.get(model_id)
     if spec is None:
         raise ValueError(f"{model_id!r} is not in the catalog; use model_ids() or a catalog that has it")
+    if edits and not spec.edits:
+        raise ValueError(f"{model_id!r} does not edit images; use model_ids(edits=True) or a model that does")
     return spec
 
 

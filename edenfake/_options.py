@@ -288,9 +288,10 @@ class FakeOptions:
                     "allowed_hosts cannot be '*': it would let a page of any site reach the fake under any name; "
                     "name each host"
                 )
-            if not _SENDABLE.fullmatch(host.strip()):
+            if not _HOST_NAME.fullmatch(host.strip()):
                 raise ValueError(
-                    f"allowed_hosts must be host names (no spaces or control characters), got {_shown(host)}"
+                    f"allowed_hosts must be host names (letters, digits, '.', '-', '_': no port, path or spaces), "
+                    f"got {_shown(host)}"
                 )
         admin = self.admin_token
         if admin is not None and (not isinstance(admin, str) or not admin.strip() or admin != admin.strip()):
@@ -308,6 +309,7 @@ class FakeOptions:
 
 #: what a client can send as a bearer token or a Host name: printable ASCII, no spaces
 _SENDABLE = re.compile(r"[!-~]{1,4096}")
+_HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,252}")  # as a Host header names one, its port aside
 
 
 def _shown(value: Any) -> str:

@@ -24,6 +24,7 @@ from edenfake._arguments import (
     as_int,
     as_seconds,
     as_text,
+    echo,
     subcommand,
     unknown,
     worded,
@@ -64,7 +65,11 @@ def _parser() -> Parser:
         "Exit 0 when all conform, 1 when any violates, 2 when a file cannot be read.",
     )
     check.add_argument(
-        "files", nargs="+", metavar="FILE", help="a JSON file, JSON Lines or a cassette directory; '-': standard input"
+        "files",
+        nargs="+",
+        type=as_text,
+        metavar="FILE",
+        help="a JSON file, JSON Lines or a cassette directory; '-': standard input",
     )
     check.add_argument(
         "--as",
@@ -127,7 +132,9 @@ def _add_record_and_drift(sub: Any, typed: dict[str, str]) -> None:
         "recorded ones, grouped by kind (`edenfake docs drift` says what each means). Exit 0 when they agree, 1 "
         "on drift, 2 when the cassette or the catalog cannot be read.",
     )
-    drift.add_argument("cassette", metavar="DIR", nargs="?", help="a cassette directory (edenfake record)")
+    drift.add_argument(
+        "cassette", metavar="DIR", nargs="?", type=as_text, help="a cassette directory (edenfake record)"
+    )
     drift.add_argument(
         "--explain", metavar="KIND", help="print what a kind of difference means and what to do about it, and exit"
     )
@@ -140,9 +147,10 @@ def _add_record_and_drift(sub: Any, typed: dict[str, str]) -> None:
         "(repeatable; the catalog's answer_extra_fields keeps them)",
     )
     drift.add_argument("--json", action="store_true", help="print the report as JSON")
-    drift.add_argument("--catalog", metavar="FILE", help="a catalog file merged over the built-in one")
+    drift.add_argument("--catalog", type=as_text, metavar="FILE", help="a catalog file merged over the built-in one")
     drift.add_argument(
         "--suggest-catalog",
+        type=as_text,
         metavar="FILE",
         help="write the catalog overlay that explains what a catalog can (prices, edit prices, sizes, n limits, "
         "revised_prompt, response formats, the refusal status), checked by running the cassette again with it; "
@@ -207,6 +215,8 @@ def _serve(args: argparse.Namespace, typed: dict[str, str]) -> int:
     except (TypeError, ValueError) as exc:
         raise Refused("edenfake serve", worded(exc, typed)) from None
     _check_installed(args)
+    if args.replace_catalog and args.catalog is None:
+        raise Refused("edenfake serve", "--replace-catalog needs --catalog FILE: it uses that file alone")
     try:
         catalog = Catalog.load(args.catalog, replace=args.replace_catalog) if args.catalog is not None else None
     except (CatalogError, OSError, ValueError) as exc:  # a NUL in the path is a ValueError of open()
@@ -373,9 +383,15 @@ def _record(args: argparse.Namespace, typed: dict[str, str]) -> int:
         raise Refused("edenfake record", worded(exc, typed)) from None
     try:
         upstream = Upstream(args.upstream, timeout=args.timeout)
+    except ValueError as exc:
+        said = str(exc) if "got" in str(exc) else f"{exc} (got {echo(args.upstream)})"
+        raise Refused("edenfake record", f"--upstream: {said}") from None
+    try:
         writer = Writer(args.cassette)
     except (OSError, ValueError) as exc:
-        print(one_line(f"edenfake record: {exc}", LINE_CHARS), file=sys.stderr)
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        shown = f"--cassette: cannot use {echo(args.cassette)} as the cassette directory: {why}"
+        print(one_line(f"edenfake record: {shown}", LINE_CHARS), file=sys.stderr)
         return 2
 
     def recorded(*what: Any) -> None:

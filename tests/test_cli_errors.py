@@ -69,8 +69,15 @@ def _refusal(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         ),
         (
             ["--allowed-host", "a b"],
-            "edenfake serve: --allowed-host must be host names (no spaces or control characters) (got 'a b')",
+            "edenfake serve: --allowed-host must be host names (letters, digits, '.', '-', '_': no port, path or "
+            "spaces) (got 'a b')",
         ),
+        (
+            ["--allowed-host", "evil.com:80/x"],
+            "edenfake serve: --allowed-host must be host names (letters, digits, '.', '-', '_': no port, path or "
+            "spaces) (got 'evil.com:80/x')",
+        ),
+        (["--replace-catalog"], "edenfake serve: --replace-catalog needs --catalog FILE: it uses that file alone"),
         (
             ["--token", "has space"],
             "edenfake serve: --token must be printable ASCII without spaces, as a client sends one",
@@ -287,3 +294,37 @@ def test_a_closed_standard_output_is_written_nowhere_without_a_traceback() -> No
         preexec_fn=lambda: os.close(1),
     )
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["drift", "c", "--catalog", ""], "edenfake drift: --catalog must not be empty (got '')"),
+        (["drift", "c", "--suggest-catalog", ""], "edenfake drift: --suggest-catalog must not be empty (got '')"),
+        (["drift", ""], "must not be empty (got '')"),
+        (["validate", ""], "must not be empty (got '')"),
+        (
+            ["record", "--cassette", "c", "--upstream", "http://[::1"],
+            "--upstream: Invalid IPv6 URL (got 'http://[::1')",
+        ),
+        (
+            ["record", "--cassette", "c", "--upstream", "ftp://x"],
+            "--upstream: the upstream must be an http:// or https://",
+        ),
+    ],
+)
+def test_an_empty_path_or_a_broken_upstream_is_refused_naming_the_flag(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # an empty path is never read as the current directory
+    assert said in _refusal(argv, capsys)
+    assert not (tmp_path / "c").exists()
+
+
+def test_a_cassette_that_is_a_file_is_refused_naming_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.json").write_text("{}")
+    line = _refusal(["record", "--cassette", "a.json"], capsys)
+    assert line == "edenfake record: --cassette: cannot use 'a.json' as the cassette directory: Not a directory"

@@ -269,7 +269,7 @@ class Catalog:
     """The models the fake knows. ``Catalog.load(path)`` merges a user's file over the built-in one."""
 
     def __init__(self, data: Mapping[str, Any], *, source: str = "<catalog>") -> None:
-        problems = contracts.violations("catalog", data)
+        problems = contracts.violations("catalog", data, limit=contracts.MAX_VIOLATIONS)
         if problems:
             lines = "\n".join(f"  {p}" for p in problems)
             raise CatalogError(f"{source} is not a valid edenfake catalog:\n{lines}")

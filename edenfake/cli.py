@@ -252,7 +252,8 @@ PROBLEM_CHARS = 2000
 
 def _flat(text: str) -> str:
     """A file's problem on one line (a catalog's may list several), control characters escaped."""
-    return one_line("; ".join(line.strip() for line in text.splitlines() if line.strip()), PROBLEM_CHARS)
+    joined = "; ".join(line.strip() for line in text.splitlines() if line.strip())
+    return one_line(joined.replace(":; ", ": "), PROBLEM_CHARS)  # "...catalog:" then its list
 
 
 #: what ``--loop`` and ``--http`` need installed (``pip install 'edenfake[standard]'`` has both)

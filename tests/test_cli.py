@@ -260,3 +260,14 @@ def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
     with proc.stderr:
         err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141 and "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_a_catalog_past_its_model_bound_is_refused_naming_the_bound(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = {f"p/m{i}": {} for i in range(20_000)}  # every one broken too: the refusal stops at 20 rules
+    (tmp_path / "many.json").write_text(json.dumps({"models": models}))
+    assert main(["serve", "--port", "0", "--catalog", str(tmp_path / "many.json")]) == 2
+    err = capsys.readouterr().err
+    assert "is not a valid edenfake catalog: $.models: Object should have at most 2000 fields [too_long]" in err
+    assert len(err.splitlines()) == 1 and err.count("[missing]") < 20

@@ -764,3 +764,30 @@ def test_the_page_never_needs_an_api_token() -> None:
         assert http.get("/_edenfake/catalog").status_code == 200
         assert http.get("/v3/images/models").status_code == 401
         assert locked.calls.count == 1
+
+
+def test_download_har_saves_the_picked_sessions_journal_with_the_pages_token(
+    browser: BrowserContext, tmp_path: Path
+) -> None:
+    body = {"model": "openai/dall-e-2", "prompt": "in s1", "size": "256x256", "response_format": "url"}
+    with edenfake.serve(admin_token="s3cret") as guarded, httpx.Client(base_url=guarded.url) as http:
+        auth = {"Authorization": "Bearer t"}
+        for _ in range(3):
+            http.post("/v3/images/generations", json=body, headers={**auth, "X-Edenfake-Session": "s1"})
+        http.post("/v3/images/generations", json={**body, "prompt": "in default"}, headers=auth)
+        tab = browser.new_page()
+        try:
+            tab.goto(f"{guarded.url}/_edenfake/#token=s3cret&{FAST}")
+            _until(tab, "() => document.getElementById('status-line').textContent.startsWith('live')")
+            _until(tab, "() => document.querySelectorAll('#session-select option').length === 2", timeout=10)
+            tab.select_option("#session-select", "s1")
+            with tab.expect_download() as caught:
+                tab.click("text=Download HAR")
+            saved = tmp_path / "calls.har"
+            caught.value.save_as(saved)
+            assert caught.value.suggested_filename == "edenfake-calls-s1.har"
+        finally:
+            tab.close()
+    entries = json.loads(saved.read_text())["log"]["entries"]
+    prompts = [json.loads(e["request"]["postData"]["text"])["prompt"] for e in entries]
+    assert prompts == ["in s1"] * 3

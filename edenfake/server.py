@@ -180,7 +180,10 @@ def make_server(
 
 def cut_line(count: int) -> str:
     """What a stopping server says of the held requests it cut short."""
-    return f"edenfake: stopping: dropped {count} connection(s) held by a timeout fault or latency"
+    return (
+        f"edenfake: stopping: cut short {count} held request(s): a timeout fault's connection dropped, a "
+        "latency's answer sent at once"
+    )
 
 
 def _log_cut(count: int) -> None:

@@ -68,7 +68,8 @@ def test_a_signal_stops_serve_at_once_while_a_timeout_fault_hangs(sig: int) -> N
     assert took < PROMPT_STOP, err
     thread.join(PROMPT_STOP)
     assert not thread.is_alive() and isinstance(raised[0], httpx.RemoteProtocolError)  # the hold was cut: dropped
-    assert "edenfake: stopping: dropped 1 connection(s) held by a timeout fault or latency" in err.splitlines()
+    said = "edenfake: stopping: cut short 1 held request(s): a timeout fault's connection dropped, a latency's answer"
+    assert f"{said} sent at once" in err.splitlines()
     assert "edenfake stopped" in out
     assert "Traceback" not in err and "Exception in ASGI" not in err and "Cancel" not in err, err
     if sig == signal.SIGINT:

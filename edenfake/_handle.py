@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 from edenfake._core import Clock
 from edenfake.errors import hide_setting_frames
@@ -26,20 +26,8 @@ class Handle:
 
     def __init__(self, fake: EdenFake) -> None:
         self.fake = fake
-
-    def fail(
-        self,
-        what: int | FaultKind,
-        *,
-        times: int | None = 1,
-        match: Any = None,
-        retry_after: float | None = None,
-        detail: str | None = None,
-        hang: float = 30.0,
-    ) -> Fault:
-        """Queue a fault: see :meth:`edenfake.EdenFake.fail` (a status, "timeout", "disconnect" or
-        "content_policy"; ``times``, ``match``, ``retry_after``, ``detail``, ``hang``)."""
-        return self.fake.fail(what, times=times, match=match, retry_after=retry_after, detail=detail, hang=hang)
+        #: queue a fault: the fake's own ``fail()`` (a status, "timeout", "disconnect" or "content_policy")
+        self.fail = fake.fail
 
     @property
     def calls(self) -> Journal:

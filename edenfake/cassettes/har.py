@@ -33,6 +33,7 @@ __all__ = [
     "MAX_SOURCE_BYTES",
     "Exchange",
     "SourceError",
+    "first_byte",
     "looks_like_har",
     "read_bounded_file",
     "read_har",
@@ -101,10 +102,14 @@ def read_bounded_file(path: Path) -> bytes:
     return data
 
 
+def first_byte(data: bytes) -> bytes:
+    """The first byte of ``data`` after a BOM and blanks: ``{`` for a JSON object, ``[`` for a list."""
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+
+
 def looks_like_har(data: bytes) -> bool:
     """Whether ``data`` starts as a JSON object does (a HAR log is one), whatever the file's name."""
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    return head == b"{"
+    return first_byte(data) == b"{"
 
 
 class _Fields:

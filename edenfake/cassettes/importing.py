@@ -32,6 +32,7 @@ from edenfake.cassettes.har import (
     MAX_ENTRIES,
     Exchange,
     SourceError,
+    first_byte,
     looks_like_har,
     read_bounded_file,
     read_har,
@@ -83,7 +84,7 @@ def read_source(path: Path) -> list[Exchange]:
         return list(read_har(path, data))
     if not data.strip():
         raise SourceError(f"{path}: empty: not a HAR log or a vcrpy cassette")
-    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[":  # JSON, or YAML's flow list: neither format either way
+    if first_byte(data) == b"[":  # JSON, or YAML's flow list: neither format either way
         raise SourceError(f'{path}: not a HAR log (a JSON object with "log") or a vcrpy cassette ("interactions:")')
     document = load_yaml(path, data)
     if not isinstance(document, dict) or "interactions" not in document:

@@ -10,6 +10,7 @@ mock (:mod:`edenfake._mock`) uses the same transport classes for the URLs it rou
 from __future__ import annotations
 
 import functools
+import math
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable
@@ -113,7 +114,9 @@ def _read_timeout(request: Any) -> float | None:
     """The read timeout the client gave ``request`` (httpx and httpx2 put it in its extensions), or None."""
     timeout = request.extensions.get("timeout")
     read = timeout.get("read") if isinstance(timeout, dict) else None
-    return float(read) if isinstance(read, (int, float)) and not isinstance(read, bool) else None
+    if not isinstance(read, (int, float)) or isinstance(read, bool) or not 0 <= read < math.inf:
+        return None  # none set, or none a client could wait for (NaN, negative): the latency runs in full
+    return float(read)
 
 
 def _held(module: Any, request: Any, delay: float) -> tuple[float, Exception | None]:

@@ -5,6 +5,7 @@ requests and aiohttp cost ``import edenfake`` nothing, and are routed when impor
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import httpx
@@ -135,6 +136,9 @@ def test_latency_over_the_read_timeout_is_the_clients_read_timeout(library: str)
             c.post(f"{EDEN}/v3/images/generations", json=BODY)
         with module.Client(headers=AUTH, timeout=5.0) as c:  # a longer timeout waits for the answer
             assert c.post(f"{EDEN}/v3/images/generations", json=BODY).status_code == 200
+        for odd in (math.nan, -1.0, math.inf):  # no timeout a client could wait for: the answer comes in full
+            with module.Client(headers=AUTH, timeout=module.Timeout(5.0, read=odd)) as c:
+                assert c.post(f"{EDEN}/v3/images/generations", json=BODY).status_code == 200
 
 
 @pytest.mark.parametrize("library", ["httpx", "httpx2"])

@@ -90,6 +90,9 @@ def test_the_page_is_served_small_and_self_contained(client: TestClient) -> None
     assert r.content == page() and len(r.content) < 64 * 1024
     csp = r.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "connect-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    # Only the page's own script runs, named by its hash: markup that reached the page could not run a script.
+    script_src = re.search(r"script-src ([^;]*)", csp)
+    assert script_src and re.fullmatch(r"'sha256-[A-Za-z0-9+/]{43}='", script_src.group(1)), csp
     # Nothing loaded from elsewhere: every link is this page, this fake, or an empty data: icon.
     assert all(link.startswith(("#", "/", "data:")) for link in _parsed().links), _parsed().links
     assert not re.search(r"https?://", r.text)

@@ -3,7 +3,10 @@ needs (``GET /_edenfake/catalog``). The page drives the fake through the public 
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import re
 from importlib import resources
 
 from edenfake._core import Core
@@ -13,18 +16,7 @@ from edenfake._wire import FakeResponse, json_response
 __all__ = ["HANDLERS", "page"]
 
 CONSOLE_PATH = "/_edenfake/"
-#: The page loads nothing but itself and this fake's own routes (no CDN, no font, no frame): a browser
-#: refuses anything else, and no other site may frame the page's buttons.
-_HEADERS = {
-    "content-type": "text/html; charset=utf-8",
-    "cache-control": "no-cache",
-    "content-security-policy": (
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; "
-        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    ),
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-}
+_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
 
 @functools.cache
@@ -33,8 +25,29 @@ def page() -> bytes:
     return resources.files("edenfake").joinpath("static").joinpath("console.html").read_bytes()
 
 
+@functools.cache
+def _headers() -> dict[str, str]:
+    """The page loads nothing but itself and this fake's own routes (no CDN, no font, no frame): a browser
+    refuses anything else, no other site may frame the page's buttons, and the only script that runs is the
+    page's own, named by its sha256 (a script injected into the page, by markup in a journal entry say, does
+    not run)."""
+    scripts = _SCRIPT.findall(page())
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'" for s in scripts)
+    script_src = hashes or "'none'"
+    return {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": "no-cache",
+        "content-security-policy": (
+            f"default-src 'none'; script-src {script_src}; style-src 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        ),
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+    }
+
+
 def get_console(core: Core, exchange: Exchange) -> FakeResponse:
-    return FakeResponse(200, dict(_HEADERS), page())
+    return FakeResponse(200, dict(_headers()), page())
 
 
 def get_console_redirect(core: Core, exchange: Exchange) -> FakeResponse:

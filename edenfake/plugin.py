@@ -13,6 +13,7 @@ with a table of the modes each such test survived."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -39,15 +40,17 @@ LINE_CHARS = 500
 
 def pytest_configure(config: pytest.Config) -> None:
     from edenfake import _options  # small and framework-free: the marker's help is the options' fields
+    from edenfake.cassettes import upstream_base  # light: the upstream's rule, stated there
 
     shown = ", ".join(f"{f.name}={f.default!r}" for f in dataclasses.fields(_options.MarkerOptions))
     live = ", ".join(f.name for f in _options.live_fields())
-    config.addinivalue_line(
-        "markers",
-        f"edenfake(*, {shown}): options of edenfake.mock() for the edenfake fixture ({live} also apply to "
-        "edenfake_server)",
-    )
+    help_ = f"options of edenfake.mock() for the edenfake fixture ({live} also apply to edenfake_server)"
+    config.addinivalue_line("markers", f"edenfake(*, {shown}): {help_}")
     config.addinivalue_line("markers", _MATRIX_HELP)
+    try:
+        upstream_base(config.getoption("edenfake_upstream", _options.EDEN_URL))
+    except ValueError as exc:  # once, as pytest's own usage errors are, not once per test that records
+        raise pytest.UsageError(f"--edenfake-upstream: {exc}") from None
     shares = config.getoption("edenfake_shared_server", False) and not hasattr(config, "workerinput")
     if shares and hasattr(config.pluginmanager.hook, "pytest_configure_node"):  # xdist is loaded
         config.pluginmanager.register(_SharedServerHost(), "edenfake-shared-server")
@@ -103,10 +106,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def _watch(request: pytest.FixtureRequest, title: str, describe: Callable[[], str]) -> None:
     """List the fake's calls in the test's report if it fails."""
     request.node.stash.setdefault(_calls_key, []).append((title, describe))
-
-
-def _describer(fake: EdenFake) -> Callable[[], str]:
-    return lambda: describe_calls(fake)
 
 
 def describe_calls(fake: EdenFake, limit: int = REPORT_CALLS) -> str:
@@ -186,7 +185,7 @@ def edenfake(request: pytest.FixtureRequest) -> Iterator[MockHandle]:
         if session is not None:  # the fixture cannot start: nothing staged for the cassette may stay behind
             session.finish(passed=False)
         raise
-    _watch(request, "edenfake calls", _describer(handle.fake))
+    _watch(request, "edenfake calls", functools.partial(describe_calls, handle.fake))
     try:
         yield handle
     finally:
@@ -337,7 +336,7 @@ def edenfake_server(request: pytest.FixtureRequest) -> Iterator[LiveServer | Rem
         setter = live[name].metadata["setter"]
         if setter is not None:
             getattr(server.fake, setter)(value)
-    watched = {"calls": _describer(server.fake)}  # read in process, from the fake itself
+    watched: dict[str, Callable[[], str]] = {"calls": functools.partial(describe_calls, server.fake)}  # in process
     _watch(request, "edenfake_server calls", lambda: watched["calls"]())
     try:
         yield server

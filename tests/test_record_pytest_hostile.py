@@ -123,3 +123,27 @@ def test_a_cassette_name_with_nothing_in_it_is_refused(name: str) -> None:
     with pytest.raises(ValueError, match="cassette= takes True or a name that is not empty"):
         cassette_dir("tests/test_x.py", "test_y", name)
     assert cassette_dir("tests/test_x.py", "test_y", "a b/c").name == "a_b_c"  # a name is made safe
+
+
+@pytest.mark.parametrize(
+    ("upstream", "rule"),
+    [
+        ("ftp://127.0.0.1:9", "an http:// or https:// URL"),
+        ("http://[::1", "an http:// or https:// URL"),
+        ("https://user:secret@api.edenai.run", "no credentials or query"),
+        ("http://" + "x" * 5000, "longer than a DNS name may be"),  # a long one is cut, not echoed whole
+    ],
+)
+def test_a_bad_upstream_is_one_usage_error_before_any_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, upstream: str, rule: str
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    pytester.makepyfile(
+        "import pytest\n\n"
+        + "".join(f"@pytest.mark.edenfake(cassette=True)\ndef test_{i}(edenfake):\n    pass\n\n" for i in range(3))
+    )
+    result = _run(pytester, "--edenfake-record=once", f"--edenfake-upstream={upstream}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.stderr.lines if "--edenfake-upstream" in line]
+    assert len(errors) == 1 and rule in errors[0] and len(errors[0]) < 400, result.stderr.lines
+    assert "secret" not in result.stderr.str() and not (pytester.path / "cassettes").exists()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import urllib.parse
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +32,7 @@ from edenfake._core import Core
 from edenfake._redact import one_line
 from edenfake._wire import FakeRequest, FakeResponse, json_response
 from edenfake.app import _CoreDoor
+from edenfake.cassettes import upstream_base
 from edenfake.cassettes.format import Recorded, answer_files, header_problem
 from edenfake.cassettes.matching import Described, describe_request
 from edenfake.cassettes.replay import Answered, Replay, image_digest, journal_answer, model_of
@@ -118,14 +118,7 @@ class Upstream:
     each exchange with it: the answer, or an image, must be read whole within it."""
 
     def __init__(self, base_url: str = DEFAULT_UPSTREAM, *, timeout: float = 300.0) -> None:
-        parts = urllib.parse.urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"the upstream must be an http:// or https:// URL, got {base_url!r}")
-        if parts.username or parts.password or parts.query:
-            raise ValueError("the upstream URL carries no credentials or query: the caller's Authorization is sent")
-        base = base_url.rstrip("/")
-        # A base URL as the openai SDK takes it (".../v3") names the same service: requests already carry /v3.
-        self.base_url = base[: -len("/v3")] if base.endswith("/v3") else base
+        self.base_url = upstream_base(base_url)
         self.timeout = timeout
         self._transport = httpx.HTTPTransport(retries=0)
 

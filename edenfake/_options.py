@@ -1,13 +1,10 @@
 """Every option of edenfake, defined once, as frozen keyword-only dataclasses whose field metadata says what
-each option means, how the CLI spells it and whether a running fake can take it live.
-
-:class:`FakeOptions` holds what :class:`~edenfake.EdenFake` takes; :class:`MockOptions` adds what
-``edenfake.mock()`` and the ``edenfake`` fixture take, :class:`ServeOptions` what ``edenfake.serve()`` and
-``edenfake serve`` take, :class:`MarkerOptions` what the ``@pytest.mark.edenfake`` marker takes. The CLI's
+each option means, how the CLI spells it and whether a running fake can take it live: :class:`FakeOptions`
+(:class:`~edenfake.EdenFake`), :class:`MockOptions` (``edenfake.mock()``, the ``edenfake`` fixture),
+:class:`ServeOptions` (``edenfake.serve()``, ``edenfake serve``), :class:`MarkerOptions` (the marker). The CLI's
 flags, the marker's help and the live-server fixture are generated from these fields; the ``*Kwargs``
 TypedDicts let mypy check callers' keywords (a test holds them to the dataclasses). A misspelt option fails the
-same way everywhere: "unknown option 'credit'; did you mean 'credits'?".
-"""
+same way everywhere: "unknown option 'credit'; did you mean 'credits'?"."""
 
 from __future__ import annotations
 
@@ -162,7 +159,11 @@ class FakeOptions:
         3600.0, "seconds a `url` result stays served", cli="float", metavar="SECONDS", longest=math.inf
     )
     tokens: tuple[str, ...] | None = _option(
-        None, "a bearer token accepted (unset: any well-formed token)", cli="repeat", flag="--token", metavar="TOKEN"
+        None,
+        "a bearer token accepted (unset: any well-formed token; an empty list: none, every API call a 401)",
+        cli="repeat",
+        flag="--token",
+        metavar="TOKEN",
     )
     credits: float | None = _option(
         None,

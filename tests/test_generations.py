@@ -265,6 +265,15 @@ def test_a_fake_restricted_to_some_tokens_refuses_others() -> None:
         assert c.post(URL, json=body, headers={"Authorization": "Bearer bad"}).status_code == 401
 
 
+def test_a_fake_with_an_empty_token_list_accepts_no_token() -> None:
+    # tokens=[] is not "unset": no token is accepted (an account whose keys were all revoked), as the help says
+    with TestClient(create_app(EdenFake(tokens=[]))) as c:
+        body = {"model": "openai/gpt-image-1", "prompt": "x"}
+        for token in ("good", "sk-anything", "x" * 100):
+            r = c.post(URL, json=body, headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 401 and r.json()["error_code"], r.text
+
+
 # -- the model's own rules -------------------------------------------------------------------------------
 
 

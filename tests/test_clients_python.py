@@ -61,6 +61,16 @@ def test_generate(door: tuple[Handle, str]) -> None:
     }
 
 
+def test_stream_true_is_taken_and_answered_as_json_as_the_service_does(door: tuple[Handle, str]) -> None:
+    # The image routes do not stream and pass unknown fields on (docs/explanation/real-service.md): the SDK's
+    # stream reads the JSON answer as no events, and the call is there in the journal, answered 200.
+    handle, base_url = door
+    with sdk(base_url) as client:
+        events = list(client.images.generate(model=GPT, prompt="a fox", quality="low", stream=True))
+    assert events == []
+    assert handle.calls.last.status == 200 and handle.calls.last.json["stream"] is True
+
+
 def test_edit_one_several_and_masked(door: tuple[Handle, str]) -> None:
     handle, base_url = door
     with sdk(base_url) as client:

@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 import edenfake
-from edenfake import Journal
+from edenfake import FakeRequest, Journal
+from edenfake.cassettes.matching import describe_request
 from edenfake.cli import main
 from tests.helpers import png, run_python, strict_json
 
@@ -301,3 +302,10 @@ def test_the_journal_keeps_strict_json_whoever_records_into_it() -> None:
         assert set(call.response) == {"not_json"} and set(call.json) == {"not_json"} and call.files == []
         json.dumps(call.as_dict(), allow_nan=False)
     assert calls[-1].json == {"a": 1} and calls[-1].response == {"a": "\ud800"}
+
+
+def test_a_request_header_a_cassette_line_could_not_hold_is_left_out_and_said() -> None:
+    headers = [("user-agent", "bot\x01"), ("x-edenai-tags", "a=" + "b" * 9000), ("accept", "*/*")]
+    described = describe_request(FakeRequest("POST", "/v3/images/generations", headers, b'{"prompt": "x"}'))
+    assert described.record["headers"] == {"accept": "*/*"}
+    assert len(described.notes) == 2 and all("was not kept" in note for note in described.notes)

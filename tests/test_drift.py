@@ -207,3 +207,24 @@ def test_an_unreadable_catalog_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["drift", str(cassette), "--catalog", str(tmp_path / "bad.json")]) == 2
     assert "cannot use the catalog" in capsys.readouterr().err
     assert main(["drift", str(cassette)]) == 0
+
+
+def test_the_tags_header_is_kept_matched_on_replay_and_drifts_clean(tmp_path: Path) -> None:
+    # The tags header decides the answer (an invalid tag is a 400): a cassette keeps it, as the service joins a
+    # header sent twice, replay tells calls apart by it, and a recording of the fake drifts clean against it.
+    body = {"model": "openai/gpt-image-1", "prompt": "a fox", "quality": "low"}
+    bad, good = {"X-EdenAI-Tags": "eden:x=y"}, [("X-EdenAI-Tags", "client=acme"), ("X-EdenAI-Tags", "env=ci")]
+    with edenfake.serve(clock=1_779_792_103) as upstream:
+        recording = Recording(Upstream(upstream.url), Writer(tmp_path / "c"))
+        with edenfake.mock(EdenFake(replay=recording)), httpx.Client(base_url=EDEN, headers=AUTH) as http:
+            assert http.post("/images/generations", json=body, headers=bad).status_code == 400
+            assert http.post("/images/generations", json=body, headers=good).status_code == 200
+        recording.upstream.close()
+    lines = [json.loads(line) for line in (tmp_path / "c" / "exchanges.jsonl").read_text().splitlines()]
+    assert [line["request"]["headers"]["x-edenai-tags"] for line in lines] == ["eden:x=y", "client=acme,env=ci"]
+    assert drift(Cassette.load(tmp_path / "c")).differences == []
+    with edenfake.mock(replay=tmp_path / "c", unmatched="error"), httpx.Client(base_url=EDEN, headers=AUTH) as http:
+        assert http.post("/images/generations", json=body, headers=good).status_code == 200
+        assert http.post("/images/generations", json=body, headers=bad).json()["error_code"] == "INVALID_TAGS"
+        untagged = http.post("/images/generations", json=body)  # no tags: neither recorded call
+        assert untagged.status_code == 404 and untagged.json()["closest"]["differences"] == ["x-edenai-tags"]

@@ -21,8 +21,9 @@ from typing import Any
 
 from edenfake import _redact
 from edenfake._request import MULTIPART, is_json_media, parse_json, parse_multipart
+from edenfake._tags import HEADER as TAGS_HEADER
 from edenfake._wire import FakeRequest
-from edenfake.cassettes.format import REQUEST_HEADERS, file_name
+from edenfake.cassettes.format import REQUEST_HEADERS, file_name, header_problem
 from edenfake.cassettes.scrub import MIN_SECRET, add_query_secrets, strip_urls
 from edenfake.errors import ApiError
 
@@ -54,8 +55,15 @@ def describe_request(request: FakeRequest) -> Described:
         if _redact.is_secret_header(name):
             out.secrets.add(value)
             out.secrets.add(value.partition(" ")[2].strip())
+        elif name == TAGS_HEADER:  # sent twice, the service reads both: kept joined, as it joins them
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
         elif name in REQUEST_HEADERS and name not in headers:
             headers[name] = value
+    for name, value in list(headers.items()):
+        problem = header_problem(name, value)
+        if problem is not None:  # a cassette line must load again: the header is left out, and said so
+            del headers[name]
+            out.notes.append(f"the request's {name} header was not kept: {problem}")
     # never kept (an API key may travel there), but scrubbed if an upstream repeats it
     add_query_secrets(request.query, out.secrets)
     content_type = headers.get("content-type")
@@ -196,12 +204,15 @@ def _kept_string(value: str, out: Described) -> Any:
 
 
 def match_key(record: dict[str, Any]) -> str:
-    """What replay compares: method, path, the body's fields (images by sha256), never a boundary or a header."""
+    """What replay compares: method, path, the body's fields (images by sha256) and the tags header (it decides
+    the answer as the body's tags do); never a boundary or another header."""
     files = [(f.get("part"), f.get("sha256")) for f in record.get("files") or ()]
     body = record.get("body")
+    headers = record.get("headers")
     parts = [
         record.get("method"),
         record.get("path"),
+        headers.get(TAGS_HEADER) if isinstance(headers, dict) else None,
         ["json", record["json"]] if "json" in record else None,
         record.get("form"),
         files,
@@ -216,6 +227,9 @@ def differences(recorded: dict[str, Any], sent: dict[str, Any]) -> list[tuple[st
     for name in ("method", "path"):
         if recorded.get(name) != sent.get(name):
             found.append((name, recorded.get(name), sent.get(name)))
+    tags = [(r.get("headers") if isinstance(r.get("headers"), dict) else {}).get(TAGS_HEADER) for r in (recorded, sent)]
+    if tags[0] != tags[1]:
+        found.append((TAGS_HEADER, _ABSENT if tags[0] is None else tags[0], _ABSENT if tags[1] is None else tags[1]))
     kinds = [
         ("json" if "json" in r else "form" if "form" in r else "body" if "body" in r else None)
         for r in (recorded, sent)

@@ -144,26 +144,11 @@ class ModelSpec:
                 f"n={n} is more than {self.id} returns per request (at most {self.n_max})",
             )
         width, height = self.resolve_size(body.get("size"))
-        quality = body.get("quality")
-        if quality is not None and quality not in self.qualities:
-            why = (
-                f"quality '{quality}' is not supported by {self.id}; use one of {', '.join(self.qualities)}"
-                if self.qualities
-                else f"quality '{quality}' is not supported: {self.id} takes no quality parameter"
-            )
-            raise self._refuse("quality", quality, self.qualities, why)
+        quality = self._one_of(body, "quality", self.qualities)
         effective_quality = quality or self.entry.get("default_quality")
         if effective_quality is not None:
             effective_quality = self.entry.get("quality_aliases", {}).get(effective_quality, effective_quality)
-        output_format = body.get("output_format")
-        if output_format is not None and output_format not in self.output_formats:
-            raise self._refuse(
-                "output_format",
-                output_format,
-                self.output_formats,
-                f"output_format '{output_format}' is not supported by {self.id}; "
-                f"use one of {', '.join(self.output_formats)}",
-            )
+        output_format = self._one_of(body, "output_format", self.output_formats)
         response_format = body.get("response_format")
         if self.entry["honours_response_format"]:
             allowed_rf: list[str] = self.entry["response_formats"]
@@ -177,19 +162,13 @@ class ModelSpec:
             rf = response_format or self.entry.get("default_response_format", allowed_rf[0])
         else:
             rf = "b64_json"  # gpt-image and most providers always answer with base64
-        background = body.get("background")
-        backgrounds: list[str] = self.entry.get("backgrounds", [])
-        if background is not None and background not in backgrounds:
-            why = (
-                f"background '{background}' is not one of {', '.join(backgrounds)}"
-                if backgrounds
-                else f"background '{background}' is not supported: {self.id} takes no background parameter"
-            )
-            raise self._refuse("background", background, backgrounds, why)
+        background = self._one_of(body, "background", self.entry.get("backgrounds", []))
         if background == "transparent" and output_format == "jpeg":
             raise self._refuse(
                 "background", background, ["opaque", "auto"], "a transparent background needs png or webp"
             )
+        self._one_of(body, "moderation", self.entry.get("moderations", []))
+        self._check_compression(body.get("output_compression"))
         return Plan(
             model=self.id,
             provider=self.provider,
@@ -203,6 +182,27 @@ class ModelSpec:
             revised_prompt=self.entry["revised_prompt"],
             unit_price=self.unit_price(width, height, effective_quality, edit=edit),
         )
+
+    def _one_of(self, body: Mapping[str, Any], param: str, allowed: list[str]) -> Any:
+        """``body[param]`` when the model takes it (None when absent); else the provider's refusal."""
+        value = body.get(param)
+        if value is not None and value not in allowed:
+            why = (
+                f"{param} '{value}' is not supported by {self.id}; use one of {', '.join(allowed)}"
+                if allowed
+                else f"{param} '{value}' is not supported: {self.id} takes no {param} parameter"
+            )
+            raise self._refuse(param, value, allowed, why)
+        return value
+
+    def _check_compression(self, compression: int | None) -> None:
+        """``output_compression`` (an integer or null: the contract checked it) where the model takes one."""
+        if compression is not None and not self.entry.get("output_compression", False):
+            why = f"output_compression {compression} is not supported: {self.id} takes no output_compression parameter"
+            raise self._refuse("output_compression", compression, [], why)
+        if compression is not None and not 0 <= compression <= 100:
+            why = f"output_compression={compression} is not within 0..100"
+            raise self._refuse("output_compression", compression, None, why)
 
     def unit_price(self, width: int, height: int, quality: str | None, *, edit: bool = False) -> float:
         """USD for one image of this size and quality, from the catalog's price table (``edit``: the model's

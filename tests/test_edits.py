@@ -457,3 +457,13 @@ HOSTILE_JSON: list[Any] = [
 def test_no_json_edit_makes_the_fake_answer_500(client: TestClient, extra: dict[str, Any], model: str) -> None:
     r = client.post(URL, json={"model": model, "prompt": "x", **extra})
     assert r.status_code < 500, r.text
+
+
+@pytest.mark.parametrize(("value", "status"), [("50", 200), ("150", 400), ("fifty", 422)])
+def test_a_multipart_output_compression_is_read_as_the_number_it_spells(
+    client: TestClient, value: str, status: int
+) -> None:
+    r = multipart(client, [("image", ("a.png", png(), "image/png"))], output_compression=value, output_format="jpeg")
+    assert r.status_code == status, r.text
+    if status == 400:
+        assert r.json()["param"] == "output_compression" and r.json()["value"] == 150

@@ -302,6 +302,11 @@ def test_unknown_model_is_400_invalid_model(client: TestClient) -> None:
         ({"model": "openai/gpt-image-2", "size": "4096x1024"}, "size", "4096x1024"),
         ({"model": "google/gemini-2.5-flash-image", "size": "7:3"}, "size", "7:3"),
         ({"model": "amazon/amazon.nova-canvas-v1:0", "n": 6}, "n", 6),
+        ({"model": "openai/gpt-image-1", "moderation": "none"}, "moderation", "none"),
+        ({"model": "openai/dall-e-3", "moderation": "low"}, "moderation", "low"),
+        ({"model": "openai/gpt-image-1", "output_compression": 101}, "output_compression", 101),
+        ({"model": "openai/gpt-image-2", "output_compression": -1}, "output_compression", -1),
+        ({"model": "google/imagen-4.0-generate-001", "output_compression": 50}, "output_compression", 50),
     ],
 )
 def test_what_the_provider_refuses_is_a_provider_error_naming_field_and_value(
@@ -314,8 +319,29 @@ def test_what_the_provider_refuses_is_a_provider_error_naming_field_and_value(
     assert body["param"] == param and body["value"] == value
     assert body["provider"] == fields["model"].split("/")[0]
     assert param in body["detail"] and str(value) in body["detail"]
-    if param in ("size", "quality", "response_format", "output_format"):
+    if param in ("size", "quality", "response_format", "output_format", "moderation"):
         assert isinstance(body["allowed"], list), "the allowed values are listed (none for a model without qualities)"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"moderation": "low"},
+        {"moderation": "auto"},
+        {"output_compression": 0},
+        {"output_compression": 100, "output_format": "webp"},
+        {"output_compression": None, "moderation": None},
+    ],
+)
+def test_the_gpt_image_models_own_options_are_taken(client: TestClient, fields: dict[str, Any]) -> None:
+    assert gen(client, quality="low", **fields).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("output_compression", "a"), ("output_compression", 50.5), ("moderation", 1)]
+)
+def test_the_gpt_image_models_own_options_have_their_types(client: TestClient, field: str, value: Any) -> None:
+    assert detail_locs(gen(client, **{field: value})) == [["body", field]]
 
 
 @pytest.mark.parametrize(

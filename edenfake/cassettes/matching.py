@@ -208,11 +208,10 @@ def match_key(record: dict[str, Any]) -> str:
     the answer as the body's tags do); never a boundary or another header."""
     files = [(f.get("part"), f.get("sha256")) for f in record.get("files") or ()]
     body = record.get("body")
-    headers = record.get("headers")
     parts = [
         record.get("method"),
         record.get("path"),
-        headers.get(TAGS_HEADER) if isinstance(headers, dict) else None,
+        _tags_of(record),
         ["json", record["json"]] if "json" in record else None,
         record.get("form"),
         files,
@@ -221,13 +220,18 @@ def match_key(record: dict[str, Any]) -> str:
     return json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _tags_of(record: dict[str, Any]) -> Any:
+    headers = record.get("headers")
+    return headers.get(TAGS_HEADER) if isinstance(headers, dict) else None
+
+
 def differences(recorded: dict[str, Any], sent: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """What differs between two requests as a cassette keeps them: (field, recorded value, sent value)."""
     found: list[tuple[str, Any, Any]] = []
     for name in ("method", "path"):
         if recorded.get(name) != sent.get(name):
             found.append((name, recorded.get(name), sent.get(name)))
-    tags = [(r.get("headers") if isinstance(r.get("headers"), dict) else {}).get(TAGS_HEADER) for r in (recorded, sent)]
+    tags = [_tags_of(r) for r in (recorded, sent)]
     if tags[0] != tags[1]:
         found.append((TAGS_HEADER, _ABSENT if tags[0] is None else tags[0], _ABSENT if tags[1] is None else tags[1]))
     kinds = [

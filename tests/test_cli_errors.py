@@ -305,7 +305,7 @@ def test_a_closed_standard_output_is_written_nowhere_without_a_traceback() -> No
         (["validate", ""], "must not be empty (got '')"),
         (
             ["record", "--cassette", "c", "--upstream", "http://[::1"],
-            "--upstream: Invalid IPv6 URL (got 'http://[::1')",
+            "--upstream: the upstream must be an http:// or https:// URL (Invalid IPv6 URL), got 'http://[::1'",
         ),
         (
             ["record", "--cassette", "c", "--upstream", "ftp://x"],

@@ -209,7 +209,8 @@ def worded(exc: Exception, typed: dict[str, str]) -> str:
     if named not in fields:
         return message
     field = getattr(exc, "field", None) or named
-    rule = re.sub(rf"^(?:{re.escape(named)} |{re.escape(named)}=|{re.escape(field)}(?:\[[^\]]*\])*: )", "", message)
+    said = rf"(?:{re.escape(field)}|{re.escape(named)})(?:\[[^\]]*\])*: "  # the field, or the option in its place
+    rule = re.sub(rf"^(?:{re.escape(named)} |{re.escape(named)}=|{said})", "", message)
     rule = _GOT.sub("", rule)
     for said, meant in _PHRASES:
         rule = rule.replace(said, meant)

@@ -3,7 +3,6 @@ contract check, the stores and the journal. No HTTP framework and no route lives
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import hmac
@@ -11,7 +10,7 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NoReturn
@@ -31,6 +30,7 @@ from edenfake.errors import (
     RequestValidationError,
     Unauthorized,
     hide_setting_frames,
+    naming_option,
 )
 from edenfake.faults import (
     CHAOS_STATUSES,
@@ -214,16 +214,6 @@ def _canonical_uuid(value: str) -> str:
         return value
 
 
-@contextlib.contextmanager
-def _naming(option: str) -> Iterator[None]:
-    """A refusal of an option's value names the option too (``exc.option``), so that the CLI can name its flag."""
-    try:
-        yield
-    except InvalidSetting as exc:
-        exc.option = exc.option or option
-        raise
-
-
 class Core:
     """The state of one fake and the steps its routes share. See :class:`edenfake.EdenFake` for the options.
 
@@ -242,7 +232,7 @@ class Core:
         self.options = options
         self.catalog = options.catalog if isinstance(options.catalog, Catalog) else Catalog.load(options.catalog)
         self.seed = options.seed
-        with _naming("clock"):
+        with naming_option("clock"):
             self.clock = Clock(options.clock)
         self.tokens = frozenset(options.tokens) if options.tokens is not None else None
         self.admin_token = options.admin_token
@@ -276,13 +266,13 @@ class Core:
         # go through their setters (and their checks against the admin contract): a fixture builds a fake per
         # test, and most tests change none of these.
         if o.credits is not None:
-            with _naming("credits"):
+            with naming_option("credits"):
                 self.set_credits(o.credits)
         if o.rate_limit is not None:
-            with _naming("rate_limit"):
+            with naming_option("rate_limit"):
                 self.set_rate_limit(o.rate_limit)
         if o.latency != 0.0 or isinstance(o.latency, bool) or o.fault_seed != 0:  # False == 0.0, but no latency
-            with _naming("latency"):
+            with naming_option("latency"):
                 self.set_latency(o.latency, seed=o.fault_seed)
 
     # -- what tests drive ----------------------------------------------------------------------------

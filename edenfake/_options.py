@@ -50,6 +50,7 @@ EDEN_BASE_URLS = (EDEN_URL, "https://api.eu.edenai.run")
 #: a served connection's bounds by default: seconds to send a whole request, connections served at once
 REQUEST_TIMEOUT = 60.0
 MAX_CONNECTIONS = 1000
+YEAR = 365 * 86400.0
 #: what a replay does with a request no recording matches
 UNMATCHED_CHOICES = ("fake", "error")
 #: what ``--edenfake-record`` may be: replay only, record what a cassette lacks, record it afresh
@@ -156,7 +157,7 @@ class FakeOptions:
         setter="set_clock",
     )
     url_ttl: float = _option(
-        3600.0, "seconds a `url` result stays served", cli="float", metavar="SECONDS", longest=math.inf
+        3600.0, "seconds a `url` result stays served (at most a year)", cli="float", metavar="SECONDS", longest=YEAR
     )
     tokens: tuple[str, ...] | None = _option(
         None,
@@ -256,7 +257,7 @@ class FakeOptions:
             minimum = f.metadata.get("minimum")
             if minimum is not None or f.name in ("seed", "fault_seed"):
                 if isinstance(value, bool) or not isinstance(value, int):
-                    raise TypeError(f"{f.name} must be an integer, got {value!r}")
+                    raise TypeError(f"{f.name} must be an integer, got {_shown(value)}")
                 maximum = f.metadata.get("maximum")
                 if minimum is not None and maximum is not None and not minimum <= value <= maximum:
                     raise ValueError(f"{f.name} must be {minimum}-{maximum}, got {_shown(value)}")
@@ -264,19 +265,19 @@ class FakeOptions:
                     raise ValueError(f"{f.name} must be at least {minimum}, got {_shown(value)}")
             choices = f.metadata.get("choices")
             if choices is not None and value not in choices:
-                raise ValueError(f"{f.name} must be {' or '.join(map(repr, choices))}, got {value!r}")
+                raise ValueError(f"{f.name} must be {' or '.join(map(repr, choices))}, got {_shown(value)}")
             longest = f.metadata.get("longest")  # a number of seconds
             if longest is not None and (
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= longest
             ):
-                most = "" if longest == math.inf else f" and <= {longest:g}"
+                most = "" if longest == math.inf else f" and <= {longest:.15g}"
                 raise ValueError(f"{f.name} must be a number of seconds > 0{most}, got {_shown(value)}")
         for name in ("tokens", "allowed_hosts", "base_urls"):  # base_urls: the mock's options only
             value = getattr(self, name, None)
             if value is None:
                 continue
             if isinstance(value, str) or not isinstance(value, Iterable):
-                raise TypeError(f"{name} must be a list of strings, got {value!r}")
+                raise TypeError(f"{name} must be a list of strings, got {_shown(value)}")
             kept = tuple(value)
             if not all(isinstance(v, str) and v.strip() for v in kept):
                 raise ValueError(f"{name} must be non-empty strings, got {_shown(list(kept))}")

@@ -307,10 +307,11 @@ class Catalog:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, *, replace: bool = False) -> Catalog:
-        """The built-in catalog with the file at ``path`` merged over it, model by model and key by key
-        (``replace=True``: the file alone)."""
+        """The built-in catalog, the file at ``path`` merged over it key by key (``replace=True``: the file alone)."""
         if path is None:
             return cls.default()
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"catalog takes a catalog JSON file's path or a Catalog, got {type(path).__name__}")
         try:
             user = read_json(path, MAX_CATALOG_BYTES)
         except (OSError, ValueError) as exc:

@@ -24,6 +24,8 @@ EdenfakeError
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -236,6 +238,22 @@ class InvalidSetting(EdenfakeError, ValueError):
         self.field = field
         #: the option that was given the value, when an option was (``rate_limit`` for the field ``per_second``)
         self.option: str | None = None
+
+
+@contextlib.contextmanager
+def naming_option(option: str) -> Iterator[None]:
+    """A refusal of an option's value names the option (``exc.option``, and the message's start, where the
+    control's own field was: ``latency: ...``, not ``seconds: ...``), so that the CLI can name its flag."""
+    try:
+        yield
+    except InvalidSetting as exc:
+        message = str(exc)
+        if exc.option is None and exc.field != option and message.startswith(exc.field):
+            renamed = InvalidSetting(exc.field, option + message[len(exc.field) :])
+            renamed.option = option
+            raise renamed from None
+        exc.option = exc.option or option
+        raise
 
 
 class ContractError(EdenfakeError, ValueError):

@@ -47,7 +47,7 @@ def _refusal(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["--credits", "5e9"], "edenfake serve: --credits must be at most 1000000000 (got '5e9')"),
         (["--clock", "nan"], "edenfake serve: --clock must be a finite number (got 'nan')"),
         (["--clock", "1e30"], "edenfake serve: --clock must be at most 253399622399 (got '1e30')"),
-        (["--url-ttl", "0"], "edenfake serve: --url-ttl must be a number of seconds > 0 (got '0')"),
+        (["--url-ttl", "0"], "edenfake serve: --url-ttl must be a number of seconds > 0 and <= 31536000 (got '0')"),
         (["--latency", "nan"], "edenfake serve: --latency must be a finite number of seconds, or LOW,HIGH (got 'nan')"),
         (["--latency", "inf"], "edenfake serve: --latency must be a finite number of seconds, or LOW,HIGH (got 'inf')"),
         (

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+import edenfake
 from edenfake import EdenFake, contracts, create_app
 from edenfake.errors import InvalidSetting
 from edenfake.faults import FAULT_NAMES, FAULT_STATUSES
@@ -233,8 +234,9 @@ def test_python_the_admin_api_and_the_contract_accept_the_same_values(
         if control.option is not None and not isinstance(value, list):  # as an option, too
             try:
                 EdenFake(**{"clock": FROZEN, control.option: value})
-            except InvalidSetting as exc:
-                assert refusal is not None and str(exc) == str(refusal)
+            except InvalidSetting as exc:  # the same rule and value, under the name the caller typed
+                assert refusal is not None and exc.option == control.option and exc.field == refusal.field
+                assert str(exc) == control.option + str(refusal)[len(control.field) :], (str(exc), str(refusal))
             else:
                 assert refusal is None, (value, refusal)
 
@@ -272,7 +274,8 @@ def test_a_range_is_the_same_as_a_tuple_or_a_list(door: tuple[EdenFake, TestClie
 def test_python_refuses_what_the_admin_api_refuses(call: Callable[[], object]) -> None:
     with pytest.raises(InvalidSetting) as info:
         call()
-    assert str(info.value).startswith(f"{info.value.field}: ")
+    # a setter's refusal names its field (as the admin API does), an option's the option (as it was typed)
+    assert str(info.value).startswith(f"{info.value.option or info.value.field}: ")
 
 
 def test_a_non_finite_number_is_refused_in_python_as_json_cannot_carry_it() -> None:
@@ -301,3 +304,26 @@ def test_an_injected_422_is_fastapi_s_validation_answer_and_says_its_detail() ->
     assert r.json() == {"detail": [{"loc": ["body"], "msg": "prompt: too spicy", "type": "value_error"}]}
     contracts.validate_exchange("POST", "/v3/images/generations", 422, r.json())
     assert client.post("/v3/images/generations", json=body, headers={"Authorization": "Bearer t"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("options", "start"),
+    [
+        ({"latency": (2, 1)}, "latency: a latency range must have low <= high"),
+        ({"latency": -1}, "latency: "),
+        ({"rate_limit": 0}, "rate_limit: "),
+        ({"clock": -1}, "clock: "),
+        ({"credits": 5e9}, "credits: "),
+    ],
+)
+def test_an_option_s_refusal_names_the_option_as_it_was_typed(options: dict[str, Any], start: str) -> None:
+    # mock() and the marker take the option's name (latency=), not the admin API's field (seconds)
+    with pytest.raises(InvalidSetting) as info:
+        edenfake.mock(**options)
+    assert str(info.value).startswith(start) and info.value.option == next(iter(options))
+
+
+@pytest.mark.parametrize("ttl", [math.inf, 1e12, 0, -1])
+def test_url_ttl_is_refused_past_a_year_in_python_as_on_the_command_line(ttl: float) -> None:
+    with pytest.raises(ValueError, match=r"url_ttl must be a number of seconds > 0 and <= 31536000"):
+        EdenFake(url_ttl=ttl)

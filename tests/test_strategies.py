@@ -180,3 +180,22 @@ def test_error_bodies_keep_to_every_length_bound_of_the_contract() -> None:
 
     with pytest.raises(NoSuchExample):
         find(S.error_bodies(status=451), lambda pair: len(pair[1]["region"]) > 20, settings=settings(max_examples=300))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "hint"),
+    [
+        ({"models": "openai/gpt-image-1"}, "st.just('openai/gpt-image-1')"),  # sampled_from a str draws characters
+        ({"models": ["openai/gpt-image-1"]}, "st.sampled_from(['openai/gpt-image-1'])"),
+        ({"models": []}, "at least one model id"),  # hypothesis refuses sampled_from([])
+        ({"catalog": "catalog.json"}, "edenfake.Catalog.load('catalog.json')"),
+        ({"catalog": 5}, "catalog= takes an edenfake.Catalog, not int"),
+    ],
+)
+def test_a_plain_value_where_a_strategy_or_a_catalog_goes_is_refused_with_what_to_pass(
+    kwargs: dict[str, Any], hint: str
+) -> None:
+    for strategy in (S.generation_requests, S.edit_requests):
+        with pytest.raises(TypeError) as info:
+            strategy(**kwargs)
+        assert hint in str(info.value), str(info.value)

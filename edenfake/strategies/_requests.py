@@ -13,6 +13,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from edenfake import _tags, contracts
+from edenfake._redact import clip
 from edenfake._regions import served_in
 from edenfake.catalog import Catalog, ModelSpec
 from edenfake.strategies._files import data_url, image_files
@@ -58,6 +59,9 @@ def _credential_pattern() -> str:
 
 
 def _catalog(catalog: Catalog | None) -> Catalog:
+    if catalog is not None and not isinstance(catalog, Catalog):
+        hint = f": pass edenfake.Catalog.load({catalog!r})" if isinstance(catalog, str) and len(catalog) < 200 else ""
+        raise TypeError(f"catalog= takes an edenfake.Catalog, not {type(catalog).__name__}{hint}")
     return catalog if catalog is not None else Catalog.default()
 
 
@@ -157,12 +161,17 @@ def _models(models: Any) -> st.SearchStrategy[str] | None:
     # Options take strategies, never plain values (hypothesis' own style): say so instead of failing later.
     if models is None or isinstance(models, st.SearchStrategy):
         return models
-    shown = (
-        models if isinstance(models, str) else list(models)[:3] if isinstance(models, (list, tuple, set)) else models
-    )
+    shown: object
+    if isinstance(models, str):
+        shown, hint = clip(models, 60), f"st.just({clip(models, 60)!r})"
+    elif isinstance(models, (list, tuple, set)) and models:
+        shown = list(models)[:3]
+        hint = f"st.sampled_from({shown!r})"
+    else:
+        shown, hint = clip(repr(models), 60), "st.sampled_from([...]) with at least one model id"
     raise TypeError(
         f"models= takes a hypothesis strategy, not {type(models).__name__} {shown!r}: "
-        f"pass st.sampled_from({shown!r}) (with `from hypothesis import strategies as st`)"
+        f"pass {hint} (with `from hypothesis import strategies as st`)"
     )
 
 

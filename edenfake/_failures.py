@@ -194,13 +194,16 @@ def summary(results: Mapping[str, Mapping[str, str]], width: int = NAME_CHARS) -
     told = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
     names = [_cut(test, width) for test in results]
     first = max([len("test"), *map(len, names)])
+    rows = [[CELLS.get(outcomes.get(m.id, ""), ".") for m in columns] for outcomes in results.values()]
     heads = [m.label for m in columns]
+    # each column as wide as its heading or its widest cell ("FAIL" under "401"), so that the cells line up
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(heads)]
     lines = [
         f"{len(results)} test(s) x {len(columns)} failure mode(s): {told}",
-        "  ".join(["test".ljust(first), *heads]),
+        "  ".join(["test".ljust(first), *(h.ljust(w) for h, w in zip(heads, widths, strict=True))]).rstrip(),
     ]
-    for name, outcomes in zip(names, results.values(), strict=True):
-        cells = [CELLS.get(outcomes.get(m.id, ""), ".").ljust(len(h)) for m, h in zip(columns, heads, strict=True)]
+    for name, row in zip(names, rows, strict=True):
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=True)]
         lines.append("  ".join([name.ljust(first), *cells]).rstrip())
     return lines
 

@@ -8,6 +8,7 @@ import array
 import contextlib
 import itertools
 import json
+import re
 import sys
 from functools import cache
 from typing import Any
@@ -399,13 +400,17 @@ def _is_file(schema: dict[str, Any]) -> bool:
     return isinstance(item, dict) and "contentMediaType" in item
 
 
+#: a form field's integer: ASCII digits with a sign, a fraction of zeros ("2.0") and spaces around allowed
+_FORM_INT = re.compile(r"\s*([+-]?[0-9]+)(?:\.0*)?\s*", re.ASCII)
+
+
 def _coerce(contract: str | None, name: str, value: str) -> Any:
     # A value that does not read as the type stays a string, and the contract names the field.
     kinds = _form_types(contract).get(name, ["string"]) if contract else ["string"]
-    stripped = value.strip().lstrip("+-")
-    if "integer" in kinds and stripped.isascii() and stripped.isdigit():
+    whole = _FORM_INT.fullmatch(value)
+    if "integer" in kinds and whole:  # as pydantic reads a form's integer: spaces, zeros and a ".0" aside
         try:
-            return int(value)
+            return int(whole[1])
         except ValueError:  # past Python's digit limit: the contract refuses the string
             return value
     if "object" in kinds and value.strip().startswith("{"):

@@ -385,7 +385,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if marker.args or set(marker.kwargs) - {"include", "exclude", "times", "hang"}:
             pytest.fail(f"{where} takes include=, exclude=, times= and hang= (keywords only)", pytrace=False)
         options.update(marker.kwargs)
-    problem: str | None = None
     try:  # the ini option's modes are left out everywhere, whatever a marker says
         kept = _failures.select(None, metafunc.config.getini("edenfake_failures_exclude"), "edenfake_failures_exclude")
         chosen = [m for m in _failures.select(options.get("include"), options.get("exclude", ()), where) if m in kept]
@@ -393,8 +392,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     except ValueError as exc:  # InvalidSetting is one too: it names the control (times, hang) and its rule
         message = str(exc)
         problem = message if message.startswith(("edenfake_", where)) else f"{where}: {message}"
-    if problem is not None:  # failed outside the except block: the report says it once, with no chained error
-        pytest.fail(problem, pytrace=False)
+        # the test errors in its setup, saying why (a collection error would stop the whole run)
+        metafunc.parametrize("edenfake_failure", [problem], ids=["refused"], indirect=True)
+        return
     metafunc.parametrize("edenfake_failure", failures, ids=[f.id for f in failures], indirect=True)
 
 
@@ -406,6 +406,8 @@ def edenfake_failure(request: pytest.FixtureRequest) -> Failure:
     from edenfake._failures import Failure
 
     failure = getattr(request, "param", None)
+    if isinstance(failure, str):  # the modes the markers or the ini option asked for were refused: why
+        pytest.fail(failure, pytrace=False)
     if not isinstance(failure, Failure):
         pytest.fail("edenfake_failure is parametrized by the test that asks for it, not by a fixture", pytrace=False)
     request.node.user_properties.append((_MODE_PROPERTY, failure.id))

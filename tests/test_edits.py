@@ -467,3 +467,15 @@ def test_a_multipart_output_compression_is_read_as_the_number_it_spells(
     assert r.status_code == status, r.text
     if status == 400:
         assert r.json()["param"] == "output_compression" and r.json()["value"] == 150
+
+
+@pytest.mark.parametrize(
+    ("n", "status"), [("2", 200), (" 2 ", 200), ("2.0", 200), ("02", 200), ("1e0", 422), ("2.5", 422)]
+)
+def test_a_multipart_n_is_read_as_fastapi_reads_a_form_integer(client: TestClient, n: str, status: int) -> None:
+    r = multipart(client, [("image", ("a.png", png(), "image/png"))], n=n, quality="low")
+    assert r.status_code == status, r.text
+    if status == 200:
+        assert len(r.json()["data"]) == 2
+    else:
+        assert locs(r) == [["body", "n"]]

@@ -103,6 +103,11 @@ def test_listing_routes_ignore_the_header_they_attribute_no_cost() -> None:
         r = client.get(f"{EDEN}/images/models", headers={"X-EdenAI-Tags": "not a pair"})
         assert r.status_code == 200
         assert eden.calls.last.tags == {}
+        # nor do the deletions of uploads, in either spelling
+        stored = client.post(f"{EDEN}/upload", files={"file": ("a.png", png(), "image/png")}).json()["file_id"]
+        gone = client.post(f"{EDEN}/upload/delete", json={"file_ids": [stored]}, headers={"X-EdenAI-Tags": "eden:x=1"})
+        assert gone.status_code == 200 and gone.json() == {"deleted_count": 1}, gone.text
+        assert client.delete(f"{EDEN}/upload", headers={"X-EdenAI-Tags": "eden:x=1"}).status_code == 200
 
 
 # -- every rule, refused before anything is charged or counted ------------------------------------------

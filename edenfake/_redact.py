@@ -121,8 +121,8 @@ def redact_extra_headers(value: Any) -> Any:
         return REDACTED
     out: dict[str, Any] = {}
     for i, (name, item) in enumerate(value.items()):
-        if not _TOKEN.match(name):
-            out[f"{REDACTED}{i}"] = REDACTED
+        if not _TOKEN.match(name):  # kept invalid (a space in it), so that a replayed request is refused alike
+            out[f"{REDACTED} {i}"] = REDACTED
         elif is_credential_header(name):
             out[name] = REDACTED
         else:

@@ -309,3 +309,15 @@ def test_a_request_header_a_cassette_line_could_not_hold_is_left_out_and_said() 
     described = describe_request(FakeRequest("POST", "/v3/images/generations", headers, b'{"prompt": "x"}'))
     assert described.record["headers"] == {"accept": "*/*"}
     assert len(described.notes) == 2 and all("was not kept" in note for note in described.notes)
+
+
+def test_a_refused_extra_header_name_stays_refused_once_scrubbed() -> None:
+    # An invalid name is hidden (it may hold a secret) by a name still invalid: the recorded 422 replays as one
+    body = {"model": "openai/gpt-image-1", "prompt": "x", "extra_headers": {"AUTHORIZATION ": "sk-secret"}}
+    headers = [("authorization", "Bearer t"), ("content-type", "application/json")]
+    sent = FakeRequest("POST", "/v3/images/generations", headers, json.dumps(body).encode())
+    kept = describe_request(sent).record["json"]
+    assert "sk-secret" not in json.dumps(kept) and "AUTHORIZATION " not in kept["extra_headers"]
+    scrubbed = FakeRequest("POST", "/v3/images/generations", headers, json.dumps(kept).encode())
+    fake = edenfake.EdenFake()
+    assert fake.answer(sent).status == fake.answer(scrubbed).status == 422

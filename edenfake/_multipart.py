@@ -103,6 +103,13 @@ def parse_multipart(content_type: str, body: bytes, *, max_parts: int = MAX_PART
             raise BadRequest(
                 "a multipart part has no name (or an empty one) in its Content-Disposition", error_code="INVALID_BODY"
             )
+        try:  # a name is matched against the contract's fields: one that is not text names none of them
+            name.decode("utf-8")
+        except UnicodeDecodeError:
+            shown = _redact.clip(name.decode("utf-8", "replace"), 60)
+            raise BadRequest(
+                f"a multipart part's name {shown!r} is not UTF-8 text", error_code="INVALID_BODY"
+            ) from None
         filename = options.get(b"filename")
         ctype = current["headers"].get(b"content-type")
         parts.append(

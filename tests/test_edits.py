@@ -479,3 +479,12 @@ def test_a_multipart_n_is_read_as_fastapi_reads_a_form_integer(client: TestClien
         assert len(r.json()["data"]) == 2
     else:
         assert locs(r) == [["body", "n"]]
+
+
+def test_a_part_whose_name_is_not_utf8_is_400_saying_so(client: TestClient) -> None:
+    # not silently dropped (which left "model: Field required" for a part that was there)
+    body, headers = _form(("prompt", b"a"))
+    body = b'--b\r\nContent-Disposition: form-data; name="mod\xffel"\r\n\r\n' + GPT.encode() + b"\r\n" + body
+    r = client.post(URL, content=body, headers=headers)
+    assert r.status_code == 400 and r.json()["error_code"] == "INVALID_BODY", r.text
+    assert "name 'mod\ufffdel' is not UTF-8 text" in r.json()["detail"]

@@ -269,26 +269,23 @@ class Catalog:
     """The models the fake knows. ``Catalog.load(path)`` merges a user's file over the built-in one."""
 
     def __init__(self, data: Mapping[str, Any], *, source: str = "<catalog>") -> None:
-        most = contracts.load("catalog#/properties/models")["maxProperties"]  # more are refused at the first rule
+        rules = contracts.load("catalog")["properties"]  # one copy of the contract, read for its bounds and defaults
+        most = rules["models"]["maxProperties"]  # more are refused at the first rule
         many = isinstance(data.get("models"), Mapping) and len(data["models"]) > most
         if problems := contracts.violations("catalog", data, limit=1 if many else contracts.MAX_VIOLATIONS):
             raise CatalogError(f"{source} is not a valid edenfake catalog:\n" + "\n".join(f"  {p}" for p in problems))
         self.data = data
         self.source = source
-        default = contracts.load("catalog")["properties"]["refusal_status"]["default"]
+        default = rules["refusal_status"]["default"]
         #: the status of a model's refusal of a value it lacks
         self.refusal_status: int = data.get("refusal_status", default)
         #: the bodies of a 429 and a 402: "detail" (edenfake's default) or "error_object" (errors.shaped)
-        self.error_shapes: str = data.get(
-            "error_shapes", contracts.load("catalog")["properties"]["error_shapes"]["default"]
-        )
+        self.error_shapes: str = data.get("error_shapes", rules["error_shapes"]["default"])
         #: prompts containing it are refused as the provider's content policy refuses them (None: none are)
-        self.blocked_marker: str | None = data.get(
-            "blocked_marker", contracts.load("catalog")["properties"]["blocked_marker"]["default"]
-        )
+        self.blocked_marker: str | None = data.get("blocked_marker", rules["blocked_marker"]["default"])
         #: top-level answer fields drift does not report as only in the recording (no client reads them)
         self.answer_extra_fields: tuple[str, ...] = tuple(
-            data.get("answer_extra_fields", contracts.load("catalog")["properties"]["answer_extra_fields"]["default"])
+            data.get("answer_extra_fields", rules["answer_extra_fields"]["default"])
         )
         self.models: dict[str, ModelSpec] = {
             mid: ModelSpec(mid, entry, refusal_status=self.refusal_status) for mid, entry in data["models"].items()

@@ -153,6 +153,37 @@ def test_x(edenfake):
     result.stdout.fnmatch_lines(["*no cassette at *cassettes/test_app/test_x*--edenfake-record=once*"])
 
 
+def test_a_test_that_sends_nothing_upstream_records_an_empty_cassette_that_replays(
+    pytester: pytest.Pytester, env: Path, stand_in: StandIn
+) -> None:
+    # Every request answered by a fault (an outage test, the failure matrix), or none sent: the recording run
+    # leaves a cassette with no exchange, so that the next plain run (CI's) replays instead of asking for one
+    pytester.makepyfile(
+        test_app="""
+import httpx, pytest
+
+@pytest.mark.edenfake(cassette=True)
+def test_outage(edenfake):
+    edenfake.fail(503)
+    r = httpx.post("https://api.edenai.run/v3/images/generations", json={"model": "openai/gpt-image-1",
+                   "prompt": "x"}, headers={"Authorization": "Bearer any"})
+    assert r.status_code == 503
+
+@pytest.mark.edenfake(cassette=True)
+def test_nothing(edenfake):
+    pass
+"""
+    )
+    before = len(stand_in.sent)
+    _run(pytester, "--edenfake-record=once", f"--edenfake-upstream={stand_in.base_url}").assert_outcomes(passed=2)
+    assert len(stand_in.sent) == before  # nothing reached the upstream
+    for name in ("test_outage", "test_nothing"):
+        assert (env / "cassettes" / "test_app" / name / "exchanges.jsonl").read_bytes() == b""
+    _run(pytester).assert_outcomes(passed=2)  # replayed offline
+    _run(pytester, "--edenfake-record=rewrite", f"--edenfake-upstream={stand_in.base_url}").assert_outcomes(passed=2)
+    _run(pytester).assert_outcomes(passed=2)
+
+
 def test_parallel_workers_each_record_their_own_cassette(
     pytester: pytest.Pytester, env: Path, stand_in: StandIn
 ) -> None:

@@ -68,8 +68,9 @@ class CassetteSession:
         return self.recording
 
     def finish(self, *, passed: bool) -> None:
-        """Keep what was recorded if the test passed and something new was recorded; else leave things as
-        they were. A recording that could not be written fails the test."""
+        """Keep what was recorded if the test passed and something new was recorded, or there was no cassette
+        (a test whose every request a fault answered, or that sent none, gets an empty one: replay then finds
+        it); else leave things as they were. A recording that could not be written fails the test."""
         staged, recording = self.staged, self.recording
         self.staged = self.recording = None
         if staged is None:
@@ -79,7 +80,8 @@ class CassetteSession:
             return
         recording.upstream.close()
         errors = recording.errors
-        if passed and not errors and staged.writer.count:
+        wanted = staged.writer.count or not (self.directory / EXCHANGES).is_file()
+        if passed and not errors and wanted:
             staged.commit()
         else:
             staged.discard()

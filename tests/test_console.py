@@ -794,3 +794,22 @@ def test_download_har_saves_the_picked_sessions_journal_with_the_pages_token(
     entries = json.loads(saved.read_text())["log"]["entries"]
     prompts = [json.loads(e["request"]["postData"]["text"])["prompt"] for e in entries]
     assert prompts == ["in s1"] * 3
+
+
+@pytest.mark.parametrize("poll", ["Infinity", "3000000000", "1e400"])
+def test_a_huge_poll_interval_reads_the_journal_once_a_minute_not_back_to_back(
+    browser: BrowserContext, server: LiveServer, poll: str
+) -> None:
+    # A timer's delay past 2^31 ms fires at once: unbounded, #poll=Infinity read the journal ~30 times a second
+    tab = browser.new_page()
+    reads: list[str] = []
+    tab.on(
+        "request", lambda r: reads.append(r.url) if "/_edenfake/calls?" in r.url or r.url.endswith("/calls") else None
+    )
+    try:
+        tab.goto(f"{server.url}/_edenfake/#poll={poll}")
+        _until(tab, "() => document.getElementById('status-line').textContent.startsWith('live')")
+        time.sleep(1.5)
+        assert len(reads) <= 3, reads
+    finally:
+        tab.close()

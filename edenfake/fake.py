@@ -68,9 +68,13 @@ class EdenFake(Core):
         refused = _guard.refusal(self, request)  # a web page's request the developer did not make: before anything else
         if refused is not None:
             return _for_method(request, refused)
-        try:  # after the guard: a page elsewhere cannot create a session
+        try:  # after the guard, and for the admin API its token: a refused request creates no session
+            if self.admin_token is not None and request.header(_sessions.HEADER) is not None:
+                route = self._routes.find(request.method, request.path)[0]
+                if route is not None and route.admin:
+                    self.authenticate_admin(request)
             session = self.sessions.chosen(request)
-        except ApiError as exc:  # a bad session name: no state is touched, nothing journalled
+        except ApiError as exc:  # a bad session name or admin token: no state is touched, nothing journalled
             return _for_method(request, encode_error(shaped(exc, self.catalog.error_shapes)).response())
         if session is None:
             return self._answer(request)

@@ -81,6 +81,14 @@ def strict(data: bytes | None) -> bytes | None:
     return data
 
 
+def _not_kept(data: bytes | None) -> bytes | None:
+    """A body of an entry too large for the journal's whole bound: ``{"not_kept": {"bytes": N, "sha256": HEX}}``
+    where it is larger than such a summary."""
+    if data is None or len(data) <= 160:
+        return data
+    return compact_json({"not_kept": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}).encode()
+
+
 def _utf8(data: bytes | None) -> bool:
     """``data`` is ASCII without a NUL byte, so a JSON reader takes it as UTF-8. (The strict parser also reads
     UTF-16 and UTF-32 bodies, which :func:`strict` summarizes: the journal keeps UTF-8.)"""
@@ -151,6 +159,10 @@ class Journal(Queries):
             + len(inputs)
             + len(tags)
         )
+        if cost > self.max_bytes:  # alone past the bound: its bodies are kept as their size and digest
+            before = len(body or b"") + len(answer or b"") + len(form or b"")
+            body, answer, form = (_not_kept(piece) for piece in (body, answer, form))
+            cost += len(body or b"") + len(answer or b"") + len(form or b"") - before
         entry = (
             method,
             path,

@@ -228,6 +228,22 @@ def test_journal_bytes_bounds_the_journal(open_door: Callable[..., Door]) -> Non
     assert listing["count"] == kept and listing["dropped"] == 50 - kept
 
 
+def test_one_call_larger_than_the_whole_journal_bound_keeps_its_bodies_as_digests(
+    open_door: Callable[..., Door],
+) -> None:
+    # The newest call is always kept: alone past journal_bytes, its request and answer bodies are summarized,
+    # so that the bound holds for it too (it held some 48 times the bound before)
+    door = open_door(journal_bytes=20_000)
+    assert door.generate(prompt="small").status_code == 200
+    big = {"model": "openai/gpt-image-1", "prompt": "p", "quality": "low", "metadata": ["abcdefgh"] * 80_000}
+    assert door.post(GEN, json=big).status_code == 422
+    listing = strict_json(door.calls_text())
+    assert len(json.dumps(listing)) < 20_000 and listing["count"] == 2 and listing["dropped"] == 0
+    kept = listing["calls"][1]["json"]["not_kept"]
+    assert kept["bytes"] > 800_000 and len(kept["sha256"]) == 64
+    assert listing["calls"][1]["status"] == 422 and listing["calls"][0]["json"]["prompt"] == "small"
+
+
 def test_the_admin_journal_is_read_in_pages(door: Door) -> None:
     for i in range(3):
         door.generate(prompt=f"p{i}")

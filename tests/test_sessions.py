@@ -167,6 +167,23 @@ def test_reads_under_a_session_header_never_make_a_session_nor_drop_one() -> Non
         assert http.get("/_edenfake/calls", headers=under("worker-a")).json()["count"] == 1  # its journal kept
 
 
+def test_admin_requests_refused_for_their_token_create_no_session_and_drop_none() -> None:
+    # Without the admin token, naming sessions on refused requests evicted a worker's session (its fault, credits)
+    admin = {"Authorization": "Bearer admin-t", "Content-Type": "application/json"}
+    with edenfake.serve(max_sessions=2, admin_token="admin-t") as served, httpx.Client(base_url=served.url) as http:
+        http.put("/_edenfake/credits", json={"credits": 0.5}, headers={**admin, **under("worker-a")})
+        http.post("/_edenfake/faults", json={"fail": 503}, headers={**admin, **under("worker-a")})
+        for i in range(5):
+            for token in ({}, {"Authorization": "Bearer wrong"}):
+                refused = http.post("/_edenfake/faults", json={"fail": 503},
+                                    headers={"Content-Type": "application/json", **token, **under(f"x{i}")})  # fmt: skip
+                assert refused.status_code == 401 and refused.json()["error_code"] == "UNAUTHORIZED"
+        listing = http.get("/_edenfake/sessions", headers=admin).json()
+        assert [s["name"] for s in listing["sessions"]] == ["worker-a"] and listing["dropped"] == 0
+        state = http.get("/_edenfake/state", headers={**admin, **under("worker-a")}).json()
+        assert state["credits"] == 0.5 and len(state["faults"]) == 1
+
+
 @pytest.mark.parametrize("name", ["", "x" * 65, "has space", "semi;colon", "slash/name", "é"])
 def test_a_bad_session_name_is_a_400_naming_the_header_and_the_rule(http: httpx.Client, name: str) -> None:
     for method, path in [("POST", GEN), ("GET", "/_edenfake/calls"), ("POST", "/_edenfake/reset")]:

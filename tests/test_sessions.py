@@ -175,8 +175,8 @@ def test_admin_requests_refused_for_their_token_create_no_session_and_drop_none(
         http.post("/_edenfake/faults", json={"fail": 503}, headers={**admin, **under("worker-a")})
         for i in range(5):
             for token in ({}, {"Authorization": "Bearer wrong"}):
-                refused = http.post("/_edenfake/faults", json={"fail": 503},
-                                    headers={"Content-Type": "application/json", **token, **under(f"x{i}")})  # fmt: skip
+                headers = {"Content-Type": "application/json", **token, **under(f"x{i}")}
+                refused = http.post("/_edenfake/faults", json={"fail": 503}, headers=headers)
                 assert refused.status_code == 401 and refused.json()["error_code"] == "UNAUTHORIZED"
         listing = http.get("/_edenfake/sessions", headers=admin).json()
         assert [s["name"] for s in listing["sessions"]] == ["worker-a"] and listing["dropped"] == 0

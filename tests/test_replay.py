@@ -87,6 +87,28 @@ def test_multipart_boundaries_are_ignored_and_images_match_by_content(tmp_path: 
     assert masked.json()["closest"]["differences"] == ["files"]
 
 
+def test_the_closest_of_a_json_edit_is_a_json_edit_and_a_file_difference_names_the_bytes(tmp_path: Path) -> None:
+    # A multipart edit differs in its kind of body, which weighs more than one field: the JSON edit one prompt
+    # away is the closest; and when an image differs, the message says which bytes, not the same part names twice
+    edits = "/v3/images/edits"
+    fields = {"model": "openai/gpt-image-1", "prompt": "a hat"}
+    by_id = {**fields, "images": [{"file_id": "cd25ebb9-f749-4017-a67d-cf83938f2d1d"}]}
+    cassette = _record(
+        tmp_path / "c",
+        [
+            (_multipart([("image", png(32, 32)), ("mask", MASK)], fields, "b"), 200, JSON, _answer(1)),
+            (_json_request(by_id, edits), 200, JSON, _answer(2)),
+        ],
+    )
+    fake = EdenFake(replay=cassette, unmatched="error")
+    closest = fake.answer(_json_request({**by_id, "prompt": "a hat!"}, edits)).json()["closest"]
+    assert closest["exchange"] == 2 and closest["differences"] == ["prompt"]
+    other = fake.answer(_multipart([("image", png(33, 32)), ("mask", MASK)], fields, "x")).json()
+    assert other["closest"]["exchange"] == 1 and other["closest"]["differences"] == ["files"]
+    recorded, sent = (hashlib.sha256(png(w, 32)).hexdigest()[:12] for w in (32, 33))
+    assert f"image {recorded}" in other["detail"] and f"image {sent}" in other["detail"]
+
+
 def test_not_recorded_names_the_closest_request_and_what_differs(tmp_path: Path) -> None:
     cassette = _record(
         tmp_path / "c",
@@ -194,7 +216,7 @@ def test_what_a_cassette_keeps_of_a_request_leaves_every_credential_out() -> Non
     for secret in (token, "k-0123456789abcdef", "v-0123456789abc", "pass-1234567", "abcdef0123456789", "q-01234"):
         assert secret not in kept
     body = described.record["json"]
-    assert body["extra_headers"] == {"x-api-key": "***", "X-Ok": "fine", "***2": "***"}
+    assert body["extra_headers"] == {"x-api-key": "***", "X-Ok": "fine", "*** 2": "***"}
     assert body["images"] == [{"image_url": "https://cdn.example/a.png"}]
     mask = body["mask"]["image_url"]
     assert mask["data_url"] == "data:image/png;base64" and mask["$file"].endswith(".png")

@@ -253,8 +253,8 @@ def differences(recorded: dict[str, Any], sent: dict[str, Any]) -> list[tuple[st
         found.append(("body", "another body", "this body"))
     files_a = [(f.get("part"), f.get("sha256")) for f in recorded.get("files") or ()]
     files_b = [(f.get("part"), f.get("sha256")) for f in sent.get("files") or ()]
-    if files_a != files_b:
-        found.append(("files", [p for p, _ in files_a], [p for p, _ in files_b]))
+    if files_a != files_b:  # each file as its part and the start of its sha256: which bytes differ shows
+        found.append(("files", [f"{p} {str(h)[:12]}" for p, h in files_a], [f"{p} {str(h)[:12]}" for p, h in files_b]))
     return found
 
 

@@ -201,7 +201,8 @@ def not_recorded(cassette: Cassette, sent: dict[str, Any]) -> bytes:
     closest: tuple[int, Recorded, list[tuple[str, Any, Any]]] | None = None
     for recorded in cassette.exchanges:
         found = differences(recorded.request, sent)
-        score = len(found) + 100 * sum(1 for name, _, _ in found if name in ("method", "path"))
+        # another method or path is farther than anything else; another kind of body (form for JSON) than a field
+        score = len(found) + sum(100 if n in ("method", "path") else 10 if n == "body" else 0 for n, _, _ in found)
         if closest is None or score < closest[0]:
             closest = (score, recorded, found)
     body: dict[str, Any] = {

@@ -12,7 +12,8 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edenfake import _offload
-from edenfake._wire import FakeRequest, FakeResponse, asgi_headers
+from edenfake._bounds import MALFORMED
+from edenfake._wire import FakeRequest, FakeResponse, asgi_headers, encode_error
 from edenfake.fake import EdenFake
 
 __all__ = ["asgi_door", "create_app", "cut_holds", "hold"]
@@ -117,6 +118,11 @@ class _CoreDoor:
             return
         # ASGI servers hand header names over in lower case already.
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        hosts = sum(1 for name, _ in headers if name == "host")
+        if hosts > 1 or (not hosts and scope.get("http_version") == "1.1"):
+            # HTTP/1.1 names one Host (RFC 9112 3.2): what h11 refuses itself, refused whatever the server's parser
+            await self._send(encode_error(MALFORMED).response(), send)
+            return
         request = FakeRequest(
             method=scope["method"],
             path=scope["path"],
@@ -138,6 +144,10 @@ class _CoreDoor:
         if response.fault == "disconnect":
             await _drop(receive, send)
             return
+        await self._send(response, send)
+
+    @staticmethod
+    async def _send(response: FakeResponse, send: Send) -> None:
         headers = asgi_headers(response.headers.items(), response.body)
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})

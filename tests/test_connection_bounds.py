@@ -343,3 +343,29 @@ def test_bytes_that_are_not_http_get_the_apis_400_in_json_and_the_connection_clo
     with _connect(live) as sock:  # and the server goes on
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         assert _read_all(sock)[0].startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n",  # no Host
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",  # which?
+        b"GET /_edenfake/calls HTTP/1.1\r\nHost: evil.example\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    ],
+    ids=["no-host", "two-hosts", "two-hosts-evil-first"],
+)
+def test_an_http11_request_without_one_host_is_400_under_either_parser(live: LiveServer, head: bytes) -> None:
+    # h11 refuses it itself; httptools let it through, past the Host rule: each parser now answers it alike
+    with _connect(live) as sock:
+        sock.sendall(head)
+        data, _ = _read_all(sock)
+    status, _, body = data.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 400 "), data[:200]
+    assert json.loads(body)["error_code"] == "INVALID_REQUEST", body
+
+
+def test_an_http10_request_may_leave_its_host_out(live: LiveServer) -> None:
+    with _connect(live) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        data, _ = _read_all(sock)
+    assert data.startswith((b"HTTP/1.1 200 ", b"HTTP/1.0 200 ")), data[:200]

@@ -77,16 +77,19 @@ def strict(data: bytes | None) -> bytes | None:
         else:
             STRICT_DECODER.decode(data.decode("utf-8"))
     except (ApiError, ValueError):
-        return compact_json({"not_json": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}).encode()
+        return _digest("not_json", data)
     return data
+
+
+def _digest(kind: str, data: bytes) -> bytes:
+    """What the journal keeps of bytes it does not keep: ``{kind: {"bytes": N, "sha256": HEX}}``."""
+    return compact_json({kind: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}).encode()
 
 
 def _not_kept(data: bytes | None) -> bytes | None:
     """A body of an entry too large for the journal's whole bound: ``{"not_kept": {"bytes": N, "sha256": HEX}}``
     where it is larger than such a summary."""
-    if data is None or len(data) <= 160:
-        return data
-    return compact_json({"not_kept": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}).encode()
+    return data if data is None or len(data) <= 160 else _digest("not_kept", data)
 
 
 def _utf8(data: bytes | None) -> bool:
